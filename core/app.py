@@ -1,0 +1,152 @@
+"""The Litestar app factory: mounts core and plugin routes, wires the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template import TemplateConfig
+
+import core
+from core import db, i18n
+from core.boot import boot
+from core.errors import KaoheError
+from core.orgs import PeriodClosedError
+from core.plugins import PluginHost
+from core.security import LoginLimiter, auth_middleware_factory, role_guard
+from core.settings import Settings
+
+log = logging.getLogger("kaohe.app")
+CORE_DIR = Path(__file__).parent
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/schema")) and "text/html" in request.headers.get(
+        "accept", "")
+
+
+def _error_response(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    """People get a page (or the login form); API clients get JSON with a stable code."""
+    if _wants_html(request):
+        if status == 401:
+            return Redirect(path=f"/login?next={request.url.path}")
+        from core.web import page
+
+        return page(request, "error.html", status_code=status, status=status, code=code,
+                    message=message)
+    return Response({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def handle_kaohe_error(request: Request, exc: KaoheError) -> Response:
+    extra = {k: v for k, v in (("field", exc.field), ("details", exc.details)) if v is not None}
+    return _error_response(request, exc.status, exc.code, exc.message, **extra)
+
+
+def handle_period_closed(request: Request, exc: PeriodClosedError) -> Response:
+    from core.web import language
+
+    msg = i18n.t("error.period_closed", language(request), code=exc.code)
+    return _error_response(request, 409, "period_closed", msg)
+
+
+def handle_http(request: Request, exc: HTTPException) -> Response:
+    code = {401: "login_required", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "bad_request")
+    extra = {"details": exc.extra} if getattr(exc, "extra", None) else {}
+    return _error_response(request, exc.status_code, code, str(exc.detail), **extra)
+
+
+def handle_internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return _error_response(request, 500, "internal", "internal server error")
+
+
+def _store(settings: Settings):
+    if settings.security.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.security.redis_url, namespace="kaohe_login")
+    return MemoryStore()
+
+
+@contextlib.asynccontextmanager
+async def platform_lifespan(app: Litestar):
+    """Open the database, apply or refuse pending migrations, run the scheduler."""
+    settings, host = app.state.settings, app.state.host
+    config = await db.init_db(settings, host)
+    try:
+        pending = await db.pending_migrations(config)
+        if pending:
+            if not settings.database.auto_migrate:
+                raise db.DatabaseError(f"{len(pending)} pending migrations "
+                                       f"({', '.join(pending[:3])}…): run `kaohe migrate`")
+            await db.migrate(config)
+        app.state.tortoise_config = config
+        scheduler = None
+        if app.state.run_scheduler:
+            from core.scheduler import PlatformScheduler
+
+            scheduler = PlatformScheduler(settings, host)
+            await scheduler.start()
+        app.state.scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await scheduler.shutdown()
+    finally:
+        await db.close_db()
+
+
+def create_app(settings: Settings | str | None = None, host: PluginHost | None = None,
+               *, run_scheduler: bool | None = None) -> Litestar:
+    if host is None or not isinstance(settings, Settings):
+        settings, host = boot(settings)
+    from core import routes as core_routes
+
+    handlers: list[Any] = list(core_routes.HANDLERS)
+    for name, pages in host.per_plugin("kaohe_pages").items():
+        if pages:
+            handlers.append(Router(path=f"/{name}", route_handlers=list(pages)))
+    for name, api in host.per_plugin("kaohe_api_routes").items():
+        if api:
+            handlers.append(Router(path=f"/api/{name}", route_handlers=list(api), tags=[name]))
+    handlers.append(create_static_files_router(path="/static", directories=[CORE_DIR / "static"],
+                                               opt={"public": True}, include_in_schema=False))
+    template_dirs = [CORE_DIR / "templates"]
+    for dirs in host.per_plugin("kaohe_template_dirs").values():
+        template_dirs.extend(Path(d) for d in dirs or [])
+
+    app = Litestar(
+        route_handlers=handlers,
+        middleware=[auth_middleware_factory],
+        guards=[role_guard],
+        lifespan=[platform_lifespan],
+        exception_handlers={
+            KaoheError: handle_kaohe_error,
+            PeriodClosedError: handle_period_closed,
+            NotAuthorizedException: handle_http,
+            PermissionDeniedException: handle_http,
+            HTTPException: handle_http,
+            Exception: handle_internal,
+        },
+        template_config=TemplateConfig(directory=template_dirs, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="kaohe API", version=core.__version__, path="/schema"),
+        request_max_body_size=settings.storage.max_upload_mb * 1024 * 1024,
+        debug=settings.app.debug,
+    )
+    app.state.settings = settings
+    app.state.host = host
+    app.state.run_scheduler = settings.scheduler.enabled if run_scheduler is None else run_scheduler
+    app.state.limiter = LoginLimiter(_store(settings), settings.security.login_max_failures,
+                                     settings.security.login_window_seconds)
+    return app

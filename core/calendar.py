@@ -1,0 +1,114 @@
+"""Working-day calendar: State Council schedule with make-up workdays (调休).
+
+Known years come from the `chinese_calendar` package; admins load further years from a
+TOML file into CalendarDay; an unknown year falls back to Monday–Friday with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tomllib
+
+import chinese_calendar
+
+from core.calendar_models import CalendarDay
+
+log = logging.getLogger("kaohe.calendar")
+
+
+class WorkCalendar:
+    def __init__(self, overrides: dict[dt.date, bool] | None = None):
+        self.overrides = overrides or {}
+        self.fallback_years: set[int] = set()
+
+    @classmethod
+    async def load(cls) -> WorkCalendar:
+        rows = await CalendarDay.all().values_list("day", "is_workday")
+        return cls({day: bool(flag) for day, flag in rows})
+
+    def loaded_years(self) -> set[int]:
+        return {d.year for d in self.overrides}
+
+    def is_workday(self, day: dt.date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        if day.year in self.loaded_years():
+            return day.weekday() < 5
+        try:
+            return chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            if day.year not in self.fallback_years:
+                self.fallback_years.add(day.year)
+                log.warning("no holiday schedule for %s: counting Monday–Friday; "
+                            "load the year's schedule with `kaohe calendar load`", day.year)
+            return day.weekday() < 5
+
+    def add_working_days(self, start: dt.date, days: int) -> dt.date:
+        """The date `days` working days after `start` (start itself not counted)."""
+        day, left = start, days
+        while left > 0:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                left -= 1
+        return day
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end]; negative when end is before start."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        count, day = 0, start
+        while day < end:
+            day += dt.timedelta(days=1)
+            count += self.is_workday(day)
+        return count
+
+    def first_workday_of_month(self, year: int, month: int) -> dt.date:
+        day = dt.date(year, month, 1)
+        while not self.is_workday(day):
+            day += dt.timedelta(days=1)
+        return day
+
+    def is_known(self, year: int) -> bool:
+        if year in self.loaded_years():
+            return True
+        try:
+            chinese_calendar.is_workday(dt.date(year, 6, 1))
+            return True
+        except NotImplementedError:
+            return False
+
+
+def parse_schedule(text: str) -> list[tuple[dt.date, bool, str]]:
+    """TOML: year = 2027, holidays = [{name, days=[dates]}], workdays = [{name, day}]."""
+    data = tomllib.loads(text)
+    year = data.get("year")
+    if not isinstance(year, int):
+        raise ValueError("year: expected an integer year")
+    out: list[tuple[dt.date, bool, str]] = []
+    for i, h in enumerate(data.get("holidays", [])):
+        for j, d in enumerate(h.get("days", [])):
+            if not isinstance(d, dt.date) or d.year != year:
+                raise ValueError(f"holidays[{i}].days[{j}]: expected a date in {year}")
+            out.append((d, False, h.get("name", "")))
+    for i, w in enumerate(data.get("workdays", [])):
+        d = w.get("day")
+        if not isinstance(d, dt.date) or d.year != year:
+            raise ValueError(f"workdays[{i}].day: expected a date in {year}")
+        out.append((d, True, w.get("name", "调休")))
+    return out
+
+
+async def load_schedule(text: str) -> int:
+    """Store a year's schedule: every day of the year, weekends and listed days applied."""
+    entries = parse_schedule(text)
+    year = tomllib.loads(text)["year"]
+    special = {d: (flag, name) for d, flag, name in entries}
+    await CalendarDay.filter(day__gte=dt.date(year, 1, 1), day__lte=dt.date(year, 12, 31)).delete()
+    rows, day = [], dt.date(year, 1, 1)
+    while day.year == year:
+        flag, name = special.get(day, (day.weekday() < 5, ""))
+        rows.append(CalendarDay(day=day, is_workday=flag, name=name))
+        day += dt.timedelta(days=1)
+    await CalendarDay.bulk_create(rows)
+    return len(rows)

@@ -1,0 +1,74 @@
+"""The shapes plugins contribute through hooks: jobs, exporters, importers, indicators, events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A scheduled check. `trigger` is a cron string ("0 2 * * *") in Asia/Shanghai time,
+    or an APScheduler trigger object. `func(ctx)` is async and returns a dict of what it
+    changed (recorded with the run)."""
+
+    id: str
+    func: Callable[[Any], Awaitable[dict[str, Any] | None]]
+    trigger: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    period: str | None = None
+    unit: str | None = None
+    group: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    lang: str = "zh"
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """A named workbook. `build(request)` is async and returns the .xlsx bytes."""
+
+    name: str
+    title: str
+    build: Callable[[ExportRequest], Awaitable[bytes]]
+    roles: tuple[str, ...] = ("admin", "leader")
+    needs_period: bool = True
+
+
+@dataclass(frozen=True)
+class Importer:
+    """An Excel upload: `preview(data, ctx)` and `confirm(data, ctx)` are async."""
+
+    name: str
+    title: str
+    preview: Callable[..., Awaitable[Any]]
+    confirm: Callable[..., Awaitable[Any]]
+    template: Callable[..., Awaitable[bytes]] | None = None
+    roles: tuple[str, ...] = ("admin",)
+
+
+@dataclass(frozen=True)
+class IndicatorSource:
+    """Values a ranking can pull: `values(period_code, unit_codes)` → {unit_code: number}."""
+
+    key: str
+    title: str
+    unit: str
+    values: Callable[[str, list[str]], Awaitable[dict[str, float | None]]]
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Announced by one plugin, heard by all. `key` makes delivery idempotent for listeners."""
+
+    name: str
+    key: str
+    payload: dict[str, Any]
+    source: str
+    occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))

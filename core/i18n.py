@@ -1,0 +1,45 @@
+"""The one message catalog: core/locale/*.toml plus what plugins add via `kaohe_messages`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+_catalog: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, full + "."))
+        else:
+            out[full] = str(value)
+    return out
+
+
+def load_core() -> None:
+    base = Path(__file__).parent / "locale"
+    for lang in LANGUAGES:
+        _catalog[lang].update(_flatten(tomllib.loads((base / f"{lang}.toml").read_text("utf-8"))))
+
+
+def add(messages: dict[str, dict[str, str]]) -> None:
+    for lang, entries in messages.items():
+        _catalog.setdefault(lang, {}).update(_flatten(entries))
+
+
+def t(key: str, lang: str = DEFAULT, **params: object) -> str:
+    """Translate; falls back to Chinese, then to the key itself so a gap is visible."""
+    text = _catalog.get(lang, {}).get(key) or _catalog[DEFAULT].get(key) or key
+    return text.format(**params) if params else text
+
+
+def missing(lang: str) -> list[str]:
+    return sorted(set(_catalog[DEFAULT]) - set(_catalog.get(lang, {})))
+
+
+load_core()

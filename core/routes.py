@@ -1,0 +1,117 @@
+"""Core routes: every handler of the host, gathered for the app factory."""
+
+from __future__ import annotations
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.response import Redirect, Template
+
+from core import assessments, i18n, login, web
+from core.notify_models import InboxMessage
+from core.plugins import get_host
+from core.security import current_user
+
+ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
+
+
+@get("/api/plugins", opt={"roles": ("admin", "leader")}, tags=["platform"])
+async def api_plugins() -> list[dict[str, object]]:
+    """Every loaded plugin with its version and what it contributes."""
+    return [
+        {"name": p.name, "module": p.module, "version": p.version, "distribution": p.distribution,
+         "error": p.error, "contributes": p.contributes}
+        for p in get_host().describe()
+    ]
+
+
+@get("/inbox", opt={"roles": ANY_ROLE}, include_in_schema=False)
+async def inbox_page(request: Request) -> Template:
+    user = current_user(request)
+    messages = await InboxMessage.filter(user=user).order_by("-id").limit(200)
+    return web.page(request, "inbox.html", messages=messages)
+
+
+@post("/inbox/{message_id:int}/read", opt={"roles": ANY_ROLE, "leader_write": True},
+      include_in_schema=False)
+async def inbox_read(request: Request, message_id: FromPath[int]) -> Redirect:
+    import datetime as dt
+
+    await InboxMessage.filter(id=message_id, user=current_user(request)).update(
+        read_at=dt.datetime.now(dt.UTC))
+    return Redirect(path="/inbox")
+
+
+@get("/api/inbox", opt={"roles": ANY_ROLE}, tags=["platform"])
+async def api_inbox(request: Request, unread: FromQuery[bool] = False) -> list[dict[str, object]]:
+    """The caller's inbox, newest first."""
+    qs = InboxMessage.filter(user=current_user(request))
+    if unread:
+        qs = qs.filter(read_at=None)
+    rows = await qs.order_by("-id").limit(500)
+    return [{"id": m.id, "subject": m.subject, "body": m.body, "link": m.link,
+             "created_at": m.created_at.isoformat(), "read": m.read_at is not None} for m in rows]
+
+
+@get("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
+async def assessments_page(request: Request) -> Template:
+    rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
+    return web.page(request, "assessments.html", rows=rows, errors=[], diff="", result="")
+
+
+@post("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
+async def assessments_upload(
+    request: Request,
+    data: MultipartBody[dict],
+) -> Template:
+    """Upload a definition: preview shows errors or the diff; `apply=1` applies it."""
+    lang = web.language(request)
+    upload: UploadFile | None = data.get("file")
+    text = (await upload.read()).decode("utf-8", errors="replace") if upload else data.get("text", "")
+    rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
+    host = get_host()
+    try:
+        parsed = assessments.parse(text, host)
+    except assessments.DefinitionError as exc:
+        return web.page(request, "assessments.html", status_code=422, rows=rows, errors=exc.errors,
+                        diff="", result="", text=text)
+    cur = await assessments.current(parsed["assessment"]["slug"])
+    diff = assessments.diff(cur.source if cur else "", text)
+    result = ""
+    if data.get("apply") == "1":
+        row, changed = await assessments.apply(text, host, applied_by=current_user(request).username)
+        result = (i18n.t("assessments.applied", lang, slug=row.slug, version=row.version)
+                  if changed else i18n.t("assessments.unchanged", lang))
+        rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
+        text = ""
+    return web.page(request, "assessments.html", rows=rows, errors=[], diff=diff, result=result,
+                    text=text)
+
+
+@get("/api/assessments", opt={"roles": ("admin", "leader")}, tags=["platform"])
+async def api_assessments() -> list[dict[str, object]]:
+    """Every applied definition version."""
+    rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
+    return [{"slug": r.slug, "version": r.version, "title": r.title, "sha256": r.sha256,
+             "current": r.is_current, "applied_at": r.applied_at.isoformat()} for r in rows]
+
+
+@post("/api/assessments/apply", opt={"roles": ("admin",)}, tags=["platform"])
+async def api_assessments_apply(request: Request, data: JSONBody[dict[str, str]]) -> dict[str, object]:
+    """Validate and apply a definition given as TOML text in `text`."""
+    from core.errors import Invalid
+
+    try:
+        row, changed = await assessments.apply(data.get("text", ""), get_host(),
+                                               applied_by=current_user(request).username)
+    except assessments.DefinitionError as exc:
+        raise Invalid("definition_invalid", "the definition has errors", details=exc.errors) from None
+    return {"slug": row.slug, "version": row.version, "changed": changed}
+
+
+HANDLERS = [
+    web.dashboard, web.switch_language,
+    login.login_page, login.login_submit, login.logout, login.api_login, login.api_me,
+    api_plugins, inbox_page, inbox_read, api_inbox,
+    assessments_page, assessments_upload, api_assessments, api_assessments_apply,
+]

@@ -1,0 +1,112 @@
+"""Web shell: navigation and dashboard panels from plugins, page rendering, core pages."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, get
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from core import i18n
+from core.plugins import get_host
+from core.security import current_user
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str  # message-catalog key of the label
+    path: str
+    roles: tuple[str, ...]
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A dashboard panel: a template rendered with `context`, ordered by `order`."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 50
+
+
+CORE_NAV = [
+    NavItem("nav.dashboard", "/", ("admin", "instructor", "unit_officer", "leader"), 0),
+    NavItem("nav.inbox", "/inbox", ("admin", "instructor", "unit_officer", "leader"), 90),
+    NavItem("nav.archive", "/archive", ("admin", "leader", "unit_officer"), 91),
+    NavItem("nav.assessments", "/assessments", ("admin",), 92),
+    NavItem("nav.jobs", "/jobs", ("admin",), 93),
+    NavItem("nav.audit", "/audit", ("admin",), 94),
+    NavItem("nav.users", "/users", ("admin",), 95),
+]
+
+
+def language(request: Request) -> str:
+    lang = request.cookies.get("lang")
+    user = current_user(request)
+    if not lang and user is not None and user.language:
+        lang = user.language
+    if lang not in i18n.LANGUAGES:
+        lang = request.app.state.settings.app.language
+    return lang if lang in i18n.LANGUAGES else i18n.DEFAULT
+
+
+def nav_for(user: Any) -> list[NavItem]:
+    if user is None:
+        return []
+    items = list(CORE_NAV) + [item for _, item in get_host().collect("kaohe_nav_items")]
+    return sorted((i for i in items if user.role in i.roles), key=lambda i: (i.order, i.path))
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a page with the shell's context: user, navigation, language, CSRF token."""
+    lang = language(request)
+    user = current_user(request)
+    session = request.scope.get("kaohe_session")
+    ctx = {
+        "user": user, "nav": nav_for(user), "lang": lang, "_": partial(i18n.t, lang=lang),
+        "csrf": session.csrf_token if session else "", "path": request.url.path,
+        "flash": request.query_params.get("msg", ""),
+    }
+    ctx.update(context)
+    return Template(template_name=template, context=ctx, status_code=status_code)
+
+
+async def panels_for(user: Any) -> list[Panel]:
+    found: list[Panel] = []
+    for impl in reversed(get_host().pm.hook.kaohe_dashboard_panels.get_hookimpls()):
+        result = impl.function(user=user)
+        if inspect.isawaitable(result):
+            result = await result
+        found.extend(result or [])
+    return sorted(found, key=lambda p: p.order)
+
+
+@get("/", opt={"roles": ("admin", "instructor", "unit_officer", "leader")}, include_in_schema=False)
+async def dashboard(request: Request) -> Template:
+    import datetime as dt
+
+    from core.calendar import WorkCalendar
+
+    user = current_user(request)
+    warnings = []
+    if user.role == "admin":
+        cal = await WorkCalendar.load()
+        for year in (dt.date.today().year, dt.date.today().year + 1):
+            if not cal.is_known(year):
+                warnings.append(i18n.t("dashboard.calendar_warning", language(request), year=year))
+    return page(request, "dashboard.html", panels=await panels_for(user), warnings=warnings)
+
+
+@get("/lang/{code:str}", opt={"public": True}, include_in_schema=False)
+async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
+    # Only the path of the referring page: never redirect off-site.
+    target = urlsplit(request.headers.get("referer") or "/").path or "/"
+    response = Redirect(path=target)
+    if code in i18n.LANGUAGES:
+        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response

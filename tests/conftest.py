@@ -1,0 +1,194 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite or PostgreSQL.
+
+KAOHE_TEST_DB selects the database: `sqlite` (default) or `postgres`. PostgreSQL tests
+use KAOHE_TEST_PG (default postgres://postgres@127.0.0.1:5432/test) and create one
+database per test from a migrated template. Without a reachable server they skip with
+the reason, except under CI, where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core import db as core_db
+from core.boot import boot
+
+BACKEND = os.environ.get("KAOHE_TEST_DB", "sqlite")
+PG_URL = os.environ.get("KAOHE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pg_admin_url(dbname: str = "test") -> str:
+    base = PG_URL.rsplit("/", 1)[0]
+    return f"{base}/{dbname}"
+
+
+async def _pg_exec(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_admin_url().replace("postgres://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def write_settings(path: Path, db_url: str, extra: str = "") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    text = f"""
+[app]
+secret_key = "test"
+[database]
+url = "{db_url}"
+[scheduler]
+enabled = false
+[mail]
+host = "127.0.0.1"
+port = 1
+retry_base_seconds = 1
+[security]
+login_max_failures = 3
+[storage]
+evidence_dir = "evidence"
+reports_dir = "reports"
+{extra}
+"""
+    target = path / "settings.toml"
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def _build_template(workdir: Path) -> str:
+    """Migrate one database per test session; tests copy it."""
+    if BACKEND == "postgres":
+        name = f"kaohe_tpl_{os.getpid()}"
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
+        url = pg_admin_url(name)
+    else:
+        url = f"sqlite://{workdir / 'template.sqlite3'}"
+    settings, host = boot(str(write_settings(workdir / "tpl", url)))
+
+    async def run():
+        config = await core_db.init_db(settings, host)
+        try:
+            await core_db.migrate(config)
+        finally:
+            await core_db.close_db()
+
+    asyncio.run(run())
+    return url
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    if BACKEND == "postgres":
+        try:
+            asyncio.run(_pg_exec("SELECT 1"))
+        except Exception as exc:  # no server here
+            if IN_CI:
+                raise
+            pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    url = _build_template(tmp_path_factory.mktemp("tpl"))
+    yield url
+    if BACKEND == "postgres":
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
+
+
+@pytest.fixture
+def db_url(template_db, tmp_path):
+    """A fresh database for this test, already migrated."""
+    if BACKEND == "postgres":
+        name = f"kaohe_t_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template_db.rsplit("/", 1)[1]}"'))
+        yield pg_admin_url(name)
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        target = tmp_path / "kaohe.sqlite3"
+        shutil.copy(template_db[len("sqlite://"):], target)
+        yield f"sqlite://{target}"
+
+
+@pytest.fixture
+def settings_extra() -> str:
+    """Override in a test module to add settings sections."""
+    return ""
+
+
+@pytest.fixture
+def booted(db_url, tmp_path, settings_extra):
+    return boot(str(write_settings(tmp_path, db_url, settings_extra)))
+
+
+@pytest.fixture
+def settings(booted):
+    return booted[0]
+
+
+@pytest.fixture
+def host(booted):
+    return booted[1]
+
+
+@pytest.fixture
+async def db(settings, host):
+    """An open database connection for service-level tests."""
+    await core_db.init_db(settings, host)
+    try:
+        yield
+    finally:
+        await core_db.close_db()
+
+
+@pytest.fixture
+async def client(settings, host):
+    """A test client of the whole app; the app's lifespan opens the database."""
+    import httpx
+
+    from core.app import create_app, platform_lifespan
+
+    # The app runs in the test's own event loop (Litestar's AsyncTestClient would run it in
+    # a portal thread, and Tortoise connections must stay on one loop).
+    app = create_app(settings, host, run_scheduler=False)
+    async with platform_lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            c.app = app
+            yield c
+
+
+async def make_user(username: str, role: str, password: str = "password1", unit_code: str | None = None,
+                    email: str = ""):
+    from core import accounts
+    from core.orgs import OrgUnit
+
+    unit = await OrgUnit.get(code=unit_code) if unit_code else None
+    return await accounts.create_user(username, password, role, unit=unit, email=email)
+
+
+async def login(client, username: str, password: str = "password1") -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    r = await client.post("/login", data={"username": username, "password": password})
+    assert r.status_code in (302, 303), r.text
+    me = await client.get("/api/me")
+    assert me.status_code == 200, me.text
+    return me.json()["csrf"]
+
+
+async def seed_units():
+    """A small tree: city → 2 districts → 1 community each."""
+    from core.orgs import ensure_period, ensure_unit
+
+    city, _ = await ensure_unit("520100", "贵阳市", "city")
+    nm, _ = await ensure_unit("520102", "南明区", "district", city)
+    yy, _ = await ensure_unit("520103", "云岩区", "district", city)
+    await ensure_unit("520102001", "花果园社区", "community", nm)
+    await ensure_unit("520103001", "黔灵社区", "community", yy)
+    await ensure_period("2014")
+    await ensure_period("2013", status="closed")
