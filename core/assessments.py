@@ -174,7 +174,7 @@ async def apply(text: str, host: PluginHost, applied_by: str = "") -> tuple[Asse
         row = await AssessmentDefinition.create(
             slug=meta["slug"], version=version, title=meta["title"], sha256=sha, source=text,
             data=data, applied_by=applied_by)
-        for name, impl_result in _apply_plugins(host, data, row):
+        for _name, impl_result in _apply_plugins(host, data, row):
             if inspect.isawaitable(impl_result):
                 await impl_result
         await audit.record("assessment.apply", "assessment", f"{row.slug}@{row.version}",

@@ -182,7 +182,7 @@ def load_settings(
 def validate_plugin_sections(settings: Settings, schemas: dict[str, Any]) -> None:
     """Check each plugin section against its schema; unknown sections are errors."""
     disabled = set(settings.plugins.disabled)
-    for section, value in settings.raw.items():
+    for section in settings.raw:
         if section in CORE_SECTIONS or section in schemas or section in disabled:
             continue
         raise SettingsError(
