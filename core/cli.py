@@ -199,10 +199,11 @@ def assessments_apply(obj: Ctx, file: str, check: bool) -> None:
 
 
 def main() -> None:
+    from core import demo_cli
     from core.commands import register_core_commands
-    from core.plugins import PluginHost as _H  # noqa: F401
 
     register_core_commands(cli)
+    demo_cli.register(cli)
     # Plugin commands need the plugins loaded; a broken settings file must still allow --help.
     try:
         ctx_settings = None

@@ -93,3 +93,8 @@ def kaohe_validate_assessment(section: dict[str, Any], definition: dict[str, Any
 @hookspec
 def kaohe_apply_assessment(section: dict[str, Any], definition: Any) -> Any:
     """Apply this plugin's section of a validated assessment definition (per plugin, may be async)."""
+
+
+@hookspec
+def kaohe_demo_data(ctx: Any) -> Any:
+    """Fill the demo database with this plugin's realistic data (per plugin, may be async)."""

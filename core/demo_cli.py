@@ -1,0 +1,83 @@
+"""The `kaohe demo` command: build (or rebuild) the demo database, then serve it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import click
+
+from core import db
+
+DEMO_DB = "data/demo.sqlite3"
+STEPS = 4 + 4  # definition, tree, accounts, + one per built-in plugin
+
+
+def register(cli: click.Group) -> None:
+    from core.cli import Ctx, serve_app
+
+    @cli.command()
+    @click.option("--reset", is_flag=True, help="Delete the demo database and build it anew.")
+    @click.option("--no-serve", is_flag=True, help="Only build the database; do not serve it.")
+    @click.option("--seed", default=2014, show_default=True, help="Seed of the data generator.")
+    @click.option("--db", "db_path", default=DEMO_DB, show_default=True, help="SQLite file to use.")
+    @click.option("--host", default=None, help="Address to bind.")
+    @click.option("--port", default=None, type=int, help="Port.")
+    @click.pass_obj
+    def demo(obj: Ctx, reset: bool, no_serve: bool, seed: int, db_path: str, host, port) -> None:
+        """Build the Guiyang demo database (SQLite) and serve it."""
+        settings, plugin_host = obj.boot()
+        path = settings.path(db_path)
+        settings.core.database.url = f"sqlite://{path}"
+        if reset and path.exists():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if not path.exists():
+            _build(settings, plugin_host, seed)
+        else:
+            click.echo(f"demo database exists: {path} (use --reset to rebuild)")
+        _print_accounts()
+        if not no_serve:
+            serve_app(obj, host, port)
+
+
+def _build(settings, plugin_host, seed: int) -> None:
+    from core import demo
+
+    started = time.perf_counter()
+
+    async def run():
+        config = await db.init_db(settings, plugin_host)
+        try:
+            await db.migrate(config)
+            with click.progressbar(length=STEPS, label="building demo", show_eta=False,
+                                   item_show_func=lambda x: x) as bar:
+                def progress(label: str) -> None:
+                    bar.label = f"demo: {label:<28}"
+                    bar.update(1)
+
+                return await demo.build(settings, plugin_host, seed=seed, progress=progress)
+        finally:
+            await db.close_db()
+
+    try:
+        ctx = asyncio.run(run())
+    except BaseException:
+        # A half-built demo database must not be served next time.
+        Path(settings.database.url[len("sqlite://"):]).unlink(missing_ok=True)
+        raise
+    click.echo(f"\ndemo built in {time.perf_counter() - started:.1f} s: "
+               f"{len(ctx.districts)} county-level units, {len(ctx.communities)} communities, "
+               f"{ctx.grids} grids")
+    for name, summary in ctx.summary.items():
+        if summary:
+            click.echo(f"  {name}: {summary}")
+
+
+def _print_accounts() -> None:
+    from core.demo import ROLE_ACCOUNTS, demo_password
+
+    click.echo("demo accounts (user name / password):")
+    for role, (username, name, _) in ROLE_ACCOUNTS.items():
+        click.echo(f"  {role:<13} {username:<11} {demo_password(role)}   {name}")

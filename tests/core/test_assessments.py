@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from core import assessments
+from core.orgs import OrgUnit, Period
+
+ROOT = Path(__file__).resolve().parents[2]
+GUIYANG = (ROOT / "assessments" / "guiyang-2014.toml").read_text(encoding="utf-8")
+
+
+async def test_guiyang_definition_applies_idempotently(db, host):
+    row, changed = await assessments.apply(GUIYANG, host, applied_by="t")
+    assert changed and row.version == 1
+    assert await OrgUnit.filter(level="district").count() == 10
+    codes = set(await OrgUnit.filter(level="district").values_list("code", flat=True))
+    assert {"520102", "520103", "520111", "520112", "520113", "520115",
+            "520181", "520123", "520122", "520121"} == codes
+    assert (await Period.get(code="2013")).status == "closed"
+    units_before = await OrgUnit.all().count()
+    row2, changed2 = await assessments.apply(GUIYANG, host, applied_by="t")
+    assert not changed2 and row2.id == row.id
+    assert await OrgUnit.all().count() == units_before
+    assert await assessments.AssessmentDefinition.all().count() == 1
+
+
+async def test_changed_definition_is_new_version_and_old_stays_readable(db, host):
+    await assessments.apply(GUIYANG, host)
+    changed_text = GUIYANG.replace('title = "贵阳市2014年社会建设综合目标考核"',
+                                   'title = "贵阳市2014年社会建设综合目标考核（修订）"')
+    row, changed = await assessments.apply(changed_text, host)
+    assert changed and row.version == 2
+    old = await assessments.AssessmentDefinition.get(slug="guiyang-2014", version=1)
+    assert not old.is_current and old.source == GUIYANG
+    assert "（修订）" in assessments.diff(old.source, row.source)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.replace('level = "city"', 'level = "town"'), "units[0].level: 'town' is not one of"),
+    (lambda t: t.replace('parent = "520100"', 'parent = "999999"', 1), "units[1].parent: '999999' is not defined"),
+    (lambda t: t.replace('code = "2014Q4"', 'code = "2014Q5"'), "periods[7].code: period code '2014Q5'"),
+    (lambda t: t.replace("year = 2014", 'year = "2014"'), "assessment.year: Expected `int`, got `str`"),
+    (lambda t: t + "\n[nosuchplugin]\nx = 1\n", "nosuchplugin: unknown section"),
+    (lambda t: t.replace("[assessment]", "[assessment\n"), "not valid TOML"),
+])
+async def test_broken_definitions_name_the_key_path_and_change_nothing(db, host, edit, expected):
+    with pytest.raises(assessments.DefinitionError) as err:
+        await assessments.apply(edit(GUIYANG), host)
+    assert any(expected in e for e in err.value.errors), err.value.errors
+    assert await OrgUnit.all().count() == 0
+    assert await assessments.AssessmentDefinition.all().count() == 0
+
+
+async def test_admin_uploads_definition_in_page(client):
+    from tests.conftest import login, make_user
+
+    await make_user("adm", "admin")
+    csrf = await login(client, "adm")
+    files = {"file": ("g.toml", GUIYANG.encode(), "application/toml")}
+    r = await client.post("/assessments", files=files, data={"_csrf": csrf})
+    assert r.status_code == 200 and "+slug = " in r.text  # the diff against nothing
+    r = await client.post("/assessments", data={"_csrf": csrf, "apply": "1", "text": GUIYANG},
+                          files={"file": ("", b"", "application/octet-stream")})
+    assert r.status_code == 200
+    assert await assessments.AssessmentDefinition.all().count() == 1
+    bad = GUIYANG.replace('level = "city"', 'level = "town"')
+    r = await client.post("/assessments", files={"file": ("b.toml", bad.encode(), "application/toml")},
+                          data={"_csrf": csrf})
+    assert r.status_code == 422 and "units[0].level" in r.text
