@@ -10,6 +10,7 @@ class ReportFile(Model):
     title = fields.CharField(max_length=200)
     period = fields.CharField(max_length=16, default="")
     unit = fields.CharField(max_length=32, default="")
+    group = fields.CharField(max_length=32, default="")
     filename = fields.CharField(max_length=200)
     path = fields.CharField(max_length=500)
     sha256 = fields.CharField(max_length=64)

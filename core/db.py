@@ -24,6 +24,7 @@ CORE_MODELS = [
     "core.notify_models",
     "core.archive",
     "core.calendar_models",
+    "core.uploads_models",
 ]
 
 
