@@ -3,23 +3,29 @@
 Before a job body runs, its firing claims the row (job id, scheduled time) under a unique
 constraint, so any number of instances on one database run each firing exactly once.
 Firings missed while the platform was down are coalesced into one run at start-up when the
-latest of them is within the grace time.
+latest of them is within the grace time. A failing job is recorded and runs again at its next
+firing; a lost database is logged, remembered in memory and recorded once it is back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from tortoise.exceptions import IntegrityError, OperationalError
+from apscheduler.triggers.interval import IntervalTrigger
+from tortoise.exceptions import IntegrityError
 
 from core import audit
 from core.contrib import JobSpec
@@ -28,6 +34,12 @@ from core.scheduler_models import JobRun
 from core.settings import Settings
 
 log = logging.getLogger("kaohe.scheduler")
+UTC = dt.UTC
+# Interval triggers made without a start date start at "now + interval", which differs per
+# instance; anchoring them here gives every instance the same fire times.
+INTERVAL_ANCHOR = dt.datetime(2000, 1, 1, tzinfo=UTC)
+MAX_UNRECORDED = 1000
+SHUTDOWN_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -40,12 +52,26 @@ class JobContext:
 
 
 def make_trigger(trigger: Any, tz: str) -> Any:
+    """A cron string (Asia/Shanghai unless told) or an APScheduler trigger object."""
     if isinstance(trigger, str):
         try:
             return CronTrigger.from_crontab(trigger, timezone=ZoneInfo(tz))
         except ValueError as exc:
             raise ValueError(f"cron rule '{trigger}': {exc}") from None
+    if getattr(trigger, "jitter", None):
+        raise ValueError("a trigger with jitter fires at a different time on each instance")
+    if isinstance(trigger, IntervalTrigger) and trigger.start_date.microsecond:
+        return IntervalTrigger(seconds=trigger.interval_length, start_date=INTERVAL_ANCHOR,
+                               end_date=trigger.end_date, timezone=trigger.timezone)
     return trigger
+
+
+def describe_trigger(trigger: Any) -> str:
+    if isinstance(trigger, str):
+        return trigger
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {int(trigger.interval_length)}s"
+    return str(trigger)
 
 
 def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
@@ -59,9 +85,17 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
             raise ValueError(f"job id '{spec.id}' of plugin '{plugin}' must start with '{plugin}.'")
         if spec.id in jobs:
             raise ValueError(f"job id '{spec.id}' is contributed twice")
-        make_trigger(spec.trigger, settings.app.timezone)
+        try:
+            make_trigger(spec.trigger, settings.app.timezone)
+        except ValueError as exc:
+            raise ValueError(f"job '{spec.id}': {exc}") from None
         jobs[spec.id] = spec
     return jobs
+
+
+def next_fire_time(trigger: Any, tz: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    now = now or dt.datetime.now(ZoneInfo(tz))
+    return make_trigger(trigger, tz).get_next_fire_time(None, now)
 
 
 class _ClaimingExecutor(AsyncIOExecutor):
@@ -72,98 +106,246 @@ class _ClaimingExecutor(AsyncIOExecutor):
         self._runner = runner
 
     def _do_submit_job(self, job, run_times):
+        run_time = run_times[-1]
+        late = dt.datetime.now(UTC) - run_time
+        grace = job.misfire_grace_time
+
         async def run():
-            await self._runner.run_firing(job.id, run_times[-1])
+            if grace is not None and late > dt.timedelta(seconds=grace):
+                log.warning("job %s: firing at %s missed by %s, beyond the grace time",
+                            job.id, run_time, late)
+                return [JobExecutionEvent(EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_time)]
+            await self._runner.run_firing(job.id, run_time)
             return []
 
+        def done(task):
+            # The base class counts running instances; without this the job would be
+            # skipped as "maximum number of running instances reached" after one firing.
+            self._pending_futures.discard(task)
+            if task.cancelled():
+                self._run_job_success(job.id, [])
+                return
+            exc = task.exception()
+            if exc is not None:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, task.result())
+
         task = self._eventloop.create_task(run())
+        task.add_done_callback(done)
         self._pending_futures.add(task)
-        task.add_done_callback(self._pending_futures.discard)
 
 
 class PlatformScheduler:
-    def __init__(self, settings: Settings, host: PluginHost, instance: str | None = None):
+    """One per process. `jobs` overrides the jobs collected from core and the plugins."""
+
+    def __init__(self, settings: Settings, host: PluginHost, instance: str | None = None,
+                 jobs: dict[str, JobSpec] | list[JobSpec] | None = None):
         self.settings = settings
         self.host = host
-        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
-        self.jobs = collect_jobs(settings, host)
+        self.instance = (instance or f"{socket.gethostname()}:{os.getpid()}")[:100]
+        if jobs is None:
+            jobs = collect_jobs(settings, host)
+        elif not isinstance(jobs, dict):
+            jobs = {spec.id: spec for spec in jobs}
+        self.jobs: dict[str, JobSpec] = jobs
         self.tz = settings.app.timezone
+        self.grace = settings.scheduler.misfire_grace_seconds
         self._aps: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task] = set()
+        self.catch_up_task: asyncio.Task | None = None
+        # Runs the database could not take; written once it is reachable again.
+        self.unrecorded: list[dict[str, Any]] = []
+        self.db_failures = 0
 
-    async def start(self, catch_up: bool = True) -> None:
+    @property
+    def running(self) -> bool:
+        return self._aps is not None and self._aps.running
+
+    async def start(self, catch_up: bool = True, wait_catch_up: bool = False) -> None:
+        """Start firing. Catch-up runs in the background unless `wait_catch_up`."""
         self._aps = AsyncIOScheduler(timezone=ZoneInfo(self.tz),
                                      executors={"default": _ClaimingExecutor(self)})
-        grace = self.settings.scheduler.misfire_grace_seconds
         for spec in self.jobs.values():
-            self._aps.add_job(lambda: None, make_trigger(spec.trigger, self.tz), id=spec.id,
+            self._aps.add_job(_never_called, make_trigger(spec.trigger, self.tz), id=spec.id,
                               name=spec.description or spec.id, coalesce=True,
-                              misfire_grace_time=grace, max_instances=1)
+                              misfire_grace_time=self.grace, max_instances=1)
         self._aps.start()
         if catch_up:
-            await self.catch_up()
+            self.catch_up_task = asyncio.create_task(self.catch_up())
+            if wait_catch_up:
+                await self.catch_up_task
 
-    async def shutdown(self) -> None:
-        if self._aps is not None and self._aps.running:
-            self._aps.shutdown(wait=False)
+    async def shutdown(self, wait_seconds: float = SHUTDOWN_WAIT_SECONDS) -> None:
+        """Stop firing, let running jobs finish (up to `wait_seconds`), then stop."""
+        if self._aps is None or not self._aps.running:
+            return
+        self._aps.pause()
+        if self.catch_up_task is not None and not self.catch_up_task.done():
+            self.catch_up_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.catch_up_task
+        pending = [t for t in self._running if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=wait_seconds)
+        self._aps.shutdown(wait=False)
+        await asyncio.sleep(0)  # the APScheduler shutdown is scheduled on the loop
 
     def next_run(self, job_id: str) -> dt.datetime | None:
         job = self._aps.get_job(job_id) if self._aps else None
-        return job.next_run_time if job else None
+        if job is not None:
+            return job.next_run_time
+        spec = self.jobs.get(job_id)
+        return next_fire_time(spec.trigger, self.tz) if spec else None
 
     async def catch_up(self, now: dt.datetime | None = None) -> list[str]:
-        """Run once, now, each job whose latest firing was missed within the grace time."""
-        now = now or dt.datetime.now(dt.UTC)
-        grace = dt.timedelta(seconds=self.settings.scheduler.misfire_grace_seconds)
+        """Run once, now, each job whose latest firing was missed within the grace time.
+
+        Returns the jobs this instance ran (another instance may have taken some)."""
+        now = now or dt.datetime.now(UTC)
+        grace = dt.timedelta(seconds=self.grace)
         ran = []
         for spec in self.jobs.values():
-            last = await JobRun.filter(job_id=spec.id, manual=False).order_by("-scheduled_for").first()
+            try:
+                last = await JobRun.filter(job_id=spec.id, manual=False).order_by(
+                    "-scheduled_for").first()
+            except Exception as exc:
+                log.error("catch-up of %s: the database is not reachable: %s", spec.id, exc)
+                continue
             since = max(last.scheduled_for if last else now - grace, now - grace)
             missed = latest_fire_between(make_trigger(spec.trigger, self.tz), since, now)
             if missed is not None:
-                await self.run_firing(spec.id, missed)
-                ran.append(spec.id)
+                log.info("catch-up: %s missed its firing at %s; running it now", spec.id, missed)
+                if await self.run_firing(spec.id, missed) is not None:
+                    ran.append(spec.id)
         return ran
 
     async def run_firing(self, job_id: str, scheduled_for: dt.datetime,
                          manual: bool = False) -> JobRun | None:
-        """Claim the firing, run the job, record the outcome. None if another instance has it."""
+        """Claim the firing, run the job, record the outcome. None if another instance has it.
+
+        Never call inside a transaction: on PostgreSQL the claim's IntegrityError would abort
+        the surrounding transaction.
+        """
+        task = asyncio.current_task()
+        if task is not None and task not in self._running:
+            self._running.add(task)  # shutdown waits for it
+            task.add_done_callback(self._running.discard)
         spec = self.jobs[job_id]
-        scheduled_for = scheduled_for.astimezone(dt.UTC).replace(microsecond=0)
+        scheduled_for = scheduled_for.astimezone(UTC)
+        if not manual:
+            scheduled_for = scheduled_for.replace(microsecond=0)
+        await self.flush_unrecorded()
+        started = dt.datetime.now(UTC)
         try:
-            run = await JobRun.create(job_id=job_id, scheduled_for=scheduled_for, manual=manual,
-                                      started_at=dt.datetime.now(dt.UTC), instance=self.instance)
-        except IntegrityError:
-            return None
-        except (OperationalError, OSError, ConnectionError) as exc:
-            # The database is gone: nothing can be claimed; log and wait for the next firing.
-            log.error("job %s at %s: cannot claim the firing: %s", job_id, scheduled_for, exc)
+            run = await self._claim(job_id, scheduled_for, manual, started)
+        except Exception as exc:
+            # The database is gone: the firing cannot be claimed, so it must not run here.
+            self.db_failures += 1
+            error = f"database unavailable: {type(exc).__name__}: {exc}"
+            log.error("job %s at %s not run: %s", job_id, scheduled_for.isoformat(), error)
+            return self._remember(job_id, scheduled_for, manual, started, error)
+        if run is None:
+            log.debug("job %s at %s is run by another instance", job_id, scheduled_for)
             return None
         ctx = JobContext(self.settings, self.host, job_id, scheduled_for, manual)
         try:
             with audit.acting_as(f"job:{job_id}"):
                 changed = await spec.func(ctx)
             run.status, run.changed = "ok", audit.canonical(changed or {})
+        except asyncio.CancelledError:
+            run.status, run.error = "failed", "interrupted: the scheduler was stopped"
+            run.finished_at = dt.datetime.now(UTC)
+            await self._save(run)
+            raise
         except Exception as exc:  # a failing job never stops the scheduler
             log.exception("job %s failed", job_id)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        run.finished_at = dt.datetime.now(dt.UTC)
+        run.finished_at = dt.datetime.now(UTC)
+        await self._save(run)
+        return run
+
+    async def _claim(self, job_id: str, scheduled_for: dt.datetime, manual: bool,
+                     started: dt.datetime) -> JobRun | None:
+        for _ in range(3 if manual else 1):
+            try:
+                return await JobRun.create(job_id=job_id, scheduled_for=scheduled_for,
+                                           manual=manual, started_at=started,
+                                           instance=self.instance)
+            except IntegrityError:
+                if not manual:
+                    return None
+                # Two manual runs in the same microsecond: both still run.
+                scheduled_for += dt.timedelta(microseconds=1)
+        return None
+
+    async def _save(self, run: JobRun) -> None:
         try:
             await run.save()
         except Exception as exc:
-            log.error("job %s: could not record the run: %s", job_id, exc)
-        return run
+            self.db_failures += 1
+            log.error("job %s: could not record the run (kept until the database is back): %s",
+                      run.job_id, exc)
+            self._keep({"id": run.id, "status": run.status, "error": run.error,
+                        "changed": run.changed, "finished_at": run.finished_at})
 
-    async def run_now(self, job_id: str) -> JobRun | None:
+    def _remember(self, job_id: str, scheduled_for: dt.datetime, manual: bool,
+                  started: dt.datetime, error: str) -> JobRun:
+        fields = {"job_id": job_id, "scheduled_for": scheduled_for, "manual": manual,
+                  "started_at": started, "finished_at": dt.datetime.now(UTC),
+                  "status": "failed", "error": error[:2000], "instance": self.instance}
+        self._keep(fields)
+        return JobRun(**fields)
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        self.unrecorded.append(record)
+        if len(self.unrecorded) > MAX_UNRECORDED:
+            dropped = self.unrecorded.pop(0)
+            log.error("dropping the oldest unrecorded run of %s", dropped.get("job_id", "?"))
+
+    async def flush_unrecorded(self) -> int:
+        """Write the runs kept while the database was away; stops at the first failure."""
+        written = 0
+        while self.unrecorded:
+            record = self.unrecorded[0]
+            try:
+                if "id" in record:
+                    values = {k: v for k, v in record.items() if k != "id"}
+                    await JobRun.filter(id=record["id"]).update(**values)
+                else:
+                    await JobRun.create(**record)
+            except IntegrityError:
+                pass  # another instance ran or recorded that firing: its row is the truth
+            except Exception:
+                return written
+            self.unrecorded.pop(0)
+            written += 1
+        if written:
+            log.info("recorded %d runs kept while the database was unavailable", written)
+        return written
+
+    async def run_now(self, job_id: str) -> JobRun:
+        """Run a job at once, outside its schedule (recorded as a manual run)."""
         if job_id not in self.jobs:
             raise KeyError(job_id)
-        return await self.run_firing(job_id, dt.datetime.now(dt.UTC), manual=True)
+        now = dt.datetime.now(UTC)
+        if now.microsecond == 0:  # scheduled firings own whole seconds
+            now = now.replace(microsecond=1)
+        run = await self.run_firing(job_id, now, manual=True)
+        assert run is not None
+        return run
+
+
+def _never_called() -> None:  # pragma: no cover - the claiming executor runs jobs itself
+    print("kaohe: a scheduler job bypassed the claiming executor", file=sys.stderr)
 
 
 def latest_fire_between(trigger: Any, since: dt.datetime, until: dt.datetime) -> dt.datetime | None:
     """The latest fire time t of the trigger with since < t <= until."""
-    latest, previous = None, None
-    t = trigger.get_next_fire_time(None, since + dt.timedelta(seconds=1))
+    step = dt.timedelta(microseconds=1)
+    latest = None
+    t = trigger.get_next_fire_time(None, since + step)
     while t is not None and t <= until:
-        latest, previous = t, t
-        t = trigger.get_next_fire_time(previous, t + dt.timedelta(seconds=1))
+        latest = t
+        t = trigger.get_next_fire_time(t, t + step)
     return latest

@@ -1,0 +1,363 @@
+"""Run-once scheduler: two instances on one database, catch-up, failures, a lost database."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core.contrib import JobSpec
+from core.scheduler import (
+    PlatformScheduler,
+    collect_jobs,
+    latest_fire_between,
+    make_trigger,
+)
+from core.scheduler_models import JobRun
+from tests.conftest import BACKEND, _pg_exec
+
+UTC = dt.UTC
+SH = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def counting_job(job_id: str, trigger, ran: collections.Counter, fail_first: int = 0,
+                 delay: float = 0.0) -> JobSpec:
+    async def body(ctx):
+        ran[ctx.scheduled_for] += 1
+        if delay:
+            await asyncio.sleep(delay)
+        if ran.total() <= fail_first:
+            raise RuntimeError(f"boom {ran.total()}")
+        return {"at": ctx.scheduled_for}
+
+    return JobSpec(job_id, body, trigger, "test job")
+
+
+async def wait_for(predicate, timeout: float = 10.0, step: float = 0.05):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+# --- two instances, one database ------------------------------------------------------------
+
+async def test_two_schedulers_claim_each_firing_once(db, settings, host):
+    """Both instances are driven with the same 40 scheduled times at the same moment."""
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.tick", "* * * * *", ran, delay=0.005)
+    a = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    b = PlatformScheduler(settings, host, instance="B", jobs=[spec])
+    base = dt.datetime(2024, 5, 1, 8, 0, tzinfo=SH)
+    firings = [base + dt.timedelta(minutes=i) for i in range(40)]
+    results = []
+    for t in firings:
+        results.append(await asyncio.gather(a.run_firing("core.tick", t),
+                                            b.run_firing("core.tick", t)))
+    rows = await JobRun.filter(job_id="core.tick").order_by("scheduled_for")
+    assert len(rows) == 40
+    assert [r.scheduled_for for r in rows] == [t.astimezone(UTC) for t in firings]
+    assert all(r.status == "ok" for r in rows)
+    assert sorted(ran.values()) == [1] * 40, "the job body ran more than once for a firing"
+    for pair in results:  # exactly one of the two got each firing
+        assert sum(r is not None for r in pair) == 1
+    # A third, late instance finds every firing taken.
+    c = PlatformScheduler(settings, host, instance="C", jobs=[spec])
+    assert [await c.run_firing("core.tick", t) for t in firings[:5]] == [None] * 5
+    assert ran.total() == 40
+
+
+WORKER = textwrap.dedent("""
+    import asyncio, datetime as dt, os, sys
+    from apscheduler.triggers.cron import CronTrigger
+    from core import db
+    from core.boot import boot
+    from core.contrib import JobSpec
+    from core.scheduler import PlatformScheduler
+
+    settings_path, name, out, seconds, start_at = sys.argv[1:6]
+
+    async def tick(ctx):
+        line = f"{ctx.scheduled_for.isoformat()} {name}\\n"
+        fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        await asyncio.sleep(0.05)
+        return {"by": name}
+
+    async def main():
+        settings, host = boot(settings_path)
+        await db.init_db(settings, host)
+        try:
+            spec = JobSpec("core.tick", tick, CronTrigger(second="*", timezone="Asia/Shanghai"))
+            sched = PlatformScheduler(settings, host, instance=name, jobs=[spec])
+            # Both workers start firing at the same wall-clock second.
+            await asyncio.sleep(max(0.0, float(start_at) - dt.datetime.now().timestamp()))
+            await sched.start(catch_up=False)
+            await asyncio.sleep(float(seconds))
+            await sched.shutdown()
+        finally:
+            await db.close_db()
+
+    asyncio.run(main())
+""")
+
+
+async def test_two_scheduler_processes_real_time(db, settings, tmp_path):
+    """Two OS processes fire a per-second job for 22 seconds on one database."""
+    out = tmp_path / "ticks.txt"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER, encoding="utf-8")
+    seconds = 22
+    start_at = dt.datetime.now().timestamp() + 3.0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, str(script), str(settings.source), name, str(out),
+                               str(seconds), str(start_at)], env=env, cwd=str(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for name in ("P1", "P2")]
+    for p in procs:
+        while p.poll() is None:
+            await asyncio.sleep(0.2)
+    for p in procs:
+        err = p.stderr.read().decode()
+        assert p.returncode == 0, err[-2000:]
+        assert "Traceback" not in err, err[-2000:]
+    lines = out.read_text().split()
+    bodies = collections.Counter(lines[0::2])
+    rows = await JobRun.filter(job_id="core.tick").order_by("scheduled_for")
+    assert len(rows) >= 20, f"only {len(rows)} firings in {seconds}s"
+    assert all(r.status == "ok" for r in rows), [(r.scheduled_for, r.error) for r in rows]
+    assert len({r.scheduled_for for r in rows}) == len(rows)
+    # The body ran exactly once for every recorded firing, and for no other.
+    assert sorted(bodies.values()) == [1] * len(rows)
+    assert {dt.datetime.fromisoformat(k).astimezone(UTC) for k in bodies} == {
+        r.scheduled_for for r in rows}
+    # No second was skipped between the first and the last firing.
+    span = (rows[-1].scheduled_for - rows[0].scheduled_for).total_seconds()
+    assert span == len(rows) - 1
+    print(f"two processes: {len(rows)} firings, by instance "
+          f"{collections.Counter(r.instance for r in rows)}")
+
+
+async def test_real_time_firings_keep_coming(db, settings, host):
+    """A per-second job fires again and again (APScheduler's instance count is released)."""
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.tick", IntervalTrigger(seconds=1), ran, fail_first=2)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    await sched.start(catch_up=False)
+    try:
+        assert await wait_for(lambda: _count_runs("core.tick", 4), timeout=8)
+    finally:
+        await sched.shutdown()
+    rows = await JobRun.filter(job_id="core.tick").order_by("scheduled_for")
+    assert [r.status for r in rows[:3]] == ["failed", "failed", "ok"]
+    assert rows[0].error == "RuntimeError: boom 1"
+    assert all(v == 1 for v in ran.values())
+
+
+async def _count_runs(job_id: str, at_least: int) -> bool:
+    return await JobRun.filter(job_id=job_id).exclude(status="running").count() >= at_least
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+async def test_failing_job_is_recorded_and_next_firing_runs(db, settings, host):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.flaky", "0 * * * *", ran, fail_first=1)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    t1 = dt.datetime(2024, 5, 1, 8, 0, tzinfo=SH)
+    first = await sched.run_firing("core.flaky", t1)
+    second = await sched.run_firing("core.flaky", t1 + dt.timedelta(hours=1))
+    assert first.status == "failed" and first.error == "RuntimeError: boom 1"
+    assert second.status == "ok" and second.changed == {"at": (t1 + dt.timedelta(hours=1))
+                                                         .astimezone(UTC).isoformat()}
+    stored = await JobRun.get(id=first.id)
+    assert stored.status == "failed" and stored.finished_at is not None
+    assert stored.error == "RuntimeError: boom 1"
+
+
+async def _kill_database(db_url: str, dbfile_holder: dict) -> None:
+    from tortoise import Tortoise
+
+    if BACKEND == "postgres":
+        name = db_url.rsplit("/", 1)[1]
+        await _pg_exec(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await _pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+    else:
+        # Point the connection at a database that is not there: the file moves away and
+        # the reconnect finds an empty database without tables.
+        path = Path(db_url[len("sqlite://"):])
+        await Tortoise.get_connection("default").close()
+        path.rename(path.with_suffix(".away"))
+        dbfile_holder["path"] = path
+
+
+async def _restore_database(db_url: str, dbfile_holder: dict) -> None:
+    from tortoise import Tortoise
+
+    if BACKEND == "postgres":
+        name = db_url.rsplit("/", 1)[1]
+        await _pg_exec(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    else:
+        path = dbfile_holder["path"]
+        await Tortoise.get_connection("default").close()
+        for extra in ("", "-wal", "-shm"):
+            Path(str(path) + extra).unlink(missing_ok=True)
+        path.with_suffix(".away").rename(path)
+
+
+async def test_lost_database_keeps_scheduler_running(db, db_url, settings, host):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.tick", IntervalTrigger(seconds=1), ran)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    await sched.start(catch_up=False)
+    holder: dict = {}
+    try:
+        assert await wait_for(lambda: _count_runs("core.tick", 2), timeout=8)
+        await _kill_database(db_url, holder)
+        try:
+            before = ran.total()
+            await asyncio.sleep(3.5)
+            assert sched.running
+            assert sched.db_failures >= 2, "the scheduler stopped firing"
+            assert len(sched.unrecorded) >= 2
+            assert ran.total() <= before + 1  # nothing runs unclaimed
+            kept = [r["scheduled_for"] for r in sched.unrecorded if "id" not in r]
+            assert kept and all(r["status"] == "failed" for r in sched.unrecorded)
+        finally:
+            await _restore_database(db_url, holder)
+        assert await wait_for(lambda: _ok_after(kept[-1]), timeout=10)
+    finally:
+        await sched.shutdown()
+    assert sched.unrecorded == []
+    rows = {r.scheduled_for: r for r in await JobRun.filter(job_id="core.tick")}
+    for t in kept:
+        assert rows[t].status == "failed"
+        assert rows[t].error.startswith("database unavailable")
+
+
+async def _ok_after(t: dt.datetime) -> bool:
+    # SQLite keeps datetimes as text in the configured zone: compare in that zone.
+    try:
+        return await JobRun.filter(job_id="core.tick", status="ok",
+                                   scheduled_for__gt=t.astimezone(SH)).exists()
+    except Exception:
+        return False
+
+
+# --- catch-up ---------------------------------------------------------------------------------
+
+async def test_missed_firings_are_coalesced_into_one_run(db, settings, host):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.minutely", "* * * * *", ran)
+    now = dt.datetime(2024, 5, 1, 10, 30, 20, tzinfo=UTC)
+    await JobRun.create(job_id="core.minutely", scheduled_for=now - dt.timedelta(minutes=12,
+                                                                                 seconds=20),
+                        status="ok")
+    a = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    b = PlatformScheduler(settings, host, instance="B", jobs=[spec])
+    done = await asyncio.gather(a.catch_up(now), b.catch_up(now))
+    assert sorted(done) == [[], ["core.minutely"]]
+    rows = await JobRun.filter(job_id="core.minutely").order_by("scheduled_for")
+    assert len(rows) == 2  # the old run and one catch-up for the 12 missed minutes
+    assert rows[1].scheduled_for == dt.datetime(2024, 5, 1, 10, 30, tzinfo=UTC)
+    assert ran.total() == 1
+    assert await a.catch_up(now) == []  # nothing missed any more
+
+
+async def test_catch_up_respects_the_grace_time(db, settings, host):
+    ran: collections.Counter = collections.Counter()
+    daily = counting_job("core.daily", "0 8 * * *", ran)  # 08:00 Shanghai = 00:00 UTC
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[daily])
+    sched.grace = 3600
+    # 00:40 UTC: the 08:00 firing was missed 40 minutes ago, within the hour of grace.
+    assert await sched.catch_up(dt.datetime(2024, 5, 1, 0, 40, tzinfo=UTC)) == ["core.daily"]
+    run = await JobRun.get(job_id="core.daily")
+    assert run.scheduled_for == dt.datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
+    # Next day at 02:00 UTC the firing is two hours old: beyond the grace, not run.
+    assert await sched.catch_up(dt.datetime(2024, 5, 2, 2, 0, tzinfo=UTC)) == []
+    assert ran.total() == 1
+
+
+async def test_start_catches_up_in_the_background(db, settings, host):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.minutely", "* * * * *", ran)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    await sched.start(wait_catch_up=True)
+    try:
+        assert sched.catch_up_task.result() == ["core.minutely"]
+        run = await JobRun.get(job_id="core.minutely")
+        assert run.scheduled_for.second == 0 and run.status == "ok"
+    finally:
+        await sched.shutdown()
+
+
+# --- manual runs, triggers, contributed jobs ---------------------------------------------------
+
+async def test_manual_runs_never_take_a_scheduled_firing(db, settings, host):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.tick", "* * * * *", ran)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    manual = await asyncio.gather(sched.run_now("core.tick"), sched.run_now("core.tick"))
+    assert all(r.manual and r.status == "ok" for r in manual)
+    whole = manual[0].scheduled_for.replace(microsecond=0)
+    scheduled = await sched.run_firing("core.tick", whole)
+    assert scheduled is not None and scheduled.status == "ok"
+    assert await JobRun.filter(job_id="core.tick").count() == 3
+    with pytest.raises(KeyError):
+        await sched.run_now("core.nope")
+
+
+def test_interval_triggers_agree_between_instances():
+    first = make_trigger(IntervalTrigger(seconds=60), "Asia/Shanghai")
+    second = make_trigger(IntervalTrigger(seconds=60), "Asia/Shanghai")
+    now = dt.datetime.now(UTC)
+    assert first.get_next_fire_time(None, now) == second.get_next_fire_time(None, now)
+    assert first.get_next_fire_time(None, now).second == 0
+    with pytest.raises(ValueError, match="jitter"):
+        make_trigger(IntervalTrigger(seconds=60, jitter=5), "Asia/Shanghai")
+    with pytest.raises(ValueError, match="cron rule '61 \\* \\* \\* \\*'"):
+        make_trigger("61 * * * *", "Asia/Shanghai")
+
+
+def test_latest_fire_between_is_exclusive_of_since():
+    trigger = CronTrigger.from_crontab("*/10 * * * *", timezone=UTC)
+    t0 = dt.datetime(2024, 1, 1, 0, 0, tzinfo=UTC)
+    assert latest_fire_between(trigger, t0, t0 + dt.timedelta(minutes=9)) is None
+    assert latest_fire_between(trigger, t0, t0 + dt.timedelta(minutes=35)) == t0 + dt.timedelta(
+        minutes=30)
+
+
+def test_contributed_jobs_are_checked(settings, host):
+    jobs = collect_jobs(settings, host)
+    assert {"core.mail", "core.digest"} <= set(jobs)
+
+    class Bad:
+        @staticmethod
+        def kaohe_jobs(settings):
+            async def body(ctx):
+                return None
+            return [JobSpec("other.x", body, "* * * * *")]
+
+    host.pm.register(Bad, name="badjobs")
+    try:
+        with pytest.raises(ValueError, match="must start with 'badjobs.'"):
+            collect_jobs(settings, host)
+    finally:
+        host.pm.unregister(name="badjobs")
