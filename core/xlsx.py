@@ -109,14 +109,14 @@ def now_text() -> str:
 
 def period_subtitle(period: str | None = None, unit: str | None = None, lang: str = "zh") -> str:
     """The usual subtitle: "考核期 2014 · 单位 南明区 · 生成时间 2024-05-01 09:30"."""
-    words = {"zh": ("考核期", "单位", "生成时间"), "en": ("Period", "Unit", "Generated")}
-    period_w, unit_w, gen_w = words.get(lang, words["zh"])
+    from core.i18n import t
+
     parts = []
     if period:
-        parts.append(f"{period_w} {period}")
+        parts.append(f"{t('xlsx.period', lang)} {period}")
     if unit:
-        parts.append(f"{unit_w} {unit}")
-    parts.append(f"{gen_w} {now_text()}")
+        parts.append(f"{t('xlsx.unit', lang)} {unit}")
+    parts.append(f"{t('xlsx.generated', lang)} {now_text()}")
     return " · ".join(parts)
 
 

@@ -1,0 +1,614 @@
+"""The Excel reader kit: every upload the platform reads goes through `read_table`.
+
+Order of defence: extension, size, zip magic, the zip's declared sizes and ratios, then
+every XML part is inflated once with a hard cap (a lying size header fails its CRC there)
+and its prolog is checked for DTD/entity declarations. Only then does python-calamine parse.
+
+    table = read_table(data, "单位.xlsx", [ColumnSpec("code", "统一社会信用代码", required=True),
+                                          ColumnSpec("n", "党员数", kind="int")])
+    for row_no, values in table.rows: ...
+    table.errors  # [CellError(sheet, row, column, message, header)]
+
+The preview/confirm store (`stage`, `take`) keeps an upload between its two steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+import secrets
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+
+from core import i18n
+from core.errors import KaoheError
+from core.uploads_models import PendingUpload
+
+__all__ = [
+    "CellError", "ColumnSpec", "PendingUpload", "Preview", "Table", "UploadRejected",
+    "check_container", "discard", "get_pending", "mark_errors", "read_table", "stage", "take",
+]
+
+KINDS = ("text", "int", "float", "date", "bool")
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_ZIP_ENTRIES = 2000
+MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# Real sheets compress 10–25×; deflate tops out near 1000×. Only large parts are judged.
+MAX_RATIO = 200
+RATIO_MIN_SIZE = 1024 * 1024
+PROLOG_BYTES = 4096
+HEADER_SCAN_ROWS = 20
+_DECL = [token.encode(enc) for token in ("<!DOCTYPE", "<!ENTITY")
+         for enc in ("utf-8", "utf-16-le", "utf-16-be")]
+TRUE_WORDS = {"是", "true", "yes", "y", "1", "√", "✓", "对"}
+FALSE_WORDS = {"否", "false", "no", "n", "0", "×", "✗", "不"}
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+class UploadRejected(KaoheError):
+    """The whole file is refused (format, size, bomb, header). `errors` are CellErrors."""
+
+    status = 422
+
+    def __init__(self, code: str, message: str, *, errors: Sequence[CellError] = (),
+                 status: int | None = None):
+        self.errors = list(errors)
+        super().__init__(code, message, status=status,
+                         details=[e.as_dict() for e in self.errors] or None)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """An expected column. `choices` is a sequence of allowed values or a mapping of the
+    label people type to the stored value (e.g. {"提醒": "remind"}). `check(value)` returns
+    an error message or None. `optional` columns may be absent from the header."""
+
+    key: str
+    header: str
+    kind: str = "text"
+    required: bool = False
+    choices: Sequence[Any] | Mapping[str, Any] | None = None
+    aliases: tuple[str, ...] = ()
+    optional: bool = False
+    check: Callable[[Any], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column '{self.key}': unknown kind '{self.kind}' (known: {', '.join(KINDS)})")
+
+    def names(self) -> set[str]:
+        return {_norm(n) for n in (self.header, self.key, *self.aliases)}
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One problem in one cell. `row` is the Excel row number, `column` its letter ("" for
+    a problem with the whole row or file)."""
+
+    sheet: str
+    row: int
+    column: str
+    message: str
+    header: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self, lang: str = i18n.DEFAULT) -> str:
+        where = f"{self.column}{self.row}" if self.column else str(self.row)
+        return i18n.t("upload.cell", lang, sheet=self.sheet, row=self.row, column=self.column or "-",
+                      header=self.header or "-", where=where, message=self.message)
+
+    __str__ = text
+
+
+@dataclass
+class Table:
+    sheet: str
+    header_row: int
+    letters: dict[str, str]  # key -> column letter where it was found
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error_rows(self) -> set[int]:
+        return {e.row for e in self.errors}
+
+    def valid_rows(self) -> list[tuple[int, dict[str, Any]]]:
+        bad = self.error_rows()
+        return [(n, r) for n, r in self.rows if n not in bad]
+
+    def add_error(self, row: int, key: str, message: str, header: str = "") -> CellError:
+        """For importers' own checks (duplicates, unknown codes): same shape as ours."""
+        err = CellError(self.sheet, row, self.letters.get(key, ""), message, header or key)
+        self.errors.append(err)
+        return err
+
+
+# -- container checks ------------------------------------------------------------------------
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f}"
+
+
+def check_container(data: bytes, filename: str, *, max_bytes: int, lang: str = i18n.DEFAULT,
+                    max_unzipped: int | None = None) -> None:
+    """Refuse anything that is not a plain, reasonably sized .xlsx before parsing it."""
+    t = i18n.t
+    max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
+    if PurePath(filename or "").suffix.lower() != ".xlsx":
+        raise UploadRejected("upload_not_xlsx", t("upload.not_xlsx", lang, filename=filename))
+    if len(data) > max_bytes:
+        raise UploadRejected("upload_too_large", t("upload.too_large", lang, size_mb=_mb(len(data)),
+                                                   limit_mb=_mb(max_bytes)), status=413)
+    if not data.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(io.BytesIO(data)):
+        raise UploadRejected("upload_not_xlsx", t("upload.not_zip", lang, filename=filename))
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise UploadRejected("upload_not_xlsx", t("upload.not_workbook", lang, filename=filename))
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
+                                                  detail=f"{len(infos)} entries"))
+    total = sum(i.file_size for i in infos)
+    if total > max_unzipped:
+        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
+                                                  detail=f"{_mb(total)} MB unpacked"))
+    for info in infos:
+        if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            ratio = info.file_size // max(1, info.compress_size)
+            raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
+                                                      detail=f"{info.filename} {ratio}:1"))
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            _inflate_checked(zf, info, lang)
+
+
+def _inflate_checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lang: str) -> None:
+    # zipfile stops at the declared size and checks the CRC, so a part that would inflate
+    # beyond its header's size fails here instead of inside the parser.
+    head = b""
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(1 << 20):
+                if len(head) < PROLOG_BYTES:
+                    head += chunk[: PROLOG_BYTES - len(head)]
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang,
+                                                      detail=f"{info.filename}: {exc}")) from None
+    # A DTD must come before the root element, so the prolog is where to look.
+    if any(token in head for token in _DECL):
+        raise UploadRejected("upload_xml_bomb", i18n.t("upload.xml_bomb", lang, part=info.filename))
+
+
+# -- reading ----------------------------------------------------------------------------------
+_SPACES = re.compile(r"\s+")
+_REQUIRED_MARK = re.compile(r"(\*|＊|[（(]必填[)）])$")
+
+
+def _norm(text: Any) -> str:
+    s = _SPACES.sub("", str(text or "")).replace("（", "(").replace("）", ")")
+    return _REQUIRED_MARK.sub("", s).lower()
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _limits(max_rows: int | None, max_bytes: int | None, settings: Any) -> tuple[int, int]:
+    """Explicit limits win, then settings.storage, then the documented defaults."""
+    from core.settings import StorageSettings
+
+    storage = settings.storage if settings is not None else StorageSettings()
+    return (storage.max_upload_rows if max_rows is None else max_rows,
+            storage.max_upload_mb * 1024 * 1024 if max_bytes is None else max_bytes)
+
+
+def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
+               sheet: str | int | None = None, header_row: int | None = None,
+               max_rows: int | None = None, max_bytes: int | None = None,
+               allow_unknown: bool = False, lang: str = i18n.DEFAULT,
+               settings: Any = None) -> Table:
+    """Check and read one sheet into typed rows. Raises UploadRejected for a bad file or
+    header; cell problems are collected in `table.errors` so all can be shown at once."""
+    from python_calamine import CalamineWorkbook
+
+    max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
+    check_container(data, filename, max_bytes=max_bytes, lang=lang)
+    t = i18n.t
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        name = _pick_sheet(book, sheet, lang)
+        grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except UploadRejected:
+        raise
+    except Exception as exc:  # calamine reports broken parts as plain errors
+        raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
+    if not grid:
+        raise UploadRejected("upload_empty", t("upload.empty", lang, sheet=name))
+    hdr = header_row or _find_header(grid, columns)
+    if hdr is None or hdr > len(grid):
+        expected = "、".join(c.header for c in columns)
+        raise UploadRejected("upload_bad_header", t("upload.no_header", lang, sheet=name,
+                                                    rows=HEADER_SCAN_ROWS, expected=expected))
+    positions = _match_header(grid[hdr - 1], columns, name, hdr, allow_unknown, lang)
+    data_rows = len(grid) - hdr
+    if data_rows > max_rows:
+        raise UploadRejected("upload_too_many_rows", t("upload.too_many_rows", lang, rows=data_rows,
+                                                       limit=max_rows), status=413)
+    letters = {c.key: get_column_letter(positions[c.key] + 1) for c in columns if c.key in positions}
+    table = Table(name, hdr, letters)
+    present = [c for c in columns if c.key in positions]
+    for offset, raw in enumerate(grid[hdr:], start=hdr + 1):
+        cells = {c.key: raw[positions[c.key]] if positions[c.key] < len(raw) else None
+                 for c in present}
+        if all(_blank(v) for v in cells.values()):
+            continue
+        values: dict[str, Any] = {c.key: None for c in columns}
+        for col in present:
+            value, problem = convert(cells[col.key], col, lang)
+            if problem:
+                table.errors.append(CellError(name, offset, letters[col.key], problem, col.header))
+            else:
+                values[col.key] = value
+        table.rows.append((offset, values))
+    return table
+
+
+def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
+    if isinstance(sheet, str):
+        if sheet not in book.sheet_names:
+            raise UploadRejected("upload_no_sheet", i18n.t("upload.no_sheet", lang, sheet=sheet))
+        return sheet
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(book.sheet_names):
+            raise UploadRejected("upload_no_sheet", i18n.t("upload.no_sheet", lang, sheet=sheet + 1))
+        return book.sheet_names[sheet]
+    for meta in book.sheets_metadata:  # the first visible worksheet, as people see it
+        if str(meta.visible).endswith("Visible") and str(meta.typ).endswith("WorkSheet"):
+            return meta.name
+    if not book.sheet_names:
+        raise UploadRejected("upload_no_sheet", i18n.t("upload.no_sheet", lang, sheet=1))
+    return book.sheet_names[0]
+
+
+def _find_header(grid: list[list[Any]], columns: Sequence[ColumnSpec]) -> int | None:
+    """The row (1-based) among the first rows that names the most expected columns."""
+    best, best_hits = None, 0
+    wanted = [c.names() for c in columns]
+    for i, row in enumerate(grid[:HEADER_SCAN_ROWS], start=1):
+        cells = {_norm(v) for v in row if not _blank(v)}
+        hits = sum(1 for names in wanted if names & cells)
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr: int,
+                  allow_unknown: bool, lang: str) -> dict[str, int]:
+    t = i18n.t
+    positions: dict[str, int] = {}
+    problems: list[CellError] = []
+    unknown: list[str] = []
+    dupes: list[str] = []
+    for idx, value in enumerate(row):
+        if _blank(value):
+            continue
+        norm = _norm(value)
+        spec = next((c for c in columns if norm in c.names()), None)
+        letter = get_column_letter(idx + 1)
+        if spec is None:
+            if not allow_unknown:
+                unknown.append(f"{letter}“{value}”")
+                problems.append(CellError(sheet, hdr, letter, t("upload.unknown_column", lang),
+                                          str(value)))
+            continue
+        if spec.key in positions:
+            first = get_column_letter(positions[spec.key] + 1)
+            dupes.append(f"“{spec.header}”（{first}、{letter}）")
+            problems.append(CellError(sheet, hdr, letter, t("upload.duplicate_column", lang,
+                                                            first=first), spec.header))
+            continue
+        positions[spec.key] = idx
+    missing = [c.header for c in columns if c.key not in positions and not c.optional]
+    for header in missing:
+        problems.append(CellError(sheet, hdr, "", t("upload.missing_column", lang), header))
+    if problems:
+        parts = []
+        if missing:
+            parts.append(t("upload.missing_columns", lang, columns="、".join(missing)))
+        if unknown:
+            parts.append(t("upload.unknown_columns", lang, columns="、".join(unknown),
+                           expected="、".join(c.header for c in columns)))
+        if dupes:
+            parts.append(t("upload.duplicate_columns", lang, columns="、".join(dupes)))
+        raise UploadRejected("upload_bad_header", t("upload.header_rejected", lang, sheet=sheet,
+                                                    row=hdr, details="；".join(parts)),
+                             errors=problems)
+    return positions
+
+
+# -- conversion -------------------------------------------------------------------------------
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def convert(value: Any, spec: ColumnSpec, lang: str = i18n.DEFAULT) -> tuple[Any, str | None]:
+    """(typed value, None) or (None, message) for one cell."""
+    t = i18n.t
+    if isinstance(value, str):
+        value = value.strip()
+    if _blank(value):
+        return None, (t("upload.required", lang) if spec.required else None)
+    try:
+        out = _CONVERTERS[spec.kind](value)
+    except (ValueError, TypeError, OverflowError):
+        return None, t(f"upload.not_{spec.kind}", lang, value=_shown(value))
+    if spec.choices is not None:
+        if isinstance(spec.choices, Mapping):
+            if out in spec.choices:
+                out = spec.choices[out]
+            elif out not in set(spec.choices.values()):
+                return None, t("upload.not_choice", lang, value=_shown(value),
+                               choices="、".join(map(str, spec.choices)))
+        elif out not in spec.choices:
+            return None, t("upload.not_choice", lang, value=_shown(value),
+                           choices="、".join(map(str, spec.choices)))
+    if spec.check is not None:
+        problem = spec.check(out)
+        if problem:
+            return None, problem
+    return out, None
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a code typed into a number cell: 520102.0 → "520102"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():  # calamine gives 3.0 for 3, and 3.5 must not become 3
+            raise ValueError("not whole")
+        return int(value)
+    if isinstance(value, str):
+        text = value.replace(",", "")
+        number = float(text)
+        if not number.is_integer() or not re.fullmatch(r"[+-]?\d+(\.0*)?", text):
+            raise ValueError("not whole")
+        return int(number)
+    raise TypeError(type(value).__name__)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("bool")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        number = float(value.replace(",", ""))
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("not finite")
+        return number
+    raise TypeError(type(value).__name__)
+
+
+_DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _to_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        # A date cell without a date format arrives as its serial number.
+        if not float(value).is_integer() or not 10_000 <= value <= 100_000:
+            raise ValueError("not a serial date")
+        return EXCEL_EPOCH + dt.timedelta(days=int(value))
+    if isinstance(value, str):
+        if re.fullmatch(r"\d{8}", value):
+            return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        m = _DATE_TEXT.fullmatch(value)
+        if m:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    raise ValueError("not a date")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError("not a yes/no")
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "text": _to_text, "int": _to_int, "float": _to_float, "date": _to_date, "bool": _to_bool,
+}
+
+
+# -- marking errors ---------------------------------------------------------------------------
+def mark_errors(data: bytes, errors: Sequence[CellError | Mapping[str, Any]],
+                filename: str = "upload.xlsx", lang: str = i18n.DEFAULT) -> bytes:
+    """The user's own workbook with each bad cell filled red and a comment saying why.
+    Row-level problems (no column) are marked on the row's first cell."""
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    check_container(data, filename, max_bytes=max(len(data), 1), lang=lang)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    fill = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+    notes: dict[tuple[str, str], list[str]] = {}
+    for err in errors:
+        e = err if isinstance(err, CellError) else CellError(**dict(err))
+        sheet = e.sheet if e.sheet in book.sheetnames else book.sheetnames[0]
+        coord = f"{e.column or 'A'}{max(1, e.row)}"
+        text = e.message if e.column else f"{e.header}：{e.message}" if e.header else e.message
+        notes.setdefault((sheet, coord), []).append(text)
+    for (sheet, coord), texts in notes.items():
+        cell = book[sheet][coord]
+        cell.fill = fill
+        body = "\n".join(texts)
+        comment = Comment(body, "kaohe")
+        comment.width, comment.height = 240, 40 + 20 * body.count("\n") + len(body) // 2
+        cell.comment = comment
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# -- preview and confirm ----------------------------------------------------------------------
+@dataclass
+class Preview:
+    """What confirming would do. `create` items: {"row": n, "values": {key: value}}.
+    `change` items: {"row": n, "label": str, "changes": [{"field", "before", "after"}]}."""
+
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (key, header) of `create`
+    create: list[dict[str, Any]] = field(default_factory=list)
+    change: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+    unchanged: int = 0
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        from core.audit import canonical
+
+        return canonical({"columns": [list(c) for c in self.columns], "create": self.create,
+                          "change": self.change, "errors": [e.as_dict() for e in self.errors],
+                          "unchanged": self.unchanged, "summary": self.summary})
+
+
+class PendingError(KaoheError):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def stage(importer: str, user: Any, filename: str, data: bytes,
+                preview: Preview | Mapping[str, Any], *, context: Mapping[str, Any] | None = None,
+                ttl_minutes: int = 30) -> PendingUpload:
+    """Keep an upload and its preview until its uploader confirms it (or it expires)."""
+    from core import audit
+
+    await PendingUpload.filter(expires_at__lt=_now() - dt.timedelta(days=1)).delete()
+    body = preview.to_json() if isinstance(preview, Preview) else audit.canonical(dict(preview))
+    pending = await PendingUpload.create(
+        token=secrets.token_urlsafe(32), importer=importer, user_id=user.id,
+        filename=PurePath(filename or "upload.xlsx").name[:255], data=data,
+        sha256=hashlib.sha256(data).hexdigest(), preview=body,
+        context=audit.canonical(dict(context or {})),
+        expires_at=_now() + dt.timedelta(minutes=ttl_minutes))
+    await audit.record("upload.stage", "pending_upload", pending.id,
+                       after={"importer": importer, "filename": pending.filename,
+                              "sha256": pending.sha256, "errors": len(body.get("errors", []))})
+    return pending
+
+
+async def get_pending(token: str, user: Any, importer: str | None = None,
+                      lang: str = i18n.DEFAULT) -> PendingUpload:
+    """The caller's own staged upload; anyone else's is 'not found' (no token probing)."""
+    qs = PendingUpload.filter(token=token, user_id=user.id)
+    if importer:
+        qs = qs.filter(importer=importer)
+    pending = await qs.first()
+    if pending is None:
+        raise PendingError("upload_not_found", i18n.t("upload.pending_not_found", lang), status=404)
+    return pending
+
+
+async def take(token: str, user: Any, importer: str | None = None, *, allow_errors: bool = False,
+               lang: str = i18n.DEFAULT) -> PendingUpload:
+    """Claim a staged upload for confirmation: once, by its uploader, before expiry.
+
+    The claim is one conditional UPDATE, so two confirms racing get one winner. Call it
+    inside the importer's `in_transaction()` so a failing import releases the claim."""
+    from core import audit
+
+    pending = await get_pending(token, user, importer, lang)
+    if pending.status != "pending":
+        raise PendingError("upload_already_confirmed", i18n.t("upload.pending_used", lang),
+                           status=409)
+    if pending.expires_at <= _now():
+        raise PendingError("upload_expired", i18n.t("upload.pending_expired", lang), status=409)
+    if pending.preview.get("errors") and not allow_errors:
+        raise PendingError("upload_has_errors", i18n.t("upload.pending_has_errors", lang,
+                                                       count=len(pending.preview["errors"])),
+                           status=422)
+    now = _now()
+    claimed = await PendingUpload.filter(id=pending.id, status="pending", expires_at__gt=now).update(
+        status="confirmed", confirmed_at=now)
+    if claimed != 1:
+        raise PendingError("upload_already_confirmed", i18n.t("upload.pending_used", lang),
+                           status=409)
+    pending.status, pending.confirmed_at = "confirmed", now
+    await audit.record("upload.confirm", "pending_upload", pending.id,
+                       after={"importer": pending.importer, "filename": pending.filename,
+                              "sha256": pending.sha256})
+    return pending
+
+
+async def discard(token: str, user: Any, lang: str = i18n.DEFAULT) -> None:
+    """The uploader cancels a staged upload; the file is dropped."""
+    from core import audit
+
+    pending = await get_pending(token, user, lang=lang)
+    if pending.status == "pending":
+        await PendingUpload.filter(id=pending.id, status="pending").update(status="discarded",
+                                                                           data=b"")
+        await audit.record("upload.discard", "pending_upload", pending.id,
+                           after={"importer": pending.importer, "filename": pending.filename})
+
+
+def preview_context(pending: PendingUpload, *, confirm_url: str, marked_url: str = "",
+                    cancel_url: str = "", back_url: str = "", title: str = "") -> dict[str, Any]:
+    """Context for the generic page: `web.page(request, "upload_preview.html", **ctx)`."""
+    from core.xlsx import TZ
+
+    return {"pending": pending, "preview": pending.preview, "confirm_url": confirm_url,
+            "marked_url": marked_url, "cancel_url": cancel_url, "back_url": back_url,
+            "title": title,
+            "expires": pending.expires_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")}
+
+
+def errors_of(pending: PendingUpload) -> list[CellError]:
+    return [CellError(**e) for e in pending.preview.get("errors", [])]
+
+
+def marked_workbook(pending: PendingUpload, lang: str = i18n.DEFAULT) -> bytes:
+    """The staged workbook with its preview's errors marked, for the download button."""
+    return mark_errors(bytes(pending.data), errors_of(pending), pending.filename, lang)
