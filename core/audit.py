@@ -2,11 +2,20 @@
 
 Who acted comes from a context variable set by the web middleware, the CLI and the job
 runner, so services record changes without passing the actor around.
+
+Appends are serialized by the database, not by the process: PostgreSQL takes a
+transaction-scoped advisory lock; SQLite takes its write lock before reading the chain's
+head (a no-op UPDATE as the first statement, like BEGIN IMMEDIATE), so two processes on one
+file wait for each other instead of forking the chain. No in-process lock is held: one
+would deadlock against a caller's open transaction that already holds the database lock.
+
+Set-based writes that bypass model saves (`QuerySet.update()` in jobs) are recorded with
+`update_audited()` or `record_bulk()`: ONE ENTRY PER AFFECTED OBJECT, appended in one
+transaction with `bulk_create`, so filtering the trail by object finds bulk changes too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import datetime as dt
@@ -14,6 +23,8 @@ import decimal
 import enum
 import hashlib
 import json
+import math
+from collections.abc import Iterable
 from typing import Any
 
 from tortoise import fields
@@ -22,7 +33,8 @@ from tortoise.transactions import in_transaction
 
 GENESIS = "0" * 64
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("kaohe_actor", default="system")
-_lock = asyncio.Lock()
+PG_LOCK_KEY = 727001
+LIMITS = {"action": 64, "object_type": 64, "object_id": 64}
 
 
 class AuditEntry(Model):
@@ -69,9 +81,31 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def _storable(value: Any) -> Any:
+    """The form that comes back unchanged from PostgreSQL jsonb and SQLite text alike."""
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")  # PostgreSQL text and jsonb refuse NUL
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)  # jsonb has no NaN or Infinity
+        if value == 0:
+            return 0.0  # jsonb numeric has no negative zero
+        if value.is_integer() and abs(value) >= 1e16:
+            return int(value)  # jsonb prints 1e16 as 10000000000000000, read back as int
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)  # orjson (Tortoise's JSON codec) handles 64-bit integers only
+    return value
+
+
 def canonical(value: Any) -> Any:
     """JSON-safe copy with a stable form, so the hash can be recomputed later."""
-    return json.loads(json.dumps(value, default=_default, sort_keys=True, ensure_ascii=False))
+    return _storable(json.loads(json.dumps(value, default=_default, sort_keys=True,
+                                           ensure_ascii=False)))
 
 
 def snapshot(instance: Model, exclude: tuple[str, ...] = ("password_hash",)) -> dict[str, Any]:
@@ -92,22 +126,143 @@ def entry_hash(prev_hash: str, at: str, actor: str, action: str, object_type: st
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _checked(action: str, object_type: str, object_id: Any) -> str:
+    # Same limits on both databases: SQLite would silently store what PostgreSQL refuses.
+    for name, value in (("action", action), ("object_type", object_type),
+                        ("object_id", str(object_id))):
+        if len(value) > LIMITS[name]:
+            raise ValueError(f"audit {name}: at most {LIMITS[name]} characters, got {len(value)}")
+    return str(object_id).replace("\x00", "\ufffd")
+
+
+async def _lock_chain(conn: Any) -> None:
+    """Hold the chain until this transaction ends (re-entrant within one transaction)."""
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
+    elif conn.capabilities.dialect == "sqlite":
+        # Take the write lock before reading the head (the busy handler waits for it).
+        await conn.execute_query("UPDATE core_audit SET id = id WHERE id = -1")
+
+
+async def _head(conn: Any) -> str:
+    """Lock the chain and return the hash of its last entry."""
+    await _lock_chain(conn)
+    last = await AuditEntry.all().using_db(conn).order_by("-id").only("id", "hash").first()
+    return last.hash if last else GENESIS
+
+
+def _now() -> dt.datetime:
+    # Whole seconds: both databases give back exactly what was hashed.
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _entry(prev: str, at: dt.datetime, actor: str, action: str, object_type: str,
+           object_id: str, before: Any, after: Any, reason: str) -> AuditEntry:
+    reason = (reason or "").replace("\x00", "\ufffd")
+    digest = entry_hash(prev, at.isoformat(), actor, action, object_type, object_id,
+                        before, after, reason)
+    return AuditEntry(at=at, actor=actor, action=action, object_type=object_type,
+                      object_id=object_id, before=before, after=after, reason=reason,
+                      prev_hash=prev, hash=digest)
+
+
 async def record(action: str, object_type: str, object_id: Any, *, before: Any = None,
                  after: Any = None, reason: str = "", actor: str | None = None) -> AuditEntry:
-    """Append one entry. Serialized per process, and per database on PostgreSQL."""
-    actor = actor or current_actor()
+    """Append one entry inside the caller's transaction, if any."""
+    actor = (actor or current_actor())[:100]
+    object_id = _checked(action, object_type, object_id)
     before, after = canonical(before), canonical(after)
-    async with _lock, in_transaction() as conn:
-        if conn.capabilities.dialect == "postgres":
-            await conn.execute_query("SELECT pg_advisory_xact_lock(727001)")
-        last = await AuditEntry.all().using_db(conn).order_by("-id").first()
-        prev = last.hash if last else GENESIS
-        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        digest = entry_hash(prev, at.isoformat(), actor, action, object_type, str(object_id),
-                            before, after, reason)
-        return await AuditEntry.create(
-            at=at, actor=actor, action=action, object_type=object_type, object_id=str(object_id),
-            before=before, after=after, reason=reason, prev_hash=prev, hash=digest, using_db=conn)
+    async with in_transaction() as conn:
+        prev = await _head(conn)
+        entry = _entry(prev, _now(), actor, action, object_type, object_id, before, after, reason)
+        await entry.save(using_db=conn)
+        return entry
+
+
+async def record_many(action: str, object_type: str,
+                      items: Iterable[tuple[Any, Any, Any]], *, reason: str = "",
+                      actor: str | None = None) -> int:
+    """Append one entry per (object_id, before, after), all in one transaction."""
+    actor = (actor or current_actor())[:100]
+    rows = [(_checked(action, object_type, oid), canonical(b), canonical(a)) for oid, b, a in items]
+    if not rows:
+        return 0
+    async with in_transaction() as conn:
+        prev, at, entries = await _head(conn), _now(), []
+        for oid, before, after in rows:
+            entry = _entry(prev, at, actor, action, object_type, oid, before, after, reason)
+            entries.append(entry)
+            prev = entry.hash
+        # Row order is chain order: ids are assigned in insert order under the chain lock.
+        await AuditEntry.bulk_create(entries, batch_size=500, using_db=conn)
+    return len(rows)
+
+
+async def record_bulk(action: str, object_type: str, object_ids: Iterable[Any], *,
+                      before: Any = None, after: Any = None, reason: str = "",
+                      actor: str | None = None) -> int:
+    """A set-based change applied alike to many objects: one entry per object id."""
+    return await record_many(action, object_type, ((oid, before, after) for oid in object_ids),
+                             reason=reason, actor=actor)
+
+
+async def update_audited(queryset: Any, action: str, *, reason: str = "",
+                         object_type: str | None = None, **changes: Any) -> int:
+    """`queryset.update(**changes)` plus one audit entry per changed row (old → new values).
+
+    For jobs that change many rows at once: the rows' ids and old values are read, the
+    update is one statement, and the entries are appended in the same transaction.
+    """
+    model = queryset.model
+    object_type = object_type or model._meta.db_table
+    pk = model._meta.pk_attr
+    names = list(changes)
+    async with in_transaction() as conn:
+        await _lock_chain(conn)  # first statement takes the write lock (see module doc)
+        old = await queryset.using_db(conn).values(pk, *names)
+        if not old:
+            return 0
+        ids = [row[pk] for row in old]
+        for chunk in range(0, len(ids), 500):
+            await model.filter(**{f"{pk}__in": ids[chunk:chunk + 500]}).using_db(conn).update(
+                **changes)
+        after = {name: changes[name] for name in names}
+        await record_many(action, object_type,
+                          ((row[pk], {n: row[n] for n in names}, after) for row in old),
+                          reason=reason)
+    return len(old)
+
+
+def search(*, actor: str = "", action: str = "", object_type: str = "", object_id: str = "",
+           date_from: dt.date | None = None, date_to: dt.date | None = None,
+           tz: str = "Asia/Shanghai") -> Any:
+    """Entries matching the filters, newest first (a QuerySet).
+
+    `actor` matches part of the name, `action` a prefix ("user." finds every user action),
+    object type and id exactly; dates are whole days in `tz`, both ends included.
+    """
+    from zoneinfo import ZoneInfo
+
+    from tortoise.timezone import localtime
+
+    qs = AuditEntry.all()
+    if actor:
+        qs = qs.filter(actor__icontains=actor)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    zone = ZoneInfo(tz)
+    # Bounds in the zone Tortoise stores in: SQLite compares datetimes as text, so a UTC
+    # bound against '+08:00' values would compare wrongly.
+    if date_from:
+        qs = qs.filter(at__gte=localtime(dt.datetime.combine(date_from, dt.time(), zone)))
+    if date_to:
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), zone)
+        qs = qs.filter(at__lt=localtime(end))
+    return qs.order_by("-id")
 
 
 async def verify(batch: int = 5000) -> tuple[int, AuditEntry | None, str]:
@@ -118,7 +273,8 @@ async def verify(batch: int = 5000) -> tuple[int, AuditEntry | None, str]:
         if not rows:
             return checked, None, ""
         for row in rows:
-            at = row.at.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+            # Entries are written in whole seconds, so any stored fraction is an alteration.
+            at = row.at.astimezone(dt.UTC).isoformat()
             if row.prev_hash != prev:
                 return checked, row, "previous link does not match (a row was removed or reordered)"
             expect = entry_hash(prev, at, row.actor, row.action, row.object_type, row.object_id,
