@@ -1,0 +1,106 @@
+"""Shared helpers: local dates, who is acting and what they may see, who to tell."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from core.accounts import User
+from core.errors import Forbidden, Invalid, NotFound
+from core.security import Scope, scope_for
+from plugins.rectification.models import Task
+
+TZ = ZoneInfo("Asia/Shanghai")
+OPEN_STATUSES = ("registered", "assessed", "dispatched", "responded")
+DONE_STATUSES = ("closed", "evaluated")
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(TZ).date()
+
+
+def parse_date(value: object, field: str) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise Invalid("invalid_date", f"{field}: '{value}' is not a date (yyyy-mm-dd)",
+                      field=field) from None
+
+
+@dataclass
+class Actor:
+    user: User
+    scope: Scope
+
+    @property
+    def name(self) -> str:
+        return self.user.username
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def sees(self, unit_path: str) -> bool:
+        return self.scope.allows_unit_path(unit_path)
+
+
+async def actor_for(user: User) -> Actor:
+    return Actor(user, await scope_for(user))
+
+
+def check_visible(actor: Actor, task: Task) -> None:
+    """Unit officers reach only tasks of their unit subtree; instructors none."""
+    if actor.role == "instructor":
+        raise Forbidden("outside_unit", "instructors have no access to rectification tasks")
+    if not actor.sees(task.unit.path):
+        raise Forbidden("outside_unit", f"task {task.number} belongs to unit {task.unit.name}"
+                                        f"({task.unit.code}), outside your unit subtree")
+
+
+async def get_task(task_id: int, actor: Actor | None = None) -> Task:
+    task = await Task.get_or_none(id=task_id).select_related("unit", "period")
+    if task is None:
+        raise NotFound("task_not_found", f"no rectification task with id {task_id}")
+    if actor is not None:
+        check_visible(actor, task)
+    return task
+
+
+def scoped(qs, actor: Actor):
+    """Apply the object-level scope to a Task queryset."""
+    if actor.scope.kind == "all":
+        return qs
+    if actor.scope.kind == "subtree" and actor.scope.unit_path:
+        return qs.filter(unit__path__startswith=actor.scope.unit_path)
+    return qs.filter(id__lt=0)
+
+
+async def officers_by_path() -> dict[str, list[User]]:
+    """Active unit officers grouped by their unit's path."""
+    out: dict[str, list[User]] = {}
+    for user in await User.filter(role="unit_officer", is_active=True).select_related("unit"):
+        if user.unit is not None:
+            out.setdefault(user.unit.path, []).append(user)
+    return out
+
+
+def officers_for(path: str, by_path: dict[str, list[User]]) -> list[User]:
+    """Officers of the unit itself, else of the nearest ancestor that has any."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    while parts:
+        found = by_path.get("/" + "/".join(parts) + "/")
+        if found:
+            return found
+        parts.pop()
+    return []
+
+
+async def admins() -> list[User]:
+    return await User.filter(role="admin", is_active=True)

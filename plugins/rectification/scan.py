@@ -1,0 +1,189 @@
+"""The daily scan: mark overdue tasks, announce thresholds once, remind unit officers.
+
+Marking is one set-based UPDATE. Thresholds go through an outbox table with a unique
+(task, threshold) pair: the INSERT … SELECT per threshold can never create a second row for
+the same crossing, and rows are marked announced only after the hook call returned, so a
+crash between the two re-announces (listeners de-duplicate by event key) but never loses one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from core import audit, notify
+from core.calendar import WorkCalendar
+from core.contrib import DomainEvent
+from core.plugins import get_host
+from plugins.rectification.common import local_date, now_utc, officers_by_path, officers_for
+from plugins.rectification.config import Definition, current_definition
+from plugins.rectification.models import OverdueNotice, Task
+
+log = logging.getLogger("kaohe.rectification")
+T = "rectification_task"
+
+
+def threshold_cutoff(cal: WorkCalendar, today: dt.date, days: int) -> dt.date:
+    """The latest deadline that is at least `days` working days overdue on `today`."""
+    day, count = today, 0
+    while count < days:
+        count += cal.is_workday(day)
+        day -= dt.timedelta(days=1)
+    return day
+
+
+class _Sql:
+    """Placeholders and literals for the connection's dialect."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.pg = conn.capabilities.dialect == "postgres"
+
+    def p(self, n: int) -> str:
+        return f"${n}" if self.pg else "?"
+
+    def d(self, value: dt.date) -> Any:
+        return value if self.pg else value.isoformat()
+
+    async def run(self, sql: str, *values: Any) -> tuple[int, list]:
+        return await self.conn.execute_query(sql, list(values))
+
+
+async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
+    """One UPDATE: every dispatched task past its deadline becomes overdue; returns their ids."""
+    q = _Sql(conn)
+    since = "deadline + 1" if q.pg else "date(deadline, '+1 day')"
+    update = (f"UPDATE {T} SET overdue = TRUE, overdue_since = {since} "
+              f"WHERE status = 'dispatched' AND deadline < {q.p(1)} AND overdue = FALSE "
+              f"RETURNING id")
+    if q.pg:  # asyncpg returns rows only for a statement that is not a bare UPDATE
+        update = f"WITH changed AS ({update}) SELECT id FROM changed"
+    _, rows = await q.run(update, q.d(today))
+    return [r["id"] for r in rows]
+
+
+async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
+                           thresholds: list[int]) -> dict[int, int]:
+    """Per threshold: one INSERT … SELECT into the outbox and one UPDATE of the level column."""
+    q = _Sql(conn)
+    crossed: dict[int, int] = {}
+    for days in sorted(thresholds):
+        cutoff = q.d(threshold_cutoff(cal, today, days))
+        where = (f"status = 'dispatched' AND deadline <= {q.p(1)} AND overdue_level < {days}")
+        count, _ = await q.run(
+            f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
+            f"SELECT id, {days}, {q.p(2)} FROM {T} WHERE {where} "
+            f"ON CONFLICT (task_id, threshold) DO NOTHING", cutoff, q.d(today))
+        await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where}", cutoff)
+        crossed[days] = count
+    return crossed
+
+
+async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000) -> int:
+    """Announce every crossing not yet announced, oldest first; returns how many went out."""
+    host = get_host()
+    sent, last_id = 0, 0
+    days_for: dict[dt.date, int] = {}
+    while True:
+        rows = await OverdueNotice.filter(announced_at=None, id__gt=last_id).order_by("id") \
+            .limit(batch).values("id", "threshold", "task_id", "task__number", "task__title",
+                                 "task__responsible_person", "task__deadline",
+                                 "task__unit__code", "task__period__code")
+        if not rows:
+            return sent
+        done = []
+        for r in rows:
+            last_id = r["id"]
+            deadline = r["task__deadline"]
+            if deadline not in days_for:
+                days_for[deadline] = cal.working_days_between(deadline, today)
+            event = DomainEvent(
+                name="rectification.overdue", source="rectification",
+                key=f"rectification.overdue:{r['task_id']}:{r['threshold']}",
+                payload={"task_id": r["task_id"], "task_no": r["task__number"],
+                         "title": r["task__title"], "unit_code": r["task__unit__code"],
+                         "responsible_person": r["task__responsible_person"],
+                         "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
+                         "threshold": r["threshold"], "period": r["task__period__code"],
+                         "link": f"/rectification/tasks/{r['task_id']}"})
+            try:
+                await host.announce(event)
+            except Exception:  # left unannounced: the next scan tries again
+                log.exception("announcing %s failed", event.key)
+                continue
+            done.append(r["id"])
+        if done:
+            await OverdueNotice.filter(id__in=done).update(announced_at=now_utc())
+            sent += len(done)
+
+
+async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[str, int]:
+    """Tell unit officers N working days before a deadline and when it has passed, once each."""
+    soon = cal.add_working_days(today, reminder_days)
+    officers = await officers_by_path()
+    told = {"before": 0, "passed": 0}
+    stages = {
+        "before": Task.filter(status="dispatched", deadline__gte=today, deadline__lte=soon),
+        "passed": Task.filter(status="dispatched", overdue=True),
+    }
+    for stage, qs in stages.items():
+        column = f"reminded_{stage}"
+        # Not yet reminded for this deadline (a moved deadline re-arms the reminder).
+        rows = await qs.filter(Q(**{f"{column}__isnull": True}) | ~Q(**{column: F("deadline")})) \
+            .values("id", "number", "title", "deadline", "unit__path")
+        done: dict[dt.date, list[int]] = {}
+        for r in rows:
+            deadline = r["deadline"]
+            users = officers_for(r["unit__path"], officers)
+            if stage == "before":
+                left = cal.working_days_between(today, deadline)
+                subject = (f"整改任务 {r['number']} 将于 {deadline.isoformat()} 到期"
+                           f"（还有 {left} 个工作日）")
+            else:
+                subject = f"整改任务 {r['number']} 已超过整改期限 {deadline.isoformat()}"
+            told[stage] += await notify.notify(
+                users, subject, r["title"], link=f"/rectification/tasks/{r['id']}",
+                key=f"rectification.remind:{r['id']}:{deadline.isoformat()}:{stage}")
+            done.setdefault(deadline, []).append(r["id"])
+        for deadline, ids in done.items():
+            await Task.filter(id__in=ids).update(**{column: deadline})
+    return told
+
+
+async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
+                       defn: Definition | None = None) -> dict[str, Any]:
+    """The whole daily job; returns what it changed (recorded with the job run)."""
+    today = today or local_date(now_utc())
+    cal = await WorkCalendar.load()
+    defn = defn or await current_definition()
+    async with in_transaction() as conn:
+        marked = await mark_overdue(conn, today)
+        crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds)
+        if marked or any(crossed.values()):
+            await audit.record("rectification.overdue_scan", "rectification_task",
+                               f"scan:{today.isoformat()}",
+                               after={"marked_overdue": len(marked), "ids": id_ranges(marked),
+                                      "thresholds_crossed": crossed},
+                               reason="daily overdue scan (set-based update)")
+    announced = await announce_pending(today, cal)
+    reminded = await remind(today, cal, reminder_days)
+    return {"date": today.isoformat(), "marked_overdue": len(marked),
+            "thresholds_crossed": crossed, "announced": announced, "reminded": reminded}
+
+
+def id_ranges(ids: list[int], limit: int = 2000) -> str:
+    """Compact id list for the audit trail: '3-7,12,40-41', cut at `limit` characters."""
+    parts: list[str] = []
+    for i in sorted(ids):
+        if parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == i - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        elif parts and "-" not in parts[-1] and int(parts[-1]) == i - 1:
+            parts[-1] = f"{parts[-1]}-{i}"
+        else:
+            parts.append(str(i))
+    text = ",".join(parts)
+    return text if len(text) <= limit else text[:limit].rsplit(",", 1)[0] + f",… ({len(ids)} ids)"
