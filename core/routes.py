@@ -115,3 +115,12 @@ HANDLERS = [
     api_plugins, inbox_page, inbox_read, api_inbox,
     assessments_page, assessments_upload, api_assessments, api_assessments_apply,
 ]
+
+# Admin pages of the platform services, each in its own module.
+from core import audit_routes  # noqa: E402
+
+HANDLERS += audit_routes.HANDLERS
+
+from core import export_routes  # noqa: E402
+
+HANDLERS += export_routes.HANDLERS

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from core import audit
 from core import db as core_db
 from core.audit import AuditEntry
-from tests.conftest import seed_units
+from tests.conftest import login, make_user, seed_units
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -275,3 +275,137 @@ def test_cli_verify_reports_a_removed_first_row(settings):
 
 def core_db_dialect(settings) -> str:
     return "postgres" if settings.database.url.startswith("postgres") else "sqlite"
+
+
+# -- the admin page, its JSON twin and the Excel export --------------------------------------
+
+async def _trail():
+    """A varied trail: two actors, three object types, a reason, a formula-like value."""
+    with audit.acting_as("alice"):
+        for i in range(3):
+            await audit.record("user.create", "user", f"u{i}", after={"role": "leader"})
+        await audit.record("unit.update", "org_unit", "520102", before={"name": "南明"},
+                           after={"name": "南明区"}, reason="=HYPERLINK(\"x\")")
+    with audit.acting_as("job:rectification.scan"):
+        await audit.record_bulk("task.overdue", "task", [7, 8], before={"status": "open"},
+                                after={"status": "overdue"})
+
+
+async def test_audit_page_filters_and_shows_changes(client):
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    await _trail()
+    r = await client.get("/audit", params={"actor": "ali"})
+    assert r.status_code == 200
+    ids = _row_ids(r.text)
+    expected = await AuditEntry.filter(actor="alice").order_by("-id").values_list("id", flat=True)
+    assert ids == list(expected) and len(ids) == 4
+    r = await client.get("/audit", params={"action": "task.", "object_id": "8"})
+    assert _row_ids(r.text) == list(await AuditEntry.filter(action="task.overdue", object_id="8")
+                                    .values_list("id", flat=True))
+    assert "overdue" in r.text and "open" in r.text  # the change is shown old → new
+    r = await client.get("/audit", params={"object_type": "org_unit"})
+    assert "南明区" in r.text and "HYPERLINK" in r.text
+    today = dt.datetime.now(SHANGHAI).date()
+    r = await client.get("/audit", params={"date_from": str(today), "date_to": str(today),
+                                           "action": "user."})
+    assert len(_row_ids(r.text)) == 3
+    r = await client.get("/audit", params={"date_to": str(today - dt.timedelta(days=1))})
+    assert _row_ids(r.text) == []
+
+
+async def test_audit_page_pages_through_results(client):
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    await audit.record_bulk("bulk.test", "thing", range(120))
+    want = list(await AuditEntry.filter(action="bulk.test").order_by("-id").values_list(
+        "id", flat=True))
+    seen = []
+    for page in (1, 2, 3):
+        r = await client.get("/audit", params={"action": "bulk.", "page": page})
+        seen += _row_ids(r.text)
+        assert ('id="audit-next"' in r.text) == (page < 3)
+        assert ('id="audit-prev"' in r.text) == (page > 1)
+    assert seen == want
+    r = await client.get("/api/audit", params={"action": "bulk.", "page": 2, "per_page": 50})
+    body = r.json()
+    assert body["total"] == 120 and [e["id"] for e in body["entries"]] == want[50:100]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"date_from": "2026-13-01"}, "date_from"),
+    ({"date_to": "yesterday"}, "date_to"),
+    ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_to"),
+])
+async def test_audit_bad_filters_name_the_field(client, params, field):
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    r = await client.get("/audit", params=params)
+    assert r.status_code == 422 and f'data-field="{field}"' in r.text and field in r.text
+    r = await client.get("/api/audit", params=params)
+    assert r.status_code == 422 and r.json()["error"]["field"] == field
+    r = await client.get("/audit/export.xlsx", params=params, headers={"accept": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == field
+
+
+async def test_audit_is_for_admins_only(client):
+    await seed_units()
+    for role, unit in (("leader", None), ("instructor", None), ("unit_officer", "520102")):
+        await make_user(f"u_{role}", role, unit_code=unit)
+        client.cookies.clear()
+        await login(client, f"u_{role}")
+        for path in ("/audit", "/api/audit", "/audit/export.xlsx"):
+            r = await client.get(path, headers={"accept": "application/json"})
+            assert r.status_code == 403, (role, path)
+
+
+async def test_audit_export_reads_back_cell_by_cell(client):
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    await _trail()
+    r = await client.get("/audit/export.xlsx", params={"actor": "alice"})
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    assert "attachment" in r.headers["content-disposition"]
+    book = CalamineWorkbook.from_filelike(io.BytesIO(r.content))
+    rows = book.get_sheet_by_name(book.sheet_names[0]).to_python()
+    assert rows[0][0] == "审计日志" and "alice" in rows[1][0]
+    assert rows[2][:6] == ["序号", "时间", "操作人", "操作", "对象类型", "对象编号"]
+    data = rows[3:]
+    entries = await AuditEntry.filter(actor="alice").order_by("id")
+    assert [int(row[0]) for row in data] == [e.id for e in entries]
+    for row, e in zip(data, entries, strict=True):
+        assert row[1] == e.at.astimezone(SHANGHAI).replace(tzinfo=None)
+        assert row[2:6] == [e.actor, e.action, e.object_type, e.object_id]
+        assert row[10] == e.hash
+    unit_row = data[3]
+    assert unit_row[6] == 'name: 南明 → 南明区'
+    assert unit_row[9] == '=HYPERLINK("x")'  # user text stays text, never a formula
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(r.content)).active
+    cell = ws.cell(row=7, column=10)
+    assert cell.value == '=HYPERLINK("x")' and cell.data_type == "s"
+
+
+async def test_audit_export_refuses_more_than_the_limit(client, monkeypatch):
+    from core import audit_routes
+
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    await audit.record_bulk("bulk.test", "thing", range(4))
+    monkeypatch.setattr(audit_routes, "EXPORT_LIMIT", 3)
+    r = await client.get("/audit/export.xlsx", params={"action": "bulk."},
+                         headers={"accept": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "export_too_large"
+    r = await client.get("/audit/export.xlsx", params={"action": "bulk.", "object_id": "1"})
+    assert r.status_code == 200
+
+
+def _row_ids(html: str) -> list[int]:
+    import re
+
+    return [int(x) for x in re.findall(r'<tr data-id="(\d+)">', html)]

@@ -1,0 +1,161 @@
+"""The audit trail for admins: a filtered, paged page, the same as JSON, and an Excel export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from core import audit, i18n, web
+from core.errors import Invalid
+
+ADMIN = ("admin",)
+PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
+FILTERS = ("actor", "action", "object_type", "object_id", "date_from", "date_to")
+
+
+def _parse_filters(values: dict[str, str], lang: str) -> dict[str, Any]:
+    """Query parameters → keyword arguments of `audit.search`; a bad date names its field."""
+    out: dict[str, Any] = {k: (values.get(k) or "").strip() for k in FILTERS[:4]}
+    for name in ("date_from", "date_to"):
+        text = (values.get(name) or "").strip()
+        try:
+            out[name] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            raise Invalid("invalid_date", i18n.t("audit.bad_date", lang, field=name, value=text),
+                          field=name) from None
+    if out["date_from"] and out["date_to"] and out["date_from"] > out["date_to"]:
+        raise Invalid("invalid_range", i18n.t("audit.bad_range", lang), field="date_to")
+    return out
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "∅"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "…"
+
+
+def changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """(field, old, new) for what differs; whole values when they are not both objects."""
+    if isinstance(before, dict) or isinstance(after, dict):
+        b = before if isinstance(before, dict) else {}
+        a = after if isinstance(after, dict) else {}
+        keys = sorted(set(b) | set(a))
+        return [(k, _short(b.get(k)), _short(a.get(k))) for k in keys if b.get(k) != a.get(k)]
+    if before is None and after is None:
+        return []
+    return [("", _short(before), _short(after))]
+
+
+def changes_text(before: Any, after: Any) -> str:
+    return "; ".join(f"{k}: {old} → {new}" if k else f"{old} → {new}"
+                     for k, old, new in changes(before, after))
+
+
+def _local(at: dt.datetime, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {k: request.query_params.get(k, "") for k in FILTERS}
+
+
+@get("/audit", opt={"roles": ADMIN}, include_in_schema=False)
+async def audit_page(request: Request, page: FromQuery[int] = 1) -> Template:
+    lang = web.language(request)
+    tz = request.app.state.settings.app.timezone
+    raw = _query(request)
+    try:
+        qs = audit.search(**_parse_filters(raw, lang), tz=tz)
+    except Invalid as exc:
+        return web.page(request, "audit.html", status_code=422, error=exc.message,
+                        error_field=exc.field, f=raw, rows=[], total=0, page=1, pages=1, qs="")
+    total = await qs.count()
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    entries = await qs.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    rows = [{"e": e, "at": _local(e.at, tz), "changes": changes(e.before, e.after)}
+            for e in entries]
+    from urllib.parse import urlencode
+
+    qs_text = urlencode({k: v for k, v in raw.items() if v})
+    return web.page(request, "audit.html", error="", error_field="", f=raw, rows=rows,
+                    total=total, page=page, pages=pages, qs=qs_text)
+
+
+@get("/api/audit", opt={"roles": ADMIN}, tags=["platform"])
+async def api_audit(request: Request, page: FromQuery[int] = 1,
+                    per_page: FromQuery[int] = PAGE_SIZE) -> dict[str, Any]:
+    """Audit entries, newest first, filtered like the page (actor, action, object_type,
+    object_id, date_from, date_to as yyyy-mm-dd in Asia/Shanghai)."""
+    tz = request.app.state.settings.app.timezone
+    qs = audit.search(**_parse_filters(_query(request), web.language(request)), tz=tz)
+    per_page = min(max(1, per_page), 500)
+    total = await qs.count()
+    entries = await qs.offset((max(1, page) - 1) * per_page).limit(per_page)
+    return {"total": total, "page": max(1, page), "per_page": per_page, "entries": [
+        {"id": e.id, "at": e.at.astimezone(dt.UTC).isoformat(), "actor": e.actor,
+         "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
+         "before": e.before, "after": e.after, "reason": e.reason, "hash": e.hash,
+         "prev_hash": e.prev_hash} for e in entries]}
+
+
+async def build_workbook(filters: dict[str, Any], tz: str, lang: str) -> bytes:
+    """The filtered trail as a workbook: one row per entry, oldest first, with its hash."""
+    from core.xlsx import Column, WorkbookBuilder, now_text
+
+    qs = audit.search(**filters, tz=tz)
+    total = await qs.count()
+    if total > EXPORT_LIMIT:
+        raise Invalid("export_too_large", i18n.t("audit.too_many", lang, n=total,
+                                                  limit=EXPORT_LIMIT))
+    entries = await qs.order_by("id")
+    t = lambda key: i18n.t(f"audit.{key}", lang)  # noqa: E731
+    cols = [
+        Column("id", t("id"), kind="int"),
+        Column("at", t("at"), kind="datetime", number_format="yyyy-mm-dd hh:mm:ss"),
+        Column("actor", t("actor")), Column("action", t("action")),
+        Column("object_type", t("object_type")), Column("object_id", t("object_id")),
+        Column("changes", t("changes"), width=50, wrap=True),
+        Column("before", t("before"), width=40), Column("after", t("after"), width=40),
+        Column("reason", t("reason"), width=30, wrap=True), Column("hash", t("hash"), width=20),
+    ]
+
+    def rows():
+        for e in entries:
+            yield {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+                   "object_type": e.object_type, "object_id": e.object_id,
+                   "changes": changes_text(e.before, e.after),
+                   "before": "" if e.before is None else json.dumps(e.before, ensure_ascii=False),
+                   "after": "" if e.after is None else json.dumps(e.after, ensure_ascii=False),
+                   "reason": e.reason, "hash": e.hash}
+
+    described = [f"{t(k)} {v}" for k, v in filters.items() if v]
+    subtitle = " · ".join([*described, f"{t('count')} {total}",
+                           f"{i18n.t('common.generated_at', lang)} {now_text()}"])
+    wb = WorkbookBuilder(write_only=total > 5000)
+    wb.add_table(sheet=t("title"), title=t("title"), subtitle=subtitle, columns=cols, rows=rows())
+    return wb.to_bytes()
+
+
+@get("/audit/export.xlsx", opt={"roles": ADMIN}, include_in_schema=False)
+async def audit_export(request: Request) -> Response:
+    lang = web.language(request)
+    filters = _parse_filters(_query(request), lang)
+    data = await build_workbook(filters, request.app.state.settings.app.timezone, lang)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                                     "spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.xlsx"'})
+
+
+HANDLERS = [audit_page, api_audit, audit_export]
