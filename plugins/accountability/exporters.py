@@ -1,0 +1,190 @@
+"""Workbooks: 责任追究台账 (accountability-ledger) and the per-unit summary.
+
+The ledger of a period lists every record proposed in the period or whose measure was
+carried out in it (dates in Asia/Shanghai). In the summary the counts by measure and the
+deduction points follow the indicators (measures carried out in the period), the status
+counts follow the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from core import i18n
+from core.contrib import Exporter, ExportRequest
+from core.errors import Invalid
+from core.orgs import OrgUnit
+from plugins.accountability.indicators import counted
+from plugins.accountability.ladder import MEASURES
+from plugins.accountability.models import Appeal, Record
+from plugins.accountability.services import TZ, local_date, period_dates
+
+PROPOSED_FILL = "FFF2CC"
+
+
+async def _scope_unit(request: ExportRequest) -> OrgUnit | None:
+    if not request.unit:
+        return None
+    unit = await OrgUnit.get_or_none(code=request.unit)
+    if unit is None:
+        raise Invalid("unknown_unit", f"--unit: no org unit with code '{request.unit}'", field="unit")
+    return unit
+
+
+async def ledger_records(period: str, unit: OrgUnit | None = None) -> list[Record]:
+    start, end = await period_dates(period)
+    since = dt.datetime.combine(start, dt.time.min, TZ)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, TZ)
+    qs = Record.all().select_related("unit")
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    proposed = await qs.filter(created_at__gte=since, created_at__lt=until)
+    rows = {r.id: r for r in proposed}
+    for r, _, _ in await counted(start, end):
+        if unit is None or r.unit.path.startswith(unit.path):
+            rows.setdefault(r.id, r)
+    return [rows[k] for k in sorted(rows)]
+
+
+async def _latest_appeals(record_ids: list[int]) -> dict[int, Appeal]:
+    latest: dict[int, Appeal] = {}
+    for appeal in await Appeal.filter(record_id__in=record_ids).order_by("id"):
+        latest[appeal.record_id] = appeal
+    return latest
+
+
+def _appeal_text(appeal: Appeal | None, lang: str) -> str:
+    if appeal is None:
+        return ""
+    text = i18n.t(f"accountability.appeal_status.{appeal.status}", lang)
+    if appeal.status == "reduced":
+        text += f" {appeal.points_before}→{appeal.points_after}"
+    return text
+
+
+def _stamp(request: ExportRequest, lang: str) -> str:
+    generated = dt.datetime.now(TZ).strftime("%Y-%m-%d %H:%M")
+    unit = f" · {request.unit}" if request.unit else ""
+    return (f"{i18n.t('common.period', lang)} {request.period}{unit} · "
+            f"{i18n.t('common.generated_at', lang)} {generated}")
+
+
+async def build_ledger(request: ExportRequest) -> bytes:
+    from core.xlsx import Column, WorkbookBuilder
+
+    lang = request.lang
+    unit = await _scope_unit(request)
+    records = await ledger_records(request.period or "", unit)
+    appeals = await _latest_appeals([r.id for r in records])
+    c = lambda key: i18n.t(f"accountability.col.{key}", lang)  # noqa: E731
+    columns = [
+        Column("no", c("no"), kind="int"), Column("record", c("record"), kind="int"),
+        Column("unit_code", c("unit_code"), kind="text"), Column("unit", c("unit"), kind="text"),
+        Column("person", c("person"), kind="text"), Column("trigger", c("trigger"), kind="text"),
+        Column("ref", c("ref"), kind="text"), Column("title", c("title"), kind="text"),
+        Column("period", c("period"), kind="text"), Column("measure", c("measure"), kind="text"),
+        Column("points", c("points"), kind="float"), Column("status", c("status"), kind="text"),
+        Column("proposed_on", c("proposed_on"), kind="date"),
+        Column("approved_on", c("approved_on"), kind="date"),
+        Column("carried_out_on", c("carried_out_on"), kind="date"),
+        Column("carried_out_by", c("carried_out_by"), kind="text"),
+        Column("appeal", c("appeal"), kind="text"), Column("link", c("link"), kind="text"),
+    ]
+    rows = []
+    for i, r in enumerate(records, 1):
+        person = r.responsible_person or (i18n.t("accountability.target.head", lang)
+                                          if r.target == "head" else "")
+        rows.append({
+            "no": i, "record": r.id, "unit_code": r.unit.code, "unit": r.unit.name,
+            "person": person, "trigger": i18n.t(f"accountability.trigger.{r.trigger_type}", lang),
+            "ref": r.trigger_ref, "title": r.trigger_title, "period": r.period,
+            "measure": i18n.t(f"accountability.measure.{r.measure}", lang),
+            "points": float(r.points), "status": i18n.t(f"accountability.status.{r.status}", lang),
+            "proposed_on": local_date(r.created_at), "approved_on": local_date(r.approved_at),
+            "carried_out_on": r.carried_out_on, "carried_out_by": r.carried_out_by,
+            "appeal": _appeal_text(appeals.get(r.id), lang), "link": r.trigger_link,
+            "_status": r.status,
+        })
+    wb = WorkbookBuilder(write_only=False)
+    title = i18n.t("accountability.export.ledger", lang)
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, lang), columns=columns,
+                 rows=rows, total_row=None,
+                 row_fill=lambda row: PROPOSED_FILL if row.get("_status") == "proposed" else None)
+    return wb.to_bytes()
+
+
+async def summary_rows(period: str, unit: OrgUnit | None = None) -> list[dict[str, Any]]:
+    """One row per unit with records: status counts (ledger) and deductions (indicators)."""
+    records = await ledger_records(period, unit)
+    status_count: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in records:
+        status_count[r.unit.code][r.status] += 1
+    appeals = await Appeal.filter(record_id__in=[r.id for r in records])
+    appealed: dict[str, list[Appeal]] = defaultdict(list)
+    by_id = {r.id: r for r in records}
+    for a in appeals:
+        appealed[by_id[a.record_id].unit.code].append(a)
+    units = {r.unit.code: r.unit for r in records}
+    start, end = await period_dates(period)
+    # Deductions of the unit itself (not its subtree) so that the column adds up.
+    own: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for r, measure, points in await counted(start, end):
+        if r.unit.code in units:
+            own[r.unit.code].append((measure, points))
+    rows = []
+    for code, u in sorted(units.items(), key=lambda kv: (kv[1].path, kv[0])):
+        s = status_count[code]
+        row: dict[str, Any] = {
+            "unit_code": code, "unit": u.name, "records": sum(s.values()),
+            "proposed": s["proposed"], "standing": s["approved"] + s["carried_out"] + s["closed"],
+            "dismissed": s["dismissed"], "withdrawn": s["withdrawn"],
+            "appeals": len(appealed[code]),
+            "appeals_changed": sum(1 for a in appealed[code] if a.status in ("reduced", "withdrawn")),
+            "points": float(sum((p for _, p in own[code]), Decimal(0))),
+        }
+        for m in MEASURES:
+            row[f"count_{m}"] = sum(1 for mm, _ in own[code] if mm == m)
+        rows.append(row)
+    return rows
+
+
+async def build_summary(request: ExportRequest) -> bytes:
+    from core.xlsx import Column, WorkbookBuilder
+
+    lang = request.lang
+    unit = await _scope_unit(request)
+    rows = await summary_rows(request.period or "", unit)
+    c = lambda key: i18n.t(f"accountability.col.{key}", lang)  # noqa: E731
+    columns = [Column("unit_code", c("unit_code"), kind="text"), Column("unit", c("unit"), kind="text"),
+               Column("records", c("records"), kind="int"), Column("proposed", c("proposed"), kind="int"),
+               Column("standing", c("standing"), kind="int"),
+               Column("dismissed", c("dismissed"), kind="int"),
+               Column("withdrawn", c("withdrawn"), kind="int")]
+    columns += [Column(f"count_{m}", i18n.t(f"accountability.measure.{m}", lang), kind="int")
+                for m in MEASURES]
+    columns += [Column("points", c("points_carried_out"), kind="float"),
+                Column("appeals", c("appeals"), kind="int"),
+                Column("appeals_changed", c("appeals_changed"), kind="int")]
+    total: dict[str, Any] | None = None
+    if rows:
+        total = {"unit_code": i18n.t("common.total", lang)}
+        for col in columns[2:]:
+            values = [r[col.key] for r in rows]
+            total[col.key] = (float(sum((Decimal(str(v)) for v in values), Decimal(0)))
+                              if col.kind == "float" else sum(values))
+    wb = WorkbookBuilder(write_only=False)
+    title = i18n.t("accountability.export.summary", lang)
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, lang), columns=columns,
+                 rows=rows, total_row=total)
+    return wb.to_bytes()
+
+
+def exporters() -> list[Exporter]:
+    return [
+        Exporter("accountability-ledger", "责任追究台账", build_ledger, roles=("admin", "leader")),
+        Exporter("accountability-summary", "责任追究情况汇总", build_summary,
+                 roles=("admin", "leader")),
+    ]

@@ -1,0 +1,337 @@
+"""Pages (/accountability) and JSON API (/api/accountability) of the accountability plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from core import i18n
+from core.contrib import ExportRequest
+from core.errors import Invalid, NotFound
+from core.orgs import OrgUnit
+from core.security import current_user, scope_for
+from core.web import language, page
+from plugins.accountability import appeals, exporters, services
+from plugins.accountability.ladder import MEASURES, TARGETS
+from plugins.accountability.models import STATUSES, Appeal, ProcessedEvent, Record
+
+ADMIN = {"roles": ("admin",)}
+READERS = {"roles": ("admin", "leader", "unit_officer")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORTS = {"ledger": exporters.build_ledger, "summary": exporters.build_summary}
+
+
+def _back(record_id: int, request: Request, key: str, **params: Any) -> Redirect:
+    msg = i18n.t(f"accountability.{key}", language(request), **params)
+    return Redirect(path=f"/accountability/records/{record_id}?msg={quote(msg)}")
+
+
+async def _upload(data: dict[str, Any]) -> tuple[str, bytes | None]:
+    upload = data.get("evidence")
+    if isinstance(upload, UploadFile) and upload.filename:
+        return upload.filename, await upload.read()
+    return "", None
+
+
+def _evidence_dir(request: Request) -> Path:
+    settings = request.app.state.settings
+    return settings.path(settings.storage.evidence_dir)
+
+
+def _max_bytes(request: Request) -> int:
+    return request.app.state.settings.storage.max_upload_mb * 1024 * 1024
+
+
+# -- pages -------------------------------------------------------------------------------
+
+@get("/", opt=READERS, include_in_schema=False)
+async def index() -> Redirect:
+    return Redirect(path="/accountability/records")
+
+
+@get("/records", opt=READERS, include_in_schema=False)
+async def records_page(request: Request, status: FromQuery[str] = "", period: FromQuery[str] = "",
+                       unit: FromQuery[str] = "", measure: FromQuery[str] = "") -> Template:
+    user = current_user(request)
+    rows = await services.list_records(user, status=status, period=period, unit_code=unit,
+                                       measure=measure)
+    views = [(r, services.record_dict(r, user)) for r in rows]
+    return page(request, "accountability/records.html", rows=views, statuses=STATUSES,
+                measures=MEASURES, q={"status": status, "period": period, "unit": unit,
+                                      "measure": measure})
+
+
+@get("/queue", opt=ADMIN, include_in_schema=False)
+async def queue_page(request: Request) -> Template:
+    proposed = await Record.filter(status="proposed").select_related("unit").order_by("id")
+    pending = await Appeal.filter(status="pending").select_related(
+        "record", "record__unit", "submitted_by").order_by("id")
+    return page(request, "accountability/queue.html", proposed=proposed, pending=pending)
+
+
+@get("/records/{record_id:int}", opt=READERS, include_in_schema=False)
+async def record_page(request: Request, record_id: FromPath[int]) -> Template:
+    user = current_user(request)
+    record = await services.get_record(record_id, user)
+    view = services.record_dict(record, user)
+    history = await services.history_for(record, user)
+    appeal_rows = await Appeal.filter(record=record).order_by("id")
+    deadline = await appeals.deadline(record) if record.approved_at else None
+    can, why = (await appeals.can_appeal(record, user)) if user.role == "unit_officer" else (False, "")
+    events = (await ProcessedEvent.filter(record=record).order_by("id")
+              if user.role in ("admin", "leader") else [])
+    return page(request, "accountability/record.html", record=record, view=view, history=history,
+                appeals=appeal_rows, deadline=deadline, can_appeal=can, why_not=why, events=events,
+                today=services.today().isoformat())
+
+
+@post("/records/{record_id:int}/approve", opt=ADMIN, include_in_schema=False)
+async def approve_form(request: Request, record_id: FromPath[int],
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await services.approve(record_id, responsible_person=data.get("responsible_person"),
+                           points=data.get("points") or None, note=data.get("note", ""))
+    if data.get("next") == "queue":
+        msg = i18n.t("accountability.approved_msg", language(request), id=record_id)
+        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+    return _back(record_id, request, "approved_msg", id=record_id)
+
+
+@post("/records/{record_id:int}/dismiss", opt=ADMIN, include_in_schema=False)
+async def dismiss_form(request: Request, record_id: FromPath[int],
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await services.dismiss(record_id, data.get("reason", ""))
+    if data.get("next") == "queue":
+        msg = i18n.t("accountability.dismissed_msg", language(request), id=record_id)
+        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+    return _back(record_id, request, "dismissed_msg", id=record_id)
+
+
+@post("/records/{record_id:int}/carry-out", opt=ADMIN, include_in_schema=False)
+async def carry_out_form(request: Request, record_id: FromPath[int],
+                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await services.carry_out(record_id, on=data.get("date") or None, notes=data.get("notes", ""))
+    return _back(record_id, request, "carried_out_msg", id=record_id)
+
+
+@post("/records/{record_id:int}/close", opt=ADMIN, include_in_schema=False)
+async def close_form(request: Request, record_id: FromPath[int],
+                     data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await services.close(record_id, data.get("note", ""))
+    return _back(record_id, request, "closed_msg", id=record_id)
+
+
+@post("/records/{record_id:int}/appeal", opt={"roles": ("unit_officer",)}, include_in_schema=False)
+async def appeal_form(request: Request, record_id: FromPath[int],
+                      data: MultipartBody[dict]) -> Redirect:
+    name, content = await _upload(data)
+    await appeals.submit(current_user(request), record_id, reasons=str(data.get("reasons", "")),
+                         evidence_name=name, evidence=content,
+                         evidence_dir=_evidence_dir(request), max_bytes=_max_bytes(request))
+    return _back(record_id, request, "appealed_msg")
+
+
+@post("/appeals/{appeal_id:int}/decide", opt=ADMIN, include_in_schema=False)
+async def decide_form(request: Request, appeal_id: FromPath[int],
+                      data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    appeal = await appeals.decide(appeal_id, data.get("decision", ""), data.get("reason", ""),
+                                  data.get("new_points") or None)
+    return _back(appeal.record_id, request, "decided_msg", id=appeal_id)
+
+
+@get("/new", opt=ADMIN, include_in_schema=False)
+async def new_page(request: Request, unit: FromQuery[str] = "", measure: FromQuery[str] = "refer"
+                   ) -> Template:
+    units = await OrgUnit.filter(active=True).order_by("path")
+    return page(request, "accountability/new.html", units=units, measures=MEASURES,
+                targets=TARGETS, form={"unit_code": unit, "measure": measure}, error="")
+
+
+@post("/new", opt=ADMIN, include_in_schema=False)
+async def new_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
+    from core.errors import KaoheError
+
+    try:
+        record = await services.create_manual(**_manual_args(data))
+    except KaoheError as exc:
+        units = await OrgUnit.filter(active=True).order_by("path")
+        return page(request, "accountability/new.html", status_code=exc.status, units=units,
+                    measures=MEASURES, targets=TARGETS, form=data, error=exc.message)
+    return _back(record.id, request, "created_msg", id=record.id)
+
+
+def _manual_args(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(data.get(k, "") or "") for k in (
+        "unit_code", "measure", "points", "reason", "responsible_person", "period", "trigger_ref",
+        "trigger_link")} | {"target": str(data.get("target") or "unit")}
+
+
+@get("/export/{name:str}", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+async def export_page(request: Request, name: FromPath[str], period: FromQuery[str] = "",
+                      unit: FromQuery[str] = "") -> Response:
+    return await _export(request, name, period, unit)
+
+
+async def _export(request: Request, name: str, period: str, unit: str) -> Response:
+    if name not in EXPORTS:
+        raise NotFound("not_found", f"no export '{name}' (known: {', '.join(EXPORTS)})")
+    if not period:
+        raise Invalid("period_required", "period: choose a period (e.g. 2014)", field="period")
+    data = await EXPORTS[name](ExportRequest(period=period, unit=unit or None,
+                                             lang=language(request)))
+    filename = f"accountability-{name}-{period}.xlsx"
+    return Response(content=data, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"{filename}\""})
+
+
+# -- API ---------------------------------------------------------------------------------
+
+@get("/records", opt=READERS)
+async def api_records(request: Request, status: FromQuery[str] = "", period: FromQuery[str] = "",
+                      unit: FromQuery[str] = "", measure: FromQuery[str] = "") -> list[dict[str, Any]]:
+    """Records the caller may see (unit officers: their unit subtree, approved measures only)."""
+    user = current_user(request)
+    rows = await services.list_records(user, status=status, period=period, unit_code=unit,
+                                       measure=measure)
+    return [services.record_dict(r, user) for r in rows]
+
+
+@get("/records/{record_id:int}", opt=READERS)
+async def api_record(request: Request, record_id: FromPath[int]) -> dict[str, Any]:
+    """One record with its history, appeals and appeal deadline."""
+    user = current_user(request)
+    record = await services.get_record(record_id, user)
+    out = services.record_dict(record, user)
+    out["history"] = [_history_dict(h) for h in await services.history_for(record, user)]
+    out["appeals"] = [appeals.appeal_dict(a) for a in await Appeal.filter(record=record).order_by("id")]
+    deadline = await appeals.deadline(record) if record.approved_at else None
+    out["appeal_deadline"] = deadline.isoformat() if deadline else None
+    if user.role == "unit_officer":
+        out["can_appeal"], out["why_not"] = await appeals.can_appeal(record, user)
+    return out
+
+
+def _history_dict(h: Any) -> dict[str, Any]:
+    from core.audit import canonical
+
+    return canonical({"at": h.at, "actor": h.actor, "action": h.action, "from_status": h.from_status,
+                      "to_status": h.to_status, "from_measure": h.from_measure,
+                      "to_measure": h.to_measure, "from_points": h.from_points,
+                      "to_points": h.to_points, "note": h.note, "event_key": h.event_key})
+
+
+@post("/records", opt=ADMIN, status_code=201)
+async def api_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Record a measure by hand; the only way to 移送纪检监察 (refer). It stands at once."""
+    record = await services.create_manual(**_manual_args(data))
+    return services.record_dict(record)
+
+
+@post("/records/{record_id:int}/approve", opt=ADMIN, status_code=200)
+async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+                      ) -> dict[str, Any]:
+    """Approve a proposal (optionally naming the responsible person or new points). 409 twice."""
+    data = data or {}
+    record = await services.approve(record_id, responsible_person=data.get("responsible_person"),
+                                    points=data.get("points"), note=str(data.get("note", "")))
+    return services.record_dict(record)
+
+
+@post("/records/{record_id:int}/dismiss", opt=ADMIN, status_code=200)
+async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+                      ) -> dict[str, Any]:
+    """Dismiss a proposal with a `reason`; a dismissed upgrade restores the earlier measure."""
+    record = await services.dismiss(record_id, str((data or {}).get("reason", "")))
+    await record.fetch_related("unit")
+    return services.record_dict(record)
+
+
+@post("/records/{record_id:int}/carry-out", opt=ADMIN, status_code=200)
+async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+                        ) -> dict[str, Any]:
+    """Record that an approved measure was carried out: `date` (default today), `notes`."""
+    data = data or {}
+    record = await services.carry_out(record_id, on=data.get("date") or None,
+                                      notes=str(data.get("notes", "")))
+    return services.record_dict(record)
+
+
+@post("/records/{record_id:int}/close", opt=ADMIN, status_code=200)
+async def api_close(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+                    ) -> dict[str, Any]:
+    """Close a carried-out record (refused while an appeal is pending)."""
+    record = await services.close(record_id, str((data or {}).get("note", "")))
+    return services.record_dict(record)
+
+
+@post("/records/{record_id:int}/appeals", opt={"roles": ("unit_officer",)}, status_code=201)
+async def api_appeal(request: Request, record_id: FromPath[int],
+                     data: MultipartBody[dict]) -> dict[str, Any]:
+    """Appeal (申诉) as multipart: `reasons` and the `evidence` file."""
+    name, content = await _upload(data)
+    appeal = await appeals.submit(current_user(request), record_id,
+                                  reasons=str(data.get("reasons", "")), evidence_name=name,
+                                  evidence=content, evidence_dir=_evidence_dir(request),
+                                  max_bytes=_max_bytes(request))
+    return appeals.appeal_dict(appeal)
+
+
+@get("/appeals", opt={"roles": ("admin", "leader")})
+async def api_appeals(status: FromQuery[str] = "") -> list[dict[str, Any]]:
+    """Appeals, newest first; `status=pending` for the ones to decide."""
+    qs = Appeal.all() if not status else Appeal.filter(status=status)
+    return [appeals.appeal_dict(a) for a in await qs.order_by("-id").limit(500)]
+
+
+@post("/appeals/{appeal_id:int}/decide", opt=ADMIN, status_code=200)
+async def api_decide(appeal_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Decide an appeal: `decision` uphold|reduce|withdraw, `reason`, `new_points` for reduce."""
+    appeal = await appeals.decide(appeal_id, str(data.get("decision", "")),
+                                  str(data.get("reason", "")), data.get("new_points"))
+    return appeals.appeal_dict(appeal)
+
+
+@get("/appeals/{appeal_id:int}/evidence", opt=READERS)
+async def api_evidence(request: Request, appeal_id: FromPath[int]) -> Response:
+    """The evidence file of an appeal (the appealing unit, admins and leaders)."""
+    appeal = await Appeal.get_or_none(id=appeal_id).select_related("record__unit")
+    if appeal is None or not appeal.evidence_path:
+        raise NotFound("not_found", f"appeal #{appeal_id} has no evidence file")
+    scope = await scope_for(current_user(request))
+    if not scope.allows_unit_path(appeal.record.unit.path):
+        raise NotFound("not_found", f"appeal #{appeal_id} has no evidence file")
+    path = Path(appeal.evidence_path)
+    if not path.exists():
+        raise NotFound("not_found", f"appeal #{appeal_id}: the evidence file is missing")
+    return Response(content=path.read_bytes(), media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(appeal.evidence_name)}"})
+
+
+@get("/ladder", opt={"roles": ("admin", "leader")})
+async def api_ladder() -> dict[str, Any]:
+    """The escalation ladder of the current assessment definition."""
+    ladder = await services.current_ladder()
+    return {"appeal_window_days": ladder.appeal_window_days,
+            "repeat_within_days": ladder.repeat_within_days,
+            "points": {m: str(p) for m, p in ladder.points.items()},
+            "rules": [{"index": r.index, "trigger": r.trigger, "threshold": r.threshold,
+                       "measure": r.measure, "points": str(r.points), "target": r.target}
+                      for r in ladder.rules]}
+
+
+@get("/export/{name:str}", opt={"roles": ("admin", "leader")})
+async def api_export(request: Request, name: FromPath[str], period: FromQuery[str] = "",
+                     unit: FromQuery[str] = "") -> Response:
+    """The ledger or summary workbook of a period (.xlsx)."""
+    return await _export(request, name, period, unit)
+
+
+PAGES = [index, records_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,
+         close_form, appeal_form, decide_form, new_page, new_submit, export_page]
+API = [api_records, api_record, api_create, api_approve, api_dismiss, api_carry_out, api_close,
+       api_appeal, api_appeals, api_decide, api_evidence, api_ladder, api_export]
