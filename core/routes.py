@@ -120,7 +120,3 @@ HANDLERS = [
 from core import audit_routes  # noqa: E402
 
 HANDLERS += audit_routes.HANDLERS
-
-from core import export_routes  # noqa: E402
-
-HANDLERS += export_routes.HANDLERS
