@@ -1,7 +1,24 @@
-"""The report archive: every workbook an exporter produced for people to download."""
+"""The report archive: every workbook an exporter produced for people to download.
+
+Files live under settings.storage.reports_dir; the row keeps the path relative to it, the
+SHA-256 taken when the file was written, and the roles that may download it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from core.errors import Forbidden, KaoheError, NotFound
 
 
 class ReportFile(Model):
@@ -22,3 +39,161 @@ class ReportFile(Model):
     class Meta:
         table = "core_report_file"
         ordering = ["-id"]
+
+
+class ReportTampered(KaoheError):
+    status = 409
+
+
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_filename(name: str, limit: int = 150) -> str:
+    """A file name for people's disks: no path separators or characters Windows refuses."""
+    stem, dot, ext = name.rpartition(".")
+    stem = _UNSAFE_NAME.sub("_", stem if dot else name).strip(" ._") or "report"
+    return f"{stem[:limit]}.{ext}" if dot else stem[:limit]
+
+
+def reports_dir(settings: Any) -> Path:
+    return settings.path(settings.storage.reports_dir).resolve()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def store(settings: Any, *, exporter: str, title: str, filename: str, data: bytes,
+                roles: tuple[str, ...] | list[str], period: str = "", unit: str = "",
+                group: str = "", created_by: str = "") -> ReportFile:
+    """Write the file, then its row and audit entry; a failed insert removes the file."""
+    from core import audit
+
+    base = reports_dir(settings)
+    now = dt.datetime.now(dt.UTC)
+    rel = Path(now.strftime("%Y")) / now.strftime("%m") / (
+        f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}-{safe_filename(exporter, 60)}.xlsx")
+    target = base / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)  # readers never see half a file
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        async with in_transaction():
+            row = await ReportFile.create(
+                exporter=exporter, title=title[:200], period=period or "", unit=unit or "",
+                group=group or "", filename=safe_filename(filename)[:200], path=rel.as_posix(),
+                sha256=digest, size=len(data), roles=list(roles), created_by=created_by[:100])
+            await audit.record("archive.create", "report_file", row.id, after=audit.snapshot(row))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return row
+
+
+def file_path(settings: Any, report: ReportFile) -> Path:
+    """The stored file, refusing a path that would leave the reports folder."""
+    base = reports_dir(settings)
+    path = (base / report.path).resolve()
+    if base not in path.parents:
+        raise NotFound("report_missing", f"report {report.id}: stored path is outside the archive")
+    return path
+
+
+async def verified_path(settings: Any, report: ReportFile, lang: str = "zh") -> Path:
+    """The file, after checking it still has the SHA-256 recorded when it was written."""
+    from core import audit, i18n
+
+    path = file_path(settings, report)
+    if not path.is_file():
+        raise NotFound("report_missing", i18n.t("archive.missing_file", lang, name=report.filename))
+    actual = sha256_of(path)
+    if actual != report.sha256:
+        await audit.record("archive.tamper_detected", "report_file", report.id,
+                           before={"sha256": report.sha256}, after={"sha256": actual})
+        raise ReportTampered("report_tampered", i18n.t("archive.tampered", lang,
+                                                       name=report.filename))
+    return path
+
+
+async def _unit_codes_in(path: str | None) -> set[str]:
+    from core.orgs import OrgUnit
+
+    if not path:
+        return set()
+    return set(await OrgUnit.filter(path__startswith=path).values_list("code", flat=True))
+
+
+async def visibility(user: Any):
+    """A predicate saying whether this user may see a report: its roles name the user's
+    role, and a unit-specific report must lie in the user's scope."""
+    from core.security import scope_for
+
+    scope = await scope_for(user)
+    units: set[str] | None = None
+    if scope.kind == "subtree":
+        units = await _unit_codes_in(scope.unit_path)
+
+    def can_see(report: ReportFile) -> bool:
+        if user.role not in (report.roles or []):
+            return False
+        if not report.unit or scope.kind == "all":
+            return True
+        # An instructor's scope is per organization, not per unit: unit reports are not theirs.
+        return units is not None and report.unit in units
+
+    return can_see
+
+
+async def visible_reports(user: Any, *, exporter: str = "", period: str = "",
+                          limit: int = 200) -> list[ReportFile]:
+    qs = ReportFile.all()
+    if exporter:
+        qs = qs.filter(exporter=exporter)
+    if period:
+        qs = qs.filter(period=period)
+    can_see = await visibility(user)
+    found: list[ReportFile] = []
+    # Roles live in JSON, filtered here rather than with dialect-specific JSON operators.
+    async for batch in _batches(qs):
+        found.extend(r for r in batch if can_see(r))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+async def _batches(qs, size: int = 500):
+    offset = 0
+    while True:
+        batch = await qs.order_by("-id").offset(offset).limit(size)
+        if not batch:
+            return
+        yield batch
+        offset += size
+
+
+async def get_visible(user: Any, report_id: int) -> ReportFile:
+    """The report if this user may see it: 404 when there is none, 403 naming the roles."""
+    report = await ReportFile.get_or_none(id=report_id)
+    if report is None:
+        raise NotFound("not_found", f"report {report_id} not found")
+    if not (await visibility(user))(report):
+        detail = (f"allowed roles: {', '.join(report.roles or [])}" if user.role not in
+                  (report.roles or []) else f"unit {report.unit} is outside your scope")
+        raise Forbidden("forbidden", f"role '{user.role}' may not download report "
+                                     f"{report_id} ({detail})")
+    return report
+
+
+def as_dict(report: ReportFile) -> dict[str, Any]:
+    return {"id": report.id, "exporter": report.exporter, "title": report.title,
+            "period": report.period, "unit": report.unit, "group": report.group,
+            "filename": report.filename, "sha256": report.sha256, "size": report.size,
+            "roles": list(report.roles or []), "created_by": report.created_by,
+            "created_at": report.created_at.isoformat(),
+            "download": f"/archive/{report.id}/download"}

@@ -12,6 +12,9 @@ from core.audit import acting_as
 
 def register_core_commands(cli: click.Group) -> None:
     from core.cli import Ctx, fail, run_with_db
+    from core.exports import register_cli as register_export
+
+    register_export(cli)
 
     @cli.group()
     def users() -> None:
