@@ -166,7 +166,8 @@ def _overdue_for(deadline: dt.date, today: dt.date) -> dict[str, Any]:
 
 async def _assess(task: Task, data: dict, ctx: Ctx):
     changes = await _task_fields(data, ctx.defn, partial=True)
-    return changes, _text(data, "reason"), {k: str(v) for k, v in changes.items()}
+    info = {k: str(v) for k, v in changes.items()}
+    return {**changes, "status": "assessed"}, _text(data, "reason"), info
 
 
 async def _reject(task: Task, data: dict, ctx: Ctx):
@@ -436,7 +437,7 @@ async def register(actor: Actor, data: dict[str, Any], *, now: dt.datetime | Non
     period = await get_open_period(period_code)
     fields = await _task_fields(data, defn, partial=False)
     async with in_transaction():
-        task = await Task.create(number=f"tmp-{uuid.uuid4().hex}", period=period,
+        task = await Task.create(number=f"tmp-{uuid.uuid4().hex[:24]}", period=period,
                                  registered_at=now, registered_by=actor.name, **fields)
         task.number = f"ZG{local_date(now).year}-{task.id:06d}"
         await Task.filter(id=task.id).update(number=task.number)

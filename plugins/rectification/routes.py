@@ -1,0 +1,396 @@
+"""Pages (admin queue, my tasks, task page, reports, bulk registration) and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Template
+
+from core import i18n
+from core.contrib import ExportRequest
+from core.errors import Forbidden, Invalid, KaoheError, NotFound
+from core.orgs import OrgUnit, Period, PeriodClosedError
+from core.security import current_user
+from core.web import Panel, language, page
+from plugins.rectification import evidence as ev
+from plugins.rectification import exporters, importer, queries, workflow
+from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
+from plugins.rectification.config import current_definition
+from plugins.rectification.models import SEVERITIES, Evidence, ExtensionRequest, Task, TaskEvent
+
+READ = ("admin", "unit_officer", "leader")
+WRITE = ("admin", "unit_officer")
+ADMIN = ("admin",)
+STEPS = ("registered", "assessed", "dispatched", "responded", "closed", "evaluated", "rejected")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+async def _actor(request: Request):
+    return await actor_for(current_user(request))
+
+
+def task_dict(task: Task, cal_days: int | None = None) -> dict[str, Any]:
+    return {
+        "id": task.id, "number": task.number, "period": task.period.code, "source": task.source,
+        "category": task.category, "title": task.title, "description": task.description,
+        "severity": task.severity, "unit": task.unit.code, "unit_name": task.unit.name,
+        "responsible_person": task.responsible_person, "status": task.status,
+        "registered_at": task.registered_at.isoformat(),
+        "dispatched_at": task.dispatched_at.isoformat() if task.dispatched_at else None,
+        "deadline": task.deadline.isoformat() if task.deadline else None,
+        "deadline_manual": task.deadline_manual, "overdue": task.overdue,
+        "overdue_since": task.overdue_since.isoformat() if task.overdue_since else None,
+        "overdue_level": task.overdue_level, "fail_count": task.fail_count,
+        "extension_count": task.extension_count, "closed_late": task.closed_late,
+        "closed_at": task.closed_at.isoformat() if task.closed_at else None,
+        "days_to_close": task.days_to_close, "satisfaction": task.satisfaction,
+        "evaluation_comment": task.evaluation_comment, "version": task.version,
+    }
+
+
+async def _detail(task: Task, role: str) -> dict[str, Any]:
+    events = await TaskEvent.filter(task_id=task.id).order_by("id")
+    files = await Evidence.filter(task_id=task.id).order_by("id")
+    exts = await ExtensionRequest.filter(task_id=task.id).order_by("id")
+    pending = any(e.status == "pending" for e in exts)
+    return {
+        **task_dict(task),
+        "allowed": workflow.allowed_actions(task, role, pending),
+        "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                    "from": e.from_status, "to": e.to_status, "reason": e.reason,
+                    "data": e.data} for e in events],
+        "evidence": [{"id": f.id, "name": f.original_name, "size": f.size, "sha256": f.sha256,
+                      "round": f.round, "attached": f.attached, "extension_id": f.extension_id,
+                      "uploaded_by": f.uploaded_by, "url": f"/rectification/evidence/{f.id}"}
+                     for f in files],
+        "extensions": [{"id": x.id, "status": x.status, "reason": x.reason,
+                        "requested_deadline": x.requested_deadline.isoformat(),
+                        "granted_deadline": x.granted_deadline.isoformat()
+                        if x.granted_deadline else None, "requested_by": x.requested_by,
+                        "decided_by": x.decided_by, "decision_reason": x.decision_reason}
+                       for x in exts],
+    }
+
+
+async def _files(form: Any) -> list[tuple[str, bytes]]:
+    out = []
+    for item in form.getall("files") if hasattr(form, "getall") else []:
+        if isinstance(item, UploadFile) and item.filename:
+            out.append((item.filename, await item.read()))
+    return out
+
+
+# -- JSON API ----------------------------------------------------------------------------------
+
+@get("/tasks", opt={"roles": READ})
+async def api_list(request: Request, period: FromQuery[str | None] = None,
+                   status: FromQuery[str | None] = None, unit: FromQuery[str | None] = None,
+                   overdue: FromQuery[bool | None] = None) -> list[dict[str, Any]]:
+    """Tasks the caller may see, filtered by period, status, unit subtree and overdue flag."""
+    actor = await _actor(request)
+    filters: dict[str, Any] = {}
+    if status:
+        filters["status"] = status
+    if overdue is not None:
+        filters["overdue"] = overdue
+    rows = await queries.with_days(await queries.task_rows(period, unit, actor, **filters))
+    return [{k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
+             for k, v in r.items()} for r in rows]
+
+
+@post("/tasks", opt={"roles": ADMIN}, status_code=201)
+async def api_register(request: Request, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Step 1 信息收集: register a problem."""
+    task = await workflow.register(await _actor(request), data)
+    return task_dict(task)
+
+
+@get("/tasks/{task_id:int}", opt={"roles": READ})
+async def api_task(request: Request, task_id: FromPath[int]) -> dict[str, Any]:
+    """A task with its timeline, evidence, extension requests and the caller's next steps."""
+    actor = await _actor(request)
+    return await _detail(await get_task(task_id, actor), actor.role)
+
+
+def _transition(action: str, path: str):
+    rule = workflow.RULES[action]
+
+    async def handler(request: Request, task_id: FromPath[int],
+                      data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        actor = await _actor(request)
+        task = await workflow.act(task_id, action, actor, data, settings=_settings(request))
+        return await _detail(task, actor.role)
+
+    handler.__name__ = f"api_{action}"
+    handler.__doc__ = f"{rule.step}: '{action}' from {', '.join(rule.from_states)} " \
+                      f"(role {rule.role}). Send the task `version` you saw."
+    return post(f"/tasks/{{task_id:int}}/{path}", opt={"roles": (rule.role,)},
+                operation_id=f"rectification_{action}", status_code=200)(handler)
+
+
+TRANSITIONS = [_transition(a, p) for a, p in (
+    ("assess", "assess"), ("reject", "reject"), ("dispatch", "dispatch"),
+    ("set_deadline", "deadline"), ("respond", "respond"),
+    ("request_extension", "extensions"), ("decide_extension", "extensions/decide"),
+    ("verify", "verify"), ("evaluate", "evaluate"))]
+
+
+@post("/tasks/{task_id:int}/evidence", opt={"roles": ("unit_officer",)}, status_code=201)
+async def api_upload(request: Request, task_id: FromPath[int]) -> list[dict[str, Any]]:
+    """Upload evidence files (multipart field `files`) to name later in respond/extensions."""
+    form = await request.form()
+    rows = await ev.upload_drafts(task_id, await _actor(request), await _files(form),
+                                  settings=_settings(request))
+    return [{"id": r.id, "name": r.original_name, "size": r.size, "sha256": r.sha256}
+            for r in rows]
+
+
+@get("/summary", opt={"roles": ("admin", "leader")})
+async def api_summary(period: FromQuery[str], unit: FromQuery[str | None] = None) -> dict:
+    """Per unit: received, closed on time, closed late, open, overdue."""
+    rows, total = await queries.summary_by_unit(period, unit)
+    fix = lambda r: {**r, "on_time_rate": queries.q2(r["on_time_rate"] * 100)  # noqa: E731
+                     if r["on_time_rate"] is not None else None}
+    return {"units": [fix(r) for r in rows], "total": fix(total)}
+
+
+API = [api_list, api_register, api_task, *TRANSITIONS, api_upload, api_summary]
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+@get("/", opt={"roles": READ}, include_in_schema=False)
+async def home(request: Request) -> Redirect:
+    role = current_user(request).role
+    return Redirect(path="/rectification/mine" if role == "unit_officer" else
+                    "/rectification/queue")
+
+
+@get("/queue", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+async def queue(request: Request, step: FromQuery[str] = "registered",
+                period: FromQuery[str] = "") -> Template:
+    actor = await _actor(request)
+    counts = await queries.status_counts(actor)
+    qs = Task.all().select_related("unit", "period")
+    if step in STEPS:
+        qs = qs.filter(status=step)
+    if period:
+        qs = qs.filter(period__code=period)
+    tasks = await qs.order_by("deadline", "id").limit(500)
+    return page(request, "rectification/queue.html", tasks=tasks, counts=counts, step=step,
+                steps=STEPS, today=local_date(now_utc()))
+
+
+@get("/mine", opt={"roles": ("unit_officer",)}, include_in_schema=False)
+async def mine(request: Request) -> Template:
+    actor = await _actor(request)
+    today = local_date(now_utc())
+    tasks = await scoped(Task.filter(status__in=("dispatched", "responded", "closed")),
+                         actor).select_related("unit", "period").order_by("deadline", "id")
+    pending = set(await ExtensionRequest.filter(status="pending", task_id__in=[
+        t.id for t in tasks]).values_list("task_id", flat=True))
+    from core.calendar import WorkCalendar
+
+    cal = await WorkCalendar.load()
+    soon = cal.add_working_days(today, _settings(request).plugin("rectification").reminder_days)
+    groups = {"overdue": [], "due_soon": [], "to_respond": [], "waiting": []}
+    for t in tasks:
+        if t.status == "dispatched" and t.deadline and t.deadline < today:
+            groups["overdue"].append(t)
+        elif t.status == "dispatched" and t.deadline and t.deadline <= soon:
+            groups["due_soon"].append(t)
+        elif t.status == "dispatched":
+            groups["to_respond"].append(t)
+        else:
+            groups["waiting"].append(t)
+    left = {t.id: cal.working_days_between(today, t.deadline) for t in tasks if t.deadline}
+    return page(request, "rectification/mine.html", groups=groups, left=left, pending=pending,
+                today=today)
+
+
+async def _form_choices() -> dict[str, Any]:
+    defn = await current_definition()
+    return {"sources": defn.sources, "categories": defn.categories, "severities": SEVERITIES,
+            "periods": await Period.filter(status="open").order_by("-start"),
+            "units": await OrgUnit.all().order_by("path")}
+
+
+@get("/new", opt={"roles": ADMIN}, include_in_schema=False)
+async def new_form(request: Request) -> Template:
+    return page(request, "rectification/new.html", error="", values={}, **await _form_choices())
+
+
+@post("/new", opt={"roles": ADMIN}, include_in_schema=False)
+async def new_submit(request: Request) -> Template | Redirect:
+    form = dict(await request.form())
+    form.pop("_csrf", None)
+    try:
+        task = await workflow.register(await _actor(request), form)
+    except (KaoheError, PeriodClosedError) as exc:
+        msg = getattr(exc, "message", None) or i18n.t("error.period_closed", language(request),
+                                                       code=getattr(exc, "code", ""))
+        return page(request, "rectification/new.html", status_code=getattr(exc, "status", 409),
+                    error=msg, values=form, **await _form_choices())
+    return Redirect(path=f"/rectification/tasks/{task.id}")
+
+
+@get("/tasks/{task_id:int}", opt={"roles": READ}, include_in_schema=False)
+async def task_page(request: Request, task_id: FromPath[int]) -> Template:
+    return await _task_page(request, task_id)
+
+
+async def _task_page(request: Request, task_id: int, error: str = "",
+                     status_code: int = 200) -> Template:
+    actor = await _actor(request)
+    task = await get_task(task_id, actor)
+    detail = await _detail(task, actor.role)
+    notices = await task.overdue_notices.all().order_by("id")
+    return page(request, "rectification/task.html", status_code=status_code, task=task,
+                d=detail, notices=notices, error=error, defn=await current_definition())
+
+
+@post("/tasks/{task_id:int}/act/{action:str}", opt={"roles": WRITE}, include_in_schema=False)
+async def task_act(request: Request, task_id: FromPath[int], action: FromPath[str]) -> Any:
+    """Form posts from the task page; errors come back on the page with the right status."""
+    form = await request.form()
+    data = {k: v for k, v in form.items() if not isinstance(v, UploadFile) and k != "_csrf"}
+    try:
+        await workflow.act(task_id, action, await _actor(request), data,
+                           files=await _files(form), settings=_settings(request))
+    except NotFound:
+        raise
+    except (KaoheError, PeriodClosedError) as exc:
+        msg = exc.message if isinstance(exc, KaoheError) else i18n.t(
+            "error.period_closed", language(request), code=exc.code)
+        status = exc.status if isinstance(exc, KaoheError) else 409
+        if isinstance(exc, Forbidden) and exc.code == "outside_unit":
+            raise
+        return await _task_page(request, task_id, error=msg, status_code=status)
+    done = i18n.t("rectification.done", language(request))
+    return Redirect(path=f"/rectification/tasks/{task_id}?msg={quote(done)}")
+
+
+@get("/evidence/{evidence_id:int}", opt={"roles": READ}, include_in_schema=False)
+async def evidence_file(request: Request, evidence_id: FromPath[int]) -> Response:
+    row, path = await ev.open_evidence(evidence_id, await _actor(request), _settings(request))
+    return Response(path.read_bytes(), media_type=row.content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.original_name)}",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+# -- reports and bulk registration ---------------------------------------------------------------
+
+@get("/reports", opt={"roles": READ}, include_in_schema=False)
+async def reports(request: Request) -> Template:
+    return page(request, "rectification/reports.html", exporters=exporters.EXPORTERS,
+                periods=await Period.all().order_by("-start"),
+                units=await OrgUnit.all().order_by("path"))
+
+
+@get("/reports/{name:str}", opt={"roles": READ}, include_in_schema=False)
+async def report_download(request: Request, name: FromPath[str], period: FromQuery[str],
+                          unit: FromQuery[str] = "") -> Response:
+    exporter = exporters.BUILDERS.get(name)
+    if exporter is None:
+        raise NotFound("unknown_export", f"no export named '{name}'")
+    if not await Period.exists(code=period):
+        raise Invalid("unknown_period", f"period: no period '{period}'", field="period")
+    actor = await _actor(request)
+    if actor.role == "unit_officer":  # a unit sees its own subtree only
+        own = (await current_user(request).unit).code
+        if unit and unit != own:
+            target = await OrgUnit.get_or_none(code=unit)
+            if target is None or not actor.sees(target.path):
+                raise Forbidden("outside_unit", f"unit: {unit} is outside your unit subtree")
+        unit = unit or own
+    data = await exporter.build(ExportRequest(period=period, unit=unit or None,
+                                              lang=language(request)))
+    filename = f"{name}-{period}{'-' + unit if unit else ''}.xlsx"
+    return Response(data, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+@get("/import", opt={"roles": ADMIN}, include_in_schema=False)
+async def import_page(request: Request) -> Template:
+    return page(request, "rectification/import.html", preview=None, token="", error="")
+
+
+@get("/import/template", opt={"roles": ADMIN}, include_in_schema=False)
+async def import_template() -> Response:
+    return Response(await importer.template(), media_type=XLSX, headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''rectification-tasks.xlsx"})
+
+
+@post("/import", opt={"roles": ADMIN}, include_in_schema=False)
+async def import_preview(request: Request) -> Template:
+    from core import uploads
+
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return page(request, "rectification/import.html", status_code=422, preview=None,
+                    token="", error="file: choose an Excel file")
+    data = await upload.read()
+    ctx = {"user": current_user(request), "filename": upload.filename,
+           "lang": language(request), "settings": _settings(request)}
+    try:
+        preview = await importer.preview(data, ctx)
+    except KaoheError as exc:
+        return page(request, "rectification/import.html", status_code=exc.status, preview=None,
+                    token="", error=exc.message)
+    pending = await uploads.stage(importer.NAME, current_user(request), upload.filename, data,
+                                  preview)
+    return page(request, "rectification/import.html", preview=preview, token=pending.token,
+                error="")
+
+
+@post("/import/confirm", opt={"roles": ADMIN}, include_in_schema=False)
+async def import_confirm(request: Request) -> Template | Redirect:
+    from tortoise.transactions import in_transaction
+
+    from core import uploads
+
+    form = await request.form()
+    user = current_user(request)
+    try:
+        async with in_transaction():
+            pending = await uploads.take(str(form.get("token", "")), user, importer.NAME,
+                                         lang=language(request))
+            result = await importer.confirm(bytes(pending.data), {
+                "user": user, "filename": pending.filename, "lang": language(request),
+                "settings": _settings(request)})
+    except (KaoheError, PeriodClosedError) as exc:
+        return page(request, "rectification/import.html", status_code=getattr(exc, "status", 409),
+                    preview=None, token="", error=getattr(exc, "message", str(exc)))
+    msg = i18n.t("rectification.created", language(request), n=result["created"])
+    return Redirect(path=f"/rectification/queue?step=registered&msg={quote(msg)}")
+
+
+PAGES = [home, queue, mine, new_form, new_submit, task_page, task_act, evidence_file, reports,
+         report_download, import_page, import_template, import_preview, import_confirm]
+
+
+# -- dashboard ------------------------------------------------------------------------------------
+
+async def dashboard_panels(user: Any) -> list[Panel]:
+    if user.role in ("admin", "leader"):
+        counts = await queries.overdue_by_district()
+        return [Panel("rectification/_panel.html", {
+            "rect_labels": [c[0] for c in counts], "rect_values": [c[1] for c in counts],
+            "rect_total": sum(c[1] for c in counts)}, order=20)]
+    if user.role == "unit_officer":
+        actor = await actor_for(user)
+        counts = await queries.status_counts(actor)
+        overdue = await scoped(Task.filter(status="dispatched", overdue=True), actor).count()
+        return [Panel("rectification/_panel_unit.html", {"rect_counts": counts,
+                                                         "rect_overdue": overdue}, order=20)]
+    return []
