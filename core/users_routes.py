@@ -1,0 +1,135 @@
+"""User accounts for admins: list, create, disable or enable, reset a password. All audited."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+from tortoise.transactions import in_transaction
+
+from core import accounts, audit, i18n, web
+from core.accounts import Session, User
+from core.errors import Conflict, Invalid, NotFound
+from core.orgs import OrgUnit
+from core.security import current_user
+
+ADMIN = ("admin",)
+USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
+# Units an officer is usually bound to; deeper levels can still be typed by code.
+UNIT_CHOICE_LEVELS = ("city", "district", "community")
+
+
+async def _page(request: Request, status_code: int = 200, error: str = "", field: str = "",
+                form: dict[str, str] | None = None) -> Template:
+    users = await User.all().select_related("unit").order_by("username")
+    units = await OrgUnit.filter(level__in=UNIT_CHOICE_LEVELS, active=True).order_by(
+        "path").limit(500)
+    return web.page(request, "users.html", status_code=status_code, users=users, units=units,
+                    roles=accounts.ROLES, error=error, error_field=field, form=form or {},
+                    me=current_user(request))
+
+
+def _done(key: str, lang: str, **params: str) -> Redirect:
+    return Redirect(path="/users?" + urlencode({"msg": i18n.t(key, lang, **params)}))
+
+
+@get("/users", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_page(request: Request) -> Template:
+    return await _page(request)
+
+
+async def _validated(data: dict[str, str], lang: str) -> tuple[dict[str, str], OrgUnit | None]:
+    """Check the create form; a failure names its field."""
+    form = {k: (data.get(k) or "").strip() for k in
+            ("username", "display_name", "email", "role", "unit")}
+    t = lambda key, **p: i18n.t(f"users.{key}", lang, **p)  # noqa: E731
+    if not USERNAME_RE.match(form["username"]):
+        raise Invalid("invalid_username", t("bad_username"), field="username")
+    if await User.exists(username=form["username"]):
+        raise Conflict("username_taken", t("taken", username=form["username"]), field="username")
+    if form["role"] not in accounts.ROLES:
+        raise Invalid("invalid_role", t("bad_role", role=form["role"]), field="role")
+    unit = None
+    if form["unit"]:
+        unit = await OrgUnit.get_or_none(code=form["unit"])
+        if unit is None:
+            raise Invalid("unknown_unit", t("unknown_unit", code=form["unit"]), field="unit")
+    if form["role"] == "unit_officer" and unit is None:
+        raise Invalid("unit_required", t("unit_required"), field="unit")
+    if len(data.get("password") or "") < 8:
+        raise Invalid("weak_password", t("short_password"), field="password")
+    return form, unit
+
+
+@post("/users", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_create(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
+    lang = web.language(request)
+    try:
+        form, unit = await _validated(data, lang)
+        async with in_transaction():
+            user = await accounts.create_user(
+                form["username"], data["password"], form["role"],
+                display_name=form["display_name"], email=form["email"],
+                unit=unit if form["role"] == "unit_officer" else None)
+            await audit.record("user.create", "user", user.username, after=audit.snapshot(user))
+    except (Invalid, Conflict) as exc:
+        return await _page(request, exc.status, exc.message, exc.field or "",
+                           {k: v for k, v in data.items() if k not in ("password", "_csrf")})
+    return _done("users.created", lang, username=user.username)
+
+
+async def _target(user_id: int, lang: str) -> User:
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        raise NotFound("user_not_found", i18n.t("users.not_found", lang, id=user_id))
+    return user
+
+
+async def _set_active(request: Request, user_id: int, active: bool) -> Redirect:
+    lang = web.language(request)
+    user = await _target(user_id, lang)
+    if not active and user.id == current_user(request).id:
+        # Also keeps the last admin: only they could disable themselves.
+        raise Conflict("self_disable", i18n.t("users.self_disable", lang))
+    if user.is_active != active:
+        async with in_transaction():
+            await User.filter(id=user.id).update(is_active=active)
+            if not active:
+                await Session.filter(user_id=user.id).delete()
+            await audit.record("user.enable" if active else "user.disable", "user",
+                               user.username, before={"is_active": user.is_active},
+                               after={"is_active": active})
+    return _done("users.enabled" if active else "users.disabled", lang, username=user.username)
+
+
+@post("/users/{user_id:int}/disable", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_disable(request: Request, user_id: FromPath[int]) -> Redirect:
+    return await _set_active(request, user_id, False)
+
+
+@post("/users/{user_id:int}/enable", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_enable(request: Request, user_id: FromPath[int]) -> Redirect:
+    return await _set_active(request, user_id, True)
+
+
+@post("/users/{user_id:int}/password", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_reset_password(request: Request, user_id: FromPath[int],
+                               data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
+    lang = web.language(request)
+    user = await _target(user_id, lang)
+    password = data.get("password") or ""
+    if len(password) < 8:
+        return await _page(request, 422, i18n.t("users.short_password", lang), "password")
+    async with in_transaction():
+        user.set_password(password)
+        await user.save(update_fields=["password_hash"])
+        # A reset password must not leave old logins alive (on this or any instance).
+        await Session.filter(user_id=user.id).delete()
+        await audit.record("user.reset_password", "user", user.username)
+    return _done("users.reset", lang, username=user.username)
+
+
+HANDLERS = [users_page, users_create, users_disable, users_enable, users_reset_password]
