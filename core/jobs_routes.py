@@ -1,0 +1,127 @@
+"""Scheduled jobs for admins: the jobs page, its API and run-now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from core import audit, i18n, web
+from core.errors import Invalid, NotFound
+from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
+from core.scheduler_models import JobRun
+
+ADMIN = {"roles": ("admin",)}
+RUN_STATUSES = ("running", "ok", "failed")
+
+
+def _scheduler(request: Request) -> PlatformScheduler:
+    """The app's running scheduler, or a temporary one (a separate process schedules)."""
+    running = getattr(request.app.state, "scheduler", None)
+    if running is not None:
+        return running
+    state = request.app.state
+    return PlatformScheduler(state.settings, state.host, instance=f"web:{id(state)}"[:100])
+
+
+def _iso(value: dt.datetime | None, tz: str) -> str | None:
+    return value.astimezone(ZoneInfo(tz)).isoformat() if value else None
+
+
+def run_dict(run: JobRun, tz: str) -> dict[str, Any]:
+    return {"id": run.id, "job_id": run.job_id, "scheduled_for": _iso(run.scheduled_for, tz),
+            "started_at": _iso(run.started_at, tz), "finished_at": _iso(run.finished_at, tz),
+            "status": run.status, "error": run.error, "changed": run.changed,
+            "instance": run.instance, "manual": run.manual}
+
+
+async def jobs_overview(request: Request) -> list[dict[str, Any]]:
+    """Every job with its trigger, next run and last run."""
+    state = request.app.state
+    tz = state.settings.app.timezone
+    sched = getattr(state, "scheduler", None)
+    jobs = sched.jobs if sched else _scheduler(request).jobs
+    out = []
+    for spec in jobs.values():
+        last = await JobRun.filter(job_id=spec.id).order_by("-started_at", "-id").first()
+        nxt = sched.next_run(spec.id) if sched else next_fire_time(spec.trigger, tz)
+        out.append({"id": spec.id, "description": spec.description,
+                    "trigger": describe_trigger(spec.trigger), "next_run": _iso(nxt, tz),
+                    "last_run": run_dict(last, tz) if last else None})
+    return out
+
+
+async def _runs(job_id: str | None, status: str | None, limit: int) -> list[JobRun]:
+    if status and status not in RUN_STATUSES:
+        raise Invalid("invalid_status", f"status: must be one of {', '.join(RUN_STATUSES)}",
+                      field="status")
+    if not 1 <= limit <= 1000:
+        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
+    qs = JobRun.all()
+    if job_id:
+        qs = qs.filter(job_id=job_id)
+    if status:
+        qs = qs.filter(status=status)
+    return await qs.order_by("-started_at", "-id").limit(limit)
+
+
+async def _run_now(request: Request, job_id: str) -> JobRun:
+    sched = _scheduler(request)
+    if job_id not in sched.jobs:
+        raise NotFound("unknown_job", f"job: no job '{job_id}'", field="job_id")
+    await audit.record("job.run_now", "job", job_id)
+    return await sched.run_now(job_id)  # the job's own changes are by "job:ID"
+
+
+@get("/api/jobs", opt=ADMIN, tags=["platform"])
+async def api_jobs(request: Request) -> list[dict[str, Any]]:
+    """Every scheduled job: trigger, next run, last run with its status."""
+    return await jobs_overview(request)
+
+
+@get("/api/jobs/{job_id:str}/runs", opt=ADMIN, tags=["platform"])
+async def api_job_runs(request: Request, job_id: FromPath[str],
+                       status: FromQuery[str | None] = None,
+                       limit: FromQuery[int] = 50) -> list[dict[str, Any]]:
+    """Recorded runs of one job, newest first (`status`: running, ok, failed)."""
+    runs = await _runs(job_id, status, limit)
+    if not runs and job_id not in _scheduler(request).jobs:
+        raise NotFound("unknown_job", f"job: no job '{job_id}'", field="job_id")
+    return [run_dict(r, request.app.state.settings.app.timezone) for r in runs]
+
+
+@post("/api/jobs/{job_id:str}/run", opt=ADMIN, tags=["platform"], status_code=200)
+async def api_job_run(request: Request, job_id: FromPath[str]) -> dict[str, Any]:
+    """Run a job now; answers when it has finished, with the recorded run."""
+    run = await _run_now(request, job_id)
+    return run_dict(run, request.app.state.settings.app.timezone)
+
+
+@get("/jobs", opt=ADMIN, include_in_schema=False)
+async def jobs_page(request: Request, job: FromQuery[str | None] = None,
+                    status: FromQuery[str | None] = None) -> Template:
+    runs = await _runs(job, status or None, 100)
+    tz = ZoneInfo(request.app.state.settings.app.timezone)
+    return web.page(request, "jobs.html", jobs=await jobs_overview(request), runs=runs, tz=tz,
+                    selected=job or "", status=status or "", statuses=RUN_STATUSES,
+                    scheduler_here=getattr(request.app.state, "scheduler", None) is not None)
+
+
+@post("/jobs/{job_id:str}/run", opt=ADMIN, include_in_schema=False)
+async def jobs_run_form(request: Request, job_id: FromPath[str]) -> Redirect:
+    from urllib.parse import quote
+
+    lang = web.language(request)
+    run = await _run_now(request, job_id)
+    status = i18n.t(f"jobs.status_{run.status}", lang)
+    msg = i18n.t("jobs.ran", lang, job=job_id, status=status)
+    if run.error:
+        msg = f"{msg} ({run.error[:200]})"
+    return Redirect(path=f"/jobs?job={quote(job_id)}&msg={quote(msg)}")
+
+
+HANDLERS = [api_jobs, api_job_runs, api_job_run, jobs_page, jobs_run_form]

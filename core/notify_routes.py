@@ -1,0 +1,106 @@
+"""Mail delivery state for admins: the /mail page, its API and send-again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from core import audit, i18n, web
+from core.errors import Conflict, Invalid, NotFound
+from core.mailer import STATUSES, local
+from core.notify_models import MailMessage
+
+ADMIN = {"roles": ("admin",)}
+
+
+def mail_dict(m: MailMessage, tz: str) -> dict[str, Any]:
+    def iso(v: dt.datetime | None) -> str | None:
+        return v.astimezone(ZoneInfo(tz)).isoformat() if v else None
+
+    return {"id": m.id, "to": m.to_addr, "subject": m.subject, "status": m.status,
+            "attempts": m.attempts, "next_attempt_at": iso(m.next_attempt_at),
+            "last_error": m.last_error, "created_at": iso(m.created_at),
+            "sent_at": iso(m.sent_at), "event_key": m.event_key,
+            "attachment": m.attachment_name or (m.attachment_path.rsplit("/", 1)[-1]
+                                                if m.attachment_path else "")}
+
+
+async def _mails(status: str | None, to: str | None, limit: int) -> list[MailMessage]:
+    if status and status not in STATUSES:
+        raise Invalid("invalid_status", f"status: must be one of {', '.join(STATUSES)}",
+                      field="status")
+    if not 1 <= limit <= 1000:
+        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
+    qs = MailMessage.all()
+    if status:
+        qs = qs.filter(status=status)
+    if to:
+        qs = qs.filter(to_addr__icontains=to)
+    return await qs.order_by("-id").limit(limit)
+
+
+async def _counts() -> dict[str, int]:
+    return {s: await MailMessage.filter(status=s).count() for s in STATUSES}
+
+
+async def _retry(request: Request, mail_id: int) -> MailMessage:
+    mail = await MailMessage.get_or_none(id=mail_id)
+    if mail is None:
+        raise NotFound("not_found", f"mail: no message {mail_id}", field="id")
+    if mail.status != "failed":
+        raise Conflict("not_failed", f"mail {mail_id}: only failed mail can be sent again "
+                                     f"(status is {mail.status})", field="status")
+    before = audit.snapshot(mail, exclude=("body",))
+    now = dt.datetime.now(dt.UTC)
+    # A fresh set of attempts; the last error stays visible until the next try.
+    await MailMessage.filter(id=mail_id, status="failed").update(
+        status="queued", attempts=0, next_attempt_at=local(request.app.state.settings, now))
+    await mail.refresh_from_db()
+    await audit.record("mail.retry", "mail", mail_id, before=before, after=audit.snapshot(mail, exclude=("body",)))
+    return mail
+
+
+@get("/api/mail", opt=ADMIN, tags=["platform"])
+async def api_mail(request: Request, status: FromQuery[str | None] = None,
+                   to: FromQuery[str | None] = None,
+                   limit: FromQuery[int] = 100) -> dict[str, Any]:
+    """Outgoing mail with its delivery state, newest first; `status` filters
+    (queued, sent, failed, digest, digested), `to` matches part of the address."""
+    rows = await _mails(status, to, limit)
+    tz = request.app.state.settings.app.timezone
+    return {"counts": await _counts(), "messages": [mail_dict(m, tz) for m in rows]}
+
+
+@post("/api/mail/{mail_id:int}/retry", opt=ADMIN, tags=["platform"], status_code=200)
+async def api_mail_retry(request: Request, mail_id: FromPath[int]) -> dict[str, Any]:
+    """Queue a failed mail again with a fresh set of attempts."""
+    mail = await _retry(request, mail_id)
+    return mail_dict(mail, request.app.state.settings.app.timezone)
+
+
+@get("/mail", opt=ADMIN, include_in_schema=False)
+async def mail_page(request: Request, status: FromQuery[str | None] = None,
+                    to: FromQuery[str | None] = None) -> Template:
+    rows = await _mails(status or None, to or None, 200)
+    cfg = request.app.state.settings.mail
+    return web.page(request, "mail.html", rows=rows, counts=await _counts(), status=status or "",
+                    to=to or "", statuses=STATUSES,
+                    tz=ZoneInfo(request.app.state.settings.app.timezone),
+                    server=f"{cfg.host}:{cfg.port}", sender=cfg.sender)
+
+
+@post("/mail/{mail_id:int}/retry", opt=ADMIN, include_in_schema=False)
+async def mail_retry_form(request: Request, mail_id: FromPath[int]) -> Redirect:
+    from urllib.parse import quote
+
+    await _retry(request, mail_id)
+    msg = i18n.t("mail.retried", web.language(request), id=mail_id)
+    return Redirect(path=f"/mail?msg={quote(msg)}")
+
+
+HANDLERS = [api_mail, api_mail_retry, mail_page, mail_retry_form]
