@@ -1,0 +1,371 @@
+"""Coverage figures computed in the database, and the organizations behind each figure.
+
+One SQL text serves SQLite and PostgreSQL. Facts are one row per organization counted in
+the period: (org_id, kind, community_id, formal_members, own, joint, instr, should) as 0/1
+integers. An open period reads them live from the registry as of the period's last day; a
+closed period reads the rows frozen when it closed, so its figures never change afterwards.
+Subtrees come from a recursive walk up the org unit tree (each community → all its
+ancestors), so every unit's figures are one GROUP BY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core.errors import Invalid, NotFound
+from core.orgs import OrgUnit, Period, parse_period
+from plugins.coverage.models import KINDS, PeriodFreeze
+
+TOTAL = "total"
+SCOPES = KINDS + (TOTAL,)
+COUNT_FIGURES = ("orgs", "own", "joint", "org_covered", "instructor_only", "work_covered",
+                 "uncovered", "should_establish")
+RATE_FIGURES = {"org_rate": "org_covered", "work_rate": "work_covered"}
+FIGURES = COUNT_FIGURES + tuple(RATE_FIGURES) + ("instructors",)
+
+# The rules, once: each figure is a predicate over one fact row `f`.
+PREDICATES = {
+    "orgs": "1 = 1",
+    "own": "f.own = 1",
+    "joint": "f.own = 0 AND f.joint = 1",
+    "org_covered": "(f.own = 1 OR f.joint = 1)",
+    "instructor_only": "f.own = 0 AND f.joint = 0 AND f.instr = 1",
+    "work_covered": "(f.own = 1 OR f.joint = 1 OR f.instr = 1)",
+    "uncovered": "f.own = 0 AND f.joint = 0 AND f.instr = 0",
+    "should_establish": "f.should = 1",
+}
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    """A percentage with two decimals, rounded half up; None when there is nothing to count."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) * HUNDRED / Decimal(denominator)).quantize(CENT, ROUND_HALF_UP)
+
+
+@dataclass
+class Figures:
+    orgs: int = 0
+    own: int = 0
+    joint: int = 0
+    instructor_only: int = 0
+    uncovered: int = 0
+    should_establish: int = 0
+    instructors: int = 0
+
+    @property
+    def org_covered(self) -> int:
+        return self.own + self.joint
+
+    @property
+    def work_covered(self) -> int:
+        return self.own + self.joint + self.instructor_only
+
+    @property
+    def org_rate(self) -> Decimal | None:
+        return rate(self.org_covered, self.orgs)
+
+    @property
+    def work_rate(self) -> Decimal | None:
+        return rate(self.work_covered, self.orgs)
+
+    def add(self, other: Figures) -> None:
+        for name in ("orgs", "own", "joint", "instructor_only", "uncovered", "should_establish"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in COUNT_FIGURES}
+        out["instructors"] = self.instructors
+        for name in RATE_FIGURES:
+            value = getattr(self, name)
+            out[name] = float(value) if value is not None else None
+        return out
+
+
+@dataclass
+class UnitFigures:
+    unit_id: int
+    by_kind: dict[str, Figures] = field(default_factory=lambda: {k: Figures() for k in SCOPES})
+
+    def __getitem__(self, kind: str) -> Figures:
+        return self.by_kind[kind]
+
+
+# -- SQL helpers ---------------------------------------------------------------------------
+def lit(text: str) -> str:
+    """A string literal; values reaching here are codes and paths, quoted all the same."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def like_prefix(column: str, prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE {lit(escaped + '%')} ESCAPE '\\'"
+
+
+def _date(day: dt.date) -> str:
+    return lit(day.isoformat())
+
+
+def live_facts_sql(as_of: dt.date, min_formal: int) -> str:
+    """Every organization counted on `as_of`, with its coverage flags, from the registry."""
+    d = _date(as_of)
+    return f"""
+SELECT o.id AS org_id, o.kind AS kind, o.community_id AS community_id,
+       o.formal_members AS formal_members,
+       COALESCE(po.own, 0) AS own, COALESCE(po.joint, 0) AS joint,
+       CASE WHEN ia.organization_id IS NULL THEN 0 ELSE 1 END AS instr,
+       CASE WHEN o.formal_members >= {int(min_formal)} AND COALESCE(po.own, 0) = 0
+            THEN 1 ELSE 0 END AS should
+FROM coverage_org o
+LEFT JOIN (
+    SELECT l.organization_id AS organization_id,
+           MAX(CASE WHEN p.formation = 'standalone' THEN 1 ELSE 0 END) AS own,
+           MAX(CASE WHEN p.formation = 'joint' THEN 1 ELSE 0 END) AS joint
+    FROM coverage_party_org_link l JOIN coverage_party_org p ON p.id = l.party_org_id
+    WHERE (p.established IS NULL OR p.established <= {d})
+      AND (p.dissolved_on IS NULL OR p.dissolved_on > {d})
+    GROUP BY l.organization_id
+) po ON po.organization_id = o.id
+LEFT JOIN ({live_assignments_sql(as_of, distinct_orgs=True)}) ia ON ia.organization_id = o.id
+WHERE (o.valid_from IS NULL OR o.valid_from <= {d})
+  AND (o.closed_on IS NULL OR o.closed_on > {d})"""
+
+
+def live_assignments_sql(as_of: dt.date, distinct_orgs: bool = False) -> str:
+    d = _date(as_of)
+    cols = "DISTINCT organization_id" if distinct_orgs else "organization_id, instructor_id"
+    return (f"SELECT {cols} FROM coverage_assignment "
+            f"WHERE (start_on IS NULL OR start_on <= {d}) AND (end_on IS NULL OR end_on > {d})")
+
+
+def frozen_facts_sql(code: str) -> str:
+    return ("SELECT organization_id AS org_id, kind, community_id, formal_members, own, joint, "
+            f"instr, should FROM coverage_period_fact WHERE period_code = {lit(code)}")
+
+
+def frozen_assignments_sql(code: str) -> str:
+    return ("SELECT organization_id, instructor_id FROM coverage_period_instructor "
+            f"WHERE period_code = {lit(code)}")
+
+
+ANCESTORS_CTE = """anc(unit_id, member_id) AS (
+    SELECT id, id FROM core_org_unit
+    UNION ALL
+    SELECT u.parent_id, anc.member_id FROM anc JOIN core_org_unit u ON u.id = anc.unit_id
+    WHERE u.parent_id IS NOT NULL
+)"""
+
+
+async def _rows(sql: str) -> list[dict[str, Any]]:
+    return await Tortoise.get_connection("default").execute_query_dict(sql)
+
+
+# -- period source -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """Where a period's facts come from."""
+
+    period: str
+    as_of: dt.date
+    frozen: bool
+    facts: str
+    assignments: str
+
+
+async def min_formal_members() -> int:
+    from plugins.coverage.config import definition
+
+    return (await definition()).should_establish_min_formal
+
+
+async def source_for(period_code: str) -> Source:
+    try:
+        parse_period(period_code)
+    except ValueError as exc:
+        raise Invalid("bad_period", str(exc), field="period") from None
+    period = await Period.get_or_none(code=period_code)
+    if period is None:
+        raise NotFound("unknown_period", f"period: no period '{period_code}'", field="period")
+    if period.is_closed:
+        await freeze(period)
+        return Source(period.code, period.end, True, frozen_facts_sql(period.code),
+                      frozen_assignments_sql(period.code))
+    min_formal = await min_formal_members()
+    return Source(period.code, period.end, False, live_facts_sql(period.end, min_formal),
+                  live_assignments_sql(period.end))
+
+
+# -- freezing ------------------------------------------------------------------------------
+async def freeze(period: Period) -> bool:
+    """Store the facts of a closed period once; later registry edits never reach them."""
+    if await PeriodFreeze.exists(period_code=period.code):
+        return False
+    min_formal = await min_formal_members()
+    code = lit(period.code)
+    try:
+        async with in_transaction() as conn:
+            await PeriodFreeze.create(period_code=period.code, as_of=period.end, using_db=conn)
+            await conn.execute_query(f"""
+INSERT INTO coverage_period_fact
+    (period_code, organization_id, kind, community_id, formal_members, own, joint, instr, should)
+SELECT {code}, f.org_id, f.kind, f.community_id, f.formal_members, f.own, f.joint, f.instr, f.should
+FROM ({live_facts_sql(period.end, min_formal)}) f""")
+            await conn.execute_query(f"""
+INSERT INTO coverage_period_instructor (period_code, organization_id, instructor_id)
+SELECT {code}, a.organization_id, a.instructor_id
+FROM ({live_assignments_sql(period.end)}) a
+JOIN coverage_period_fact pf ON pf.organization_id = a.organization_id
+ AND pf.period_code = {code}""")
+            count = (await conn.execute_query_dict(
+                f"SELECT COUNT(*) AS n FROM coverage_period_fact WHERE period_code = {code}"))[0]["n"]
+            await PeriodFreeze.filter(period_code=period.code).using_db(conn).update(
+                organizations=count)
+    except IntegrityError:
+        return False  # another process froze it first
+    return True
+
+
+async def freeze_closed_periods() -> dict[str, list[str]]:
+    """Freeze every closed period not yet frozen; drop the frozen rows of reopened periods."""
+    closed = set(await Period.filter(status="closed").values_list("code", flat=True))
+    frozen = set(await PeriodFreeze.all().values_list("period_code", flat=True))
+    reopened = sorted(frozen - closed)
+    if reopened:
+        async with in_transaction() as conn:
+            for code in reopened:
+                await conn.execute_query(
+                    f"DELETE FROM coverage_period_fact WHERE period_code = {lit(code)}")
+                await conn.execute_query(
+                    f"DELETE FROM coverage_period_instructor WHERE period_code = {lit(code)}")
+                await PeriodFreeze.filter(period_code=code).using_db(conn).delete()
+    newly = []
+    for period in await Period.filter(code__in=sorted(closed - frozen)):
+        if await freeze(period):
+            newly.append(period.code)
+    return {"frozen": newly, "reopened": reopened}
+
+
+# -- figures -------------------------------------------------------------------------------
+def _sum(pred: str) -> str:
+    return f"SUM(CASE WHEN {pred} THEN 1 ELSE 0 END)"
+
+
+async def unit_figures(period_code: str, unit_ids: list[int] | None = None
+                       ) -> dict[int, UnitFigures]:
+    """Figures of each unit's whole subtree, per kind and in total: two GROUP BY queries."""
+    src = await source_for(period_code)
+    where = ""
+    if unit_ids is not None:
+        if not unit_ids:
+            return {}
+        where = "WHERE anc.unit_id IN (" + ", ".join(str(int(i)) for i in unit_ids) + ")"
+    counts = ", ".join(f"{_sum(PREDICATES[name])} AS {name}"
+                       for name in ("own", "joint", "instructor_only", "uncovered",
+                                    "should_establish"))
+    sql = f"""
+WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts})
+SELECT anc.unit_id AS unit_id, f.kind AS kind, COUNT(*) AS orgs, {counts}
+FROM f JOIN anc ON anc.member_id = f.community_id
+{where}
+GROUP BY anc.unit_id, f.kind"""
+    # Distinct instructors do not add up across kinds or units: count them per group.
+    sql_instructors = f"""
+WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts}), a AS ({src.assignments})
+SELECT anc.unit_id AS unit_id, f.kind AS kind, COUNT(DISTINCT a.instructor_id) AS n
+FROM f JOIN anc ON anc.member_id = f.community_id JOIN a ON a.organization_id = f.org_id
+{where}
+GROUP BY anc.unit_id, f.kind
+UNION ALL
+SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, COUNT(DISTINCT a.instructor_id) AS n
+FROM f JOIN anc ON anc.member_id = f.community_id JOIN a ON a.organization_id = f.org_id
+{where}
+GROUP BY anc.unit_id"""
+    out: dict[int, UnitFigures] = {}
+    if unit_ids is not None:
+        out = {int(i): UnitFigures(int(i)) for i in unit_ids}
+    for row in await _rows(sql):
+        unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
+        figures = unit[row["kind"]]
+        for name in ("orgs", "own", "joint", "instructor_only", "uncovered", "should_establish"):
+            setattr(figures, name, int(row[name] or 0))
+        unit[TOTAL].add(figures)
+    for row in await _rows(sql_instructors):
+        unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
+        unit[row["kind"]].instructors = int(row["n"] or 0)
+    return out
+
+
+async def figures_for(period_code: str, unit: OrgUnit) -> UnitFigures:
+    return (await unit_figures(period_code, [unit.id]))[unit.id]
+
+
+# -- drill-down ----------------------------------------------------------------------------
+def _kind_filter(kind: str | None) -> str:
+    if kind in (None, "", TOTAL):
+        return ""
+    if kind not in KINDS:
+        raise Invalid("bad_kind", f"kind: '{kind}' is not one of {', '.join(SCOPES)}", field="kind")
+    return f" AND f.kind = {lit(kind)}"
+
+
+async def organizations_behind(period_code: str, unit: OrgUnit, kind: str | None,
+                               figure: str) -> list[dict[str, Any]]:
+    """The exact organizations a count figure counts, in unit-path and credit-code order."""
+    if figure not in PREDICATES:
+        raise Invalid("bad_figure", f"figure: '{figure}' is not one of {', '.join(FIGURES)}",
+                      field="figure")
+    src = await source_for(period_code)
+    sql = f"""
+WITH f AS ({src.facts})
+SELECT f.org_id AS id, o.uscc AS uscc, o.name AS name, f.kind AS kind, u.code AS community_code,
+       u.name AS community_name, f.formal_members AS formal_members, f.own AS own,
+       f.joint AS joint, f.instr AS instr, f.should AS should
+FROM f JOIN coverage_org o ON o.id = f.org_id JOIN core_org_unit u ON u.id = f.community_id
+WHERE {like_prefix('u.path', unit.path)}{_kind_filter(kind)} AND {PREDICATES[figure]}
+ORDER BY u.path, o.uscc"""
+    rows = await _rows(sql)
+    for row in rows:
+        for flag in ("own", "joint", "instr", "should"):
+            row[flag] = bool(row[flag])
+    return rows
+
+
+async def instructors_behind(period_code: str, unit: OrgUnit, kind: str | None
+                             ) -> list[dict[str, Any]]:
+    src = await source_for(period_code)
+    sql = f"""
+WITH f AS ({src.facts}), a AS ({src.assignments})
+SELECT usr.id AS id, usr.username AS username, usr.display_name AS display_name,
+       COUNT(DISTINCT f.org_id) AS organizations
+FROM f JOIN a ON a.organization_id = f.org_id JOIN core_user usr ON usr.id = a.instructor_id
+JOIN core_org_unit u ON u.id = f.community_id
+WHERE {like_prefix('u.path', unit.path)}{_kind_filter(kind)}
+GROUP BY usr.id, usr.username, usr.display_name
+ORDER BY usr.username"""
+    return await _rows(sql)
+
+
+async def drilldown(period_code: str, unit: OrgUnit, kind: str | None, figure: str
+                    ) -> dict[str, Any]:
+    """Numerator and denominator organizations of a rate, or the members of a count."""
+    _kind_filter(kind)
+    if figure in RATE_FIGURES:
+        numerator = await organizations_behind(period_code, unit, kind, RATE_FIGURES[figure])
+        denominator = await organizations_behind(period_code, unit, kind, "orgs")
+        value = rate(len(numerator), len(denominator))
+        return {"figure": figure, "value": float(value) if value is not None else None,
+                "numerator": numerator, "denominator": denominator}
+    if figure == "instructors":
+        people = await instructors_behind(period_code, unit, kind)
+        return {"figure": figure, "value": len(people), "instructors": people}
+    orgs = await organizations_behind(period_code, unit, kind, figure)
+    return {"figure": figure, "value": len(orgs), "organizations": orgs}
