@@ -41,8 +41,8 @@ async def ledger_records(period: str, unit: OrgUnit | None = None) -> list[Recor
     qs = Record.all().select_related("unit")
     if unit is not None:
         qs = qs.filter(unit__path__startswith=unit.path)
-    proposed = await qs.filter(created_at__gte=since, created_at__lt=until)
-    rows = {r.id: r for r in proposed}
+    # Compared in Python: SQLite compares stored datetimes as text, whatever their offsets.
+    rows = {r.id: r for r in await qs if since <= r.created_at < until}
     for r, _, _ in await counted(start, end):
         if unit is None or r.unit.path.startswith(unit.path):
             rows.setdefault(r.id, r)

@@ -233,7 +233,7 @@ async def api_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
 
 
 @post("/records/{record_id:int}/approve", opt=ADMIN, status_code=200)
-async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
                       ) -> dict[str, Any]:
     """Approve a proposal (optionally naming the responsible person or new points). 409 twice."""
     data = data or {}
@@ -243,7 +243,7 @@ async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any]] |
 
 
 @post("/records/{record_id:int}/dismiss", opt=ADMIN, status_code=200)
-async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
                       ) -> dict[str, Any]:
     """Dismiss a proposal with a `reason`; a dismissed upgrade restores the earlier measure."""
     record = await services.dismiss(record_id, str((data or {}).get("reason", "")))
@@ -252,7 +252,7 @@ async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any]] |
 
 
 @post("/records/{record_id:int}/carry-out", opt=ADMIN, status_code=200)
-async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
                         ) -> dict[str, Any]:
     """Record that an approved measure was carried out: `date` (default today), `notes`."""
     data = data or {}
@@ -262,7 +262,7 @@ async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any]]
 
 
 @post("/records/{record_id:int}/close", opt=ADMIN, status_code=200)
-async def api_close(record_id: FromPath[int], data: JSONBody[dict[str, Any]] | None = None
+async def api_close(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
                     ) -> dict[str, Any]:
     """Close a carried-out record (refused while an appeal is pending)."""
     record = await services.close(record_id, str((data or {}).get("note", "")))

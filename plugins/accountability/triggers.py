@@ -255,13 +255,12 @@ async def _ranking(event: Any, payload: dict[str, Any], units: dict[str, OrgUnit
 async def _bottom_streak(group: str, unit_code: str, published_at: dt.datetime,
                          ranking_id: int) -> list[RankingSeen]:
     """The unit's latest run of bottom places in the group, newest first, up to this ranking."""
-    rows = await RankingSeen.filter(ranking_group=group, unit_code=unit_code,
-                                    published_at__lte=published_at).order_by(
-        "-published_at", "-ranking_id")
+    # Compared in Python: SQLite compares stored datetimes as text, whatever their offsets.
+    rows = [r for r in await RankingSeen.filter(ranking_group=group, unit_code=unit_code)
+            if (r.published_at, r.ranking_id) <= (published_at, ranking_id)]
+    rows.sort(key=lambda r: (r.published_at, r.ranking_id), reverse=True)
     streak = []
     for row in rows:
-        if row.published_at == published_at and row.ranking_id > ranking_id:
-            continue  # published at the same moment but later: not before this one
         if not row.in_bottom:
             break
         streak.append(row)
@@ -328,8 +327,9 @@ async def _repeat_of(p: Proposal, measure: str, ladder: Ladder) -> Record | None
     if not ladder.repeat_within_days:
         return None
     since = p.occurred_at - dt.timedelta(days=ladder.repeat_within_days)
-    rows = await Record.filter(unit_id=p.unit.id, status__in=STANDING, approved_at__gte=since,
-                               approved_at__lte=p.occurred_at).order_by("-approved_at")
+    rows = [r for r in await Record.filter(unit_id=p.unit.id, status__in=STANDING)
+            if r.approved_at and since <= r.approved_at <= p.occurred_at]
+    rows.sort(key=lambda r: r.approved_at, reverse=True)
     for row in rows:
         if row.trigger_key != p.trigger_key and RANK[row.measure] >= RANK[measure]:
             return row
