@@ -83,7 +83,11 @@ async def _detail(task: Task, role: str) -> dict[str, Any]:
 
 async def _files(form: Any) -> list[tuple[str, bytes]]:
     out = []
-    for item in form.getall("files") if hasattr(form, "getall") else []:
+    try:
+        items = form.getall("files")
+    except KeyError:
+        items = []
+    for item in items:
         if isinstance(item, UploadFile) and item.filename:
             out.append((item.filename, await item.read()))
     return out

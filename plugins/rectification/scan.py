@@ -73,12 +73,15 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
     crossed: dict[int, int] = {}
     for days in sorted(thresholds):
         cutoff = q.d(threshold_cutoff(cal, today, days))
-        where = (f"status = 'dispatched' AND deadline <= {q.p(1)} AND overdue_level < {days}")
+
+        def where(n: int, days: int = days) -> str:
+            return f"status = 'dispatched' AND deadline <= {q.p(n)} AND overdue_level < {days}"
+
         count, _ = await q.run(
             f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
-            f"SELECT id, {days}, {q.p(2)} FROM {T} WHERE {where} "
-            f"ON CONFLICT (task_id, threshold) DO NOTHING", cutoff, q.d(today))
-        await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where}", cutoff)
+            f"SELECT id, {days}, {q.p(1)} FROM {T} WHERE {where(2)} "
+            f"ON CONFLICT (task_id, threshold) DO NOTHING", q.d(today), cutoff)
+        await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where(1)}", cutoff)
         crossed[days] = count
     return crossed
 

@@ -1,0 +1,170 @@
+"""The daily scan: overdue marking, thresholds announced once and only once, reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.audit import AuditEntry
+from core.notify_models import InboxMessage
+from plugins.rectification.models import OverdueNotice, Task
+from plugins.rectification.scan import id_ranges, overdue_scan, threshold_cutoff
+from tests.plugins.rectification.conftest import PDF, dispatched, step
+
+pytestmark = pytest.mark.usefixtures("db")
+D = dt.date.fromisoformat
+
+
+def overdue_keys(heard):
+    return sorted(e.key for e in heard if e.name == "rectification.overdue")
+
+
+async def test_thresholds_announced_once_across_repeated_scans(people, heard):
+    a = await dispatched(people, severity="urgent")  # deadline 2026-10-10 (Saturday, 调休)
+    b = await dispatched(people, severity="general")  # deadline 2026-11-03
+    assert (a.deadline, b.deadline) == (D("2026-10-10"), D("2026-11-03"))
+
+    result = await overdue_scan(today=D("2026-10-10"))  # due today: not overdue yet
+    assert result["marked_overdue"] == 0 and overdue_keys(heard) == []
+
+    result = await overdue_scan(today=D("2026-10-11"))  # Sunday: overdue, 0 working days
+    assert result["marked_overdue"] == 1 and overdue_keys(heard) == []
+    a = await Task.get(id=a.id)
+    assert a.overdue and a.overdue_since == D("2026-10-11") and a.overdue_level == 0
+
+    await overdue_scan(today=D("2026-10-12"))  # Monday: 1 working day overdue
+    assert overdue_keys(heard) == [f"rectification.overdue:{a.id}:1"]
+    event = heard[-1]
+    assert event.payload == {
+        "task_id": a.id, "task_no": a.number, "title": a.title, "unit_code": "520102001",
+        "responsible_person": "张三", "deadline": "2026-10-10", "days_overdue": 1,
+        "threshold": 1, "period": "2026", "link": f"/rectification/tasks/{a.id}"}
+    for _ in range(3):  # repeated scans on the same day announce nothing new
+        result = await overdue_scan(today=D("2026-10-12"))
+        assert result["announced"] == 0 and result["marked_overdue"] == 0
+    assert len(overdue_keys(heard)) == 1
+
+    await overdue_scan(today=D("2026-10-30"))  # 15th working day after 10-10
+    assert overdue_keys(heard) == sorted([f"rectification.overdue:{a.id}:1",
+                                          f"rectification.overdue:{a.id}:15"])
+    assert heard[-1].payload["days_overdue"] == 15
+    await overdue_scan(today=D("2026-10-30"))
+    # b: deadline 11-03; a jump of many days at once announces every threshold crossed
+    await overdue_scan(today=D("2026-12-31"))
+    await overdue_scan(today=D("2026-12-31"))
+    keys = overdue_keys(heard)
+    assert keys == sorted([f"rectification.overdue:{a.id}:{t}" for t in (1, 15, 30)]
+                          + [f"rectification.overdue:{b.id}:{t}" for t in (1, 15, 30)])
+    assert len(keys) == len(set(keys))
+    assert await OverdueNotice.filter(announced_at=None).count() == 0
+    assert (await Task.get(id=b.id)).overdue_level == 30
+
+
+async def test_threshold_cutoff_counts_working_days(db):
+    from core.calendar import WorkCalendar
+
+    cal = await WorkCalendar.load()
+    # 1 working day overdue on Mon 10-12 means a deadline on or before Sat 10-10 (a workday)
+    assert threshold_cutoff(cal, D("2026-10-12"), 1) == D("2026-10-11")
+    assert cal.working_days_between(D("2026-10-11"), D("2026-10-12")) == 1
+    # on Thu 10-08 (first workday after the holiday) any deadline up to 10-07 is 1 day over
+    assert threshold_cutoff(cal, D("2026-10-08"), 1) == D("2026-10-07")
+    assert threshold_cutoff(cal, D("2026-10-08"), 2) == D("2026-09-29")
+
+
+async def test_failed_announcement_is_retried_not_lost(people, host, heard):
+    from tests.plugins.rectification import listener
+
+    task = await dispatched(people, severity="urgent")
+    calls = {"n": 0}
+
+    class Flaky:
+        @staticmethod
+        def kaohe_event(event):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("listener down")
+
+    from core.hookspecs import hookimpl
+
+    Flaky.kaohe_event = hookimpl(Flaky.kaohe_event)
+    host.register("flaky", Flaky)
+    first = await overdue_scan(today=D("2026-10-12"))
+    assert first["announced"] == 0
+    assert await OverdueNotice.filter(task_id=task.id, announced_at=None).count() == 1
+    second = await overdue_scan(today=D("2026-10-13"))
+    assert second["announced"] == 1
+    assert [e.key for e in listener.HEARD if e.name == "rectification.overdue"].count(
+        f"rectification.overdue:{task.id}:1") >= 1
+
+
+async def test_responded_and_closed_tasks_are_not_marked(people, settings, heard):
+    a = await dispatched(people, severity="urgent")
+    await step(people, a, "respond", who="nm", day="2026-10-09", note="done",
+               files=[("a.pdf", PDF)], settings=settings)
+    result = await overdue_scan(today=D("2026-11-30"))
+    assert result["marked_overdue"] == 0 and overdue_keys(heard) == []
+
+
+async def test_new_deadline_clears_overdue_but_thresholds_stay_announced(people, settings, heard):
+    a = await dispatched(people, severity="urgent")
+    await overdue_scan(today=D("2026-10-12"))
+    a = await Task.get(id=a.id).select_related("unit", "period")
+    a = await step(people, a, "set_deadline", day="2026-10-12", deadline="2026-10-20",
+                   reason="协调")
+    assert not a.overdue and a.overdue_since is None
+    await overdue_scan(today=D("2026-10-21"))
+    assert (await Task.get(id=a.id)).overdue
+    assert overdue_keys(heard) == [f"rectification.overdue:{a.id}:1"]  # 1 was announced before
+
+
+async def test_scan_writes_are_audited_with_the_ids(people):
+    a = await dispatched(people, severity="urgent")
+    b = await dispatched(people, severity="urgent")
+    await overdue_scan(today=D("2026-10-12"))
+    entry = await AuditEntry.filter(action="rectification.overdue_scan").first()
+    assert entry.after["marked_overdue"] == 2
+    assert entry.after["ids"] == id_ranges([a.id, b.id])
+    assert entry.after["thresholds_crossed"] == {"1": 2, "15": 0, "30": 0}
+    await overdue_scan(today=D("2026-10-12"))  # nothing changed: no new audit entry
+    assert await AuditEntry.filter(action="rectification.overdue_scan").count() == 1
+
+
+def test_id_ranges():
+    assert id_ranges([5, 1, 2, 3, 9, 10]) == "1-3,5,9-10"
+    assert id_ranges([]) == ""
+    long = id_ranges(list(range(0, 20000, 2)), limit=50)
+    assert len(long) < 80 and long.endswith("(10000 ids)")
+
+
+async def test_reminders_before_and_after_the_deadline_once(people):
+    a = await dispatched(people, severity="urgent")  # deadline 10-10, unit 520102001
+    # 3 working days before: 10-10 is within 3 working days of 10-07? (holiday) → of 10-08
+    r = await overdue_scan(today=D("2026-10-08"), reminder_days=3)
+    assert r["reminded"] == {"before": 1, "passed": 0}
+    r = await overdue_scan(today=D("2026-10-09"), reminder_days=3)
+    assert r["reminded"] == {"before": 0, "passed": 0}
+    r = await overdue_scan(today=D("2026-10-11"), reminder_days=3)
+    assert r["reminded"] == {"before": 0, "passed": 1}
+    r = await overdue_scan(today=D("2026-10-12"), reminder_days=3)
+    assert r["reminded"] == {"before": 0, "passed": 0}
+    inbox = await InboxMessage.filter(user_id=people["nm_comm"].user.id).order_by("id")
+    assert [m.event_key for m in inbox if "remind" in m.event_key] == [
+        f"rectification.remind:{a.id}:2026-10-10:before",
+        f"rectification.remind:{a.id}:2026-10-10:passed"]
+    # the district officer is not reminded of a community task that has its own officer
+    assert not await InboxMessage.filter(user_id=people["nm"].user.id,
+                                         event_key__contains="remind").exists()
+    # a new deadline re-arms the reminders
+    a = await Task.get(id=a.id).select_related("unit", "period")
+    await step(people, a, "set_deadline", day="2026-10-12", deadline="2026-10-14", reason="x")
+    r = await overdue_scan(today=D("2026-10-12"), reminder_days=3)
+    assert r["reminded"]["before"] == 1
+
+
+async def test_job_is_registered(settings, host):
+    from core.scheduler import collect_jobs
+
+    jobs = collect_jobs(settings, host)
+    assert "rectification.overdue_scan" in jobs
