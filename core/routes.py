@@ -117,9 +117,9 @@ HANDLERS = [
 ]
 
 # Admin pages of the platform services, each in its own module.
-from core import audit_routes, users_routes  # noqa: E402
+from core import audit_routes, calendar_routes, users_routes  # noqa: E402
 
-HANDLERS += audit_routes.HANDLERS + users_routes.HANDLERS
+HANDLERS += audit_routes.HANDLERS + users_routes.HANDLERS + calendar_routes.HANDLERS
 
 from core import export_routes  # noqa: E402
 
