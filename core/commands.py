@@ -137,26 +137,45 @@ def register_core_commands(cli: click.Group) -> None:
     @jobs.command("list")
     @click.pass_obj
     def jobs_list(obj: Ctx) -> None:
-        """List scheduled jobs with their triggers."""
-        from core.scheduler import collect_jobs
+        """List scheduled jobs: trigger, next run, last run."""
+        from zoneinfo import ZoneInfo
 
-        settings, host = obj.boot()
-        for spec in collect_jobs(settings, host).values():
-            click.echo(f"{spec.id}\t{spec.trigger}\t{spec.description}")
+        from core.scheduler import collect_jobs, describe_trigger, next_fire_time
+        from core.scheduler_models import JobRun
+
+        async def body(settings, host):
+            tz = settings.app.timezone
+            for spec in collect_jobs(settings, host).values():
+                nxt = next_fire_time(spec.trigger, tz)
+                last = await JobRun.filter(job_id=spec.id).order_by("-started_at", "-id").first()
+                zone = ZoneInfo(tz)
+                last_text = (f"{last.status} {last.scheduled_for.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+                             if last else "never run")
+                nxt_text = f"{nxt.astimezone(zone):%Y-%m-%d %H:%M:%S}" if nxt else "-"
+                click.echo(f"{spec.id}\t{describe_trigger(spec.trigger)}\tnext {nxt_text}\t"
+                           f"last {last_text}\t{spec.description}")
+
+        run_with_db(obj, body)
 
     @jobs.command("run")
     @click.argument("job_id")
     @click.pass_obj
     def jobs_run(obj: Ctx, job_id: str) -> None:
-        """Run one job now (recorded like a scheduled firing)."""
+        """Run one job now (recorded as a manual run; exit 1 if it failed)."""
+        import json
+
+        from core import audit
         from core.scheduler import PlatformScheduler
 
         async def body(settings, host):
             sched = PlatformScheduler(settings, host)
             if job_id not in sched.jobs:
                 fail(f"no job '{job_id}' (see `kaohe jobs list`)")
+            with acting_as("cli"):
+                await audit.record("job.run_now", "job", job_id)
             run = await sched.run_now(job_id)
-            click.echo(f"{job_id}: {run.status} {run.error or run.changed}")
+            detail = run.error or json.dumps(run.changed, ensure_ascii=False)
+            click.echo(f"{job_id}: {run.status} {detail}")
             if run.status != "ok":
                 raise SystemExit(1)
 
@@ -164,27 +183,45 @@ def register_core_commands(cli: click.Group) -> None:
 
     @jobs.command("history")
     @click.argument("job_id", required=False)
-    @click.option("--limit", default=20)
+    @click.option("--limit", default=20, type=click.IntRange(1, 10000), show_default=True)
+    @click.option("--status", type=click.Choice(["running", "ok", "failed"]), default=None)
     @click.pass_obj
-    def jobs_history(obj: Ctx, job_id: str | None, limit: int) -> None:
-        """Show recent runs."""
+    def jobs_history(obj: Ctx, job_id: str | None, limit: int, status: str | None) -> None:
+        """Show recent runs, newest first."""
+        import json
+        from zoneinfo import ZoneInfo
+
         from core.scheduler_models import JobRun
 
         async def body(settings, host):
+            tz = ZoneInfo(settings.app.timezone)
             qs = JobRun.all()
             if job_id:
                 qs = qs.filter(job_id=job_id)
-            for r in await qs.order_by("-scheduled_for").limit(limit):
-                click.echo(f"{r.job_id}\t{r.scheduled_for.isoformat()}\t{r.status}\t{r.error}")
+            if status:
+                qs = qs.filter(status=status)
+            rows = await qs.order_by("-started_at", "-id").limit(limit)
+            if not rows:
+                click.echo("no runs")
+            for r in rows:
+                took = (f"{(r.finished_at - r.started_at).total_seconds():.1f}s"
+                        if r.finished_at and r.started_at else "-")
+                detail = r.error or json.dumps(r.changed, ensure_ascii=False)
+                click.echo(f"{r.job_id}\t{r.scheduled_for.astimezone(tz):%Y-%m-%d %H:%M:%S}\t"
+                           f"{'manual' if r.manual else 'scheduled'}\t{r.status}\t{took}\t"
+                           f"{r.instance}\t{detail}")
 
         run_with_db(obj, body)
 
     @cli.command()
+    @click.option("--no-catch-up", is_flag=True, help="Do not run firings missed while down.")
     @click.pass_obj
-    def scheduler(obj: Ctx) -> None:
-        """Run the scheduler alone, without the web app."""
+    def scheduler(obj: Ctx, no_catch_up: bool) -> None:
+        """Run the scheduler alone, without the web app (stops on Ctrl+C or SIGTERM)."""
+        import signal
+
         from core import db
-        from core.scheduler import PlatformScheduler
+        from core.scheduler import PlatformScheduler, describe_trigger
 
         settings, host = obj.boot()
 
@@ -194,19 +231,25 @@ def register_core_commands(cli: click.Group) -> None:
                 if await db.pending_migrations(config):
                     fail("pending migrations: run `kaohe migrate`")
                 sched = PlatformScheduler(settings, host)
-                await sched.start()
-                click.echo(f"scheduler running {len(sched.jobs)} jobs; Ctrl+C stops")
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await sched.start(catch_up=not no_catch_up)
+                click.echo(f"scheduler {sched.instance} running {len(sched.jobs)} jobs; "
+                           "Ctrl+C stops")
+                for job_id, spec in sched.jobs.items():
+                    click.echo(f"  {job_id}\t{describe_trigger(spec.trigger)}\t"
+                               f"next {sched.next_run(job_id)}")
                 try:
-                    await asyncio.Event().wait()
+                    await stop.wait()
                 finally:
+                    click.echo("stopping: waiting for running jobs")
                     await sched.shutdown()
             finally:
                 await db.close_db()
 
-        try:
-            asyncio.run(body())
-        except KeyboardInterrupt:
-            pass
+        asyncio.run(body())
 
     @cli.group()
     def calendar() -> None:

@@ -348,8 +348,11 @@ def test_contributed_jobs_are_checked(settings, host):
     jobs = collect_jobs(settings, host)
     assert {"core.mail", "core.digest"} <= set(jobs)
 
+    from core.hookspecs import hookimpl
+
     class Bad:
         @staticmethod
+        @hookimpl
         def kaohe_jobs(settings):
             async def body(ctx):
                 return None
@@ -361,3 +364,76 @@ def test_contributed_jobs_are_checked(settings, host):
             collect_jobs(settings, host)
     finally:
         host.pm.unregister(name="badjobs")
+
+
+# --- jobs API, page and CLI ---------------------------------------------------------------
+
+async def test_jobs_api_lists_runs_and_runs_now(client):
+    from core.audit import AuditEntry
+    from tests.conftest import login, make_user
+
+    await make_user("adm", "admin")
+    await make_user("officer", "instructor")
+    csrf = await login(client, "adm")
+    r = await client.get("/api/jobs")
+    assert r.status_code == 200
+    jobs = {j["id"]: j for j in r.json()}
+    assert jobs["core.mail"]["trigger"] == "* * * * *"
+    assert jobs["core.digest"]["next_run"].endswith("T08:00:00+08:00")
+    assert jobs["core.mail"]["last_run"] is None
+    r = await client.post("/api/jobs/core.digest/run", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    run = r.json()
+    assert run["status"] == "ok" and run["manual"] and run["changed"] == {"digests": [],
+                                                                          "messages": 0}
+    jobs = {j["id"]: j for j in (await client.get("/api/jobs")).json()}
+    assert jobs["core.digest"]["last_run"]["status"] == "ok"
+    runs = (await client.get("/api/jobs/core.digest/runs")).json()
+    assert [x["id"] for x in runs] == [run["id"]]
+    assert (await client.get("/api/jobs/core.digest/runs", params={"status": "failed"})).json() == []
+    bad = await client.get("/api/jobs/core.digest/runs", params={"status": "weird"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+    missing = await client.post("/api/jobs/core.nope/run", headers={"X-CSRF-Token": csrf})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_job"
+    assert (await client.get("/api/jobs/core.nope/runs")).status_code == 404
+    entry = await AuditEntry.filter(action="job.run_now").first()
+    assert entry.actor == "adm" and entry.object_id == "core.digest"
+    client.cookies.clear()
+    await login(client, "officer")
+    assert (await client.get("/api/jobs")).status_code == 403
+
+
+async def test_jobs_page_runs_a_job_with_csrf(client):
+    from tests.conftest import login, make_user
+
+    await make_user("adm", "admin")
+    csrf = await login(client, "adm")
+    page = await client.get("/jobs", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert 'action="/jobs/core.mail/run"' in page.text and "立即运行" in page.text
+    r = await client.post("/jobs/core.mail/run", data={"_csrf": "forged"})
+    assert r.status_code == 403 and await JobRun.all().count() == 0
+    r = await client.post("/jobs/core.mail/run", data={"_csrf": csrf})
+    assert r.status_code in (302, 303) and r.headers["location"].startswith("/jobs?job=core.mail")
+    run = await JobRun.get(job_id="core.mail")
+    assert run.manual and run.status == "ok"
+    page = await client.get(r.headers["location"], headers={"accept": "text/html"})
+    assert "任务 core.mail 已运行：成功" in page.text
+    assert 'id="runs"' in page.text and "手动" in page.text
+
+
+def test_jobs_cli(settings):
+    def kaohe(*args):
+        return subprocess.run([sys.executable, "-m", "core", "--settings", str(settings.source),
+                               *args], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
+
+    listed = kaohe("jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "core.mail" in listed.stdout and "core.digest" in listed.stdout
+    ran = kaohe("jobs", "run", "core.digest")
+    assert ran.returncode == 0, ran.stderr
+    assert "core.digest: ok" in ran.stdout
+    history = kaohe("jobs", "history", "core.digest")
+    assert history.returncode == 0 and "core.digest" in history.stdout and "ok" in history.stdout
+    unknown = kaohe("jobs", "run", "core.nope")
+    assert unknown.returncode == 2 and "no job 'core.nope'" in unknown.stderr
