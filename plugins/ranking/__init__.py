@@ -1,1 +1,97 @@
-"""ranking plugin."""
+"""ranking plugin (工作绩效排位): weighted indicators, published rankings, scheduled reports."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from core.hookspecs import hookimpl
+
+HERE = Path(__file__).parent
+
+
+@hookimpl
+def kaohe_settings_schema():
+    from plugins.ranking.config import RankingSettings
+
+    return RankingSettings
+
+
+@hookimpl
+def kaohe_tortoise_app():
+    return {"models": ["plugins.ranking.models"], "migrations": "plugins.ranking.migrations"}
+
+
+@hookimpl
+def kaohe_messages():
+    return tomllib.loads((HERE / "messages.toml").read_text(encoding="utf-8"))
+
+
+@hookimpl
+def kaohe_template_dirs():
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def kaohe_pages():
+    from plugins.ranking.routes import PAGES
+
+    return PAGES
+
+
+@hookimpl
+def kaohe_api_routes():
+    from plugins.ranking.routes import API
+
+    return API
+
+
+@hookimpl
+def kaohe_nav_items():
+    from core.web import NavItem
+
+    return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
+            NavItem("ranking.nav.values", "/ranking/values", ("admin",), 31),
+            NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ("admin",), 32)]
+
+
+@hookimpl
+def kaohe_dashboard_panels(user):
+    from plugins.ranking.panels import panels
+
+    return panels(user)
+
+
+@hookimpl
+def kaohe_jobs(settings):
+    from plugins.ranking.jobs import jobs
+
+    return jobs(settings)
+
+
+@hookimpl
+def kaohe_exporters():
+    from plugins.ranking.exporters import exporters
+
+    return exporters()
+
+
+@hookimpl
+def kaohe_cli_commands(cli):
+    from plugins.ranking.cli import register
+
+    register(cli)
+
+
+@hookimpl
+def kaohe_validate_assessment(section, definition):
+    from plugins.ranking.services import validate_section
+
+    return validate_section(section, definition)
+
+
+@hookimpl
+def kaohe_apply_assessment(section, definition):
+    from plugins.ranking.services import apply_section
+
+    return apply_section(section, definition)

@@ -1,0 +1,21 @@
+"""The ranking workbook as an exporter: `kaohe export ranking --period P --group G`, the
+archive and the report subscriptions all build it through here."""
+
+from __future__ import annotations
+
+from core.contrib import Exporter, ExportRequest
+from plugins.ranking import workbook
+
+
+async def build_ranking(request: ExportRequest) -> bytes:
+    """The published ranking of `request.group` for `request.period`; `request.unit` narrows
+    the rows to a unit's subtree (a district leader's detail); options {"draft": true}
+    exports an unpublished draft, marked as such."""
+    book, _ = await workbook.load(request.period, request.group, request.unit,
+                                  draft=bool(request.options.get("draft")))
+    return workbook.write(book)
+
+
+def exporters() -> list[Exporter]:
+    return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
+                     needs_period=True)]

@@ -1,0 +1,28 @@
+"""The dashboard panel: the latest published ranking as a bar chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.web import Panel
+from plugins.ranking import models
+
+PANEL_BARS = 15
+
+
+async def panels(user: Any) -> list[Panel]:
+    if user is None or user.role not in ("admin", "leader", "unit_officer"):
+        return []
+    ranking = await models.Ranking.filter(status__in=("objection", "final")) \
+        .order_by("-published_at", "-id").first()
+    ctx: dict[str, Any] = {"ranking": ranking, "labels": [], "values": [], "bottom": []}
+    if ranking is not None:
+        rows = await models.RankingRow.filter(ranking=ranking, rank__isnull=False) \
+            .order_by("position").values("unit_name", "total", "flag", "rank")
+        ctx["labels"] = [r["unit_name"] for r in rows[:PANEL_BARS]]
+        ctx["values"] = [float(r["total"]) for r in rows[:PANEL_BARS]]
+        ctx["bottom"] = [r for r in rows if r["flag"] == "bottom"]
+        ctx["count"] = len(rows)
+    if user.role == "admin":
+        ctx["drafts"] = await models.Ranking.filter(status="draft").count()
+    return [Panel("ranking/panel.html", ctx, order=20)]

@@ -1,0 +1,267 @@
+"""Firing report subscriptions: build each workbook once, archive it with its SHA-256, mail it
+to every recipient through the platform's mail queue, log each delivery and follow it.
+
+Mail goes through core's queue (core.notify_models.MailMessage, sent with retries and
+back-off by core's mailer); each Delivery row mirrors its message's state, and a delivery
+that failed for good is reported to the admins once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from core import audit, notify
+from core.accounts import User
+from core.archive import ReportFile, file_path
+from core.calendar import WorkCalendar
+from core.contrib import ExportRequest
+from core.errors import Invalid
+from core.notify_models import MailMessage
+from plugins.ranking import config, models
+from plugins.ranking.subscriptions import (
+    Recipient,
+    all_exporters,
+    due_times,
+    next_times,
+    resolve_period,
+    resolve_recipients,
+)
+
+log = logging.getLogger("kaohe.ranking.reports")
+UTC = dt.UTC
+_UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One workbook a firing builds: the same spec is built once, whoever gets it."""
+
+    exporter: str
+    period: str
+    group: str = ""
+    unit: str = ""
+
+    @property
+    def filename(self) -> str:
+        parts = [self.exporter, self.period, self.group, self.unit]
+        return _UNSAFE.sub("_", "_".join(p for p in parts if p)) + ".xlsx"
+
+
+def plan(sub: models.Subscription, period: str, recipients: list[Recipient]
+         ) -> tuple[FileSpec, dict[str, list[FileSpec]]]:
+    """The main workbook, and for each recipient the workbooks they get."""
+    main = FileSpec(sub.exporter, period, sub.group, sub.unit)
+    per: dict[str, list[FileSpec]] = {}
+    for r in recipients:
+        files = [main]
+        if r.detail_unit and sub.detail_group:
+            files.append(FileSpec(sub.exporter, period, sub.detail_group, r.detail_unit))
+        per[r.label] = files
+    return main, per
+
+
+def request_of(spec: FileSpec) -> ExportRequest:
+    return ExportRequest(period=spec.period, unit=spec.unit or None, group=spec.group or None)
+
+
+async def build(spec: FileSpec) -> bytes:
+    """Build through the platform's exporter registry (any plugin's exporter, by name)."""
+    from core.exports import build_export
+
+    return await build_export(spec.exporter, request_of(spec))
+
+
+async def archive(settings: Any, spec: FileSpec, data: bytes) -> ReportFile:
+    """Store a built workbook in the report archive with its SHA-256; the exporter's roles
+    decide who may download it."""
+    from core.exports import archive_export
+
+    return await archive_export(spec.exporter, request_of(spec), data,
+                                created_by=audit.current_actor(), settings=settings)
+
+
+async def fire(settings: Any, sub: models.Subscription, scheduled_for: dt.datetime,
+               manual: bool = False) -> models.Firing | None:
+    """Run one firing; None when another instance already claimed it."""
+    scheduled_for = scheduled_for.astimezone(UTC).replace(microsecond=0)
+    try:
+        firing = await models.Firing.create(subscription=sub, scheduled_for=scheduled_for,
+                                            manual=manual)
+    except IntegrityError:
+        return None
+    try:
+        await _run(settings, sub, firing)
+    except Exception as exc:  # a broken exporter or rule is logged and reported, never raised
+        log.exception("report subscription %s failed", sub.key)
+        firing.status, firing.error = "failed", _describe(exc)
+        await _tell_admins(f"定时报表发送失败：{sub.title}",
+                           f"订阅 {sub.key} 于 {_local(scheduled_for)} 的发送失败：{firing.error}",
+                           key=f"ranking.firing.failed:{firing.id}")
+    firing.finished_at = dt.datetime.now(UTC)
+    await firing.save()
+    if not manual:
+        await models.Subscription.filter(id=sub.id).update(last_fired_for=scheduled_for)
+    await audit.record("ranking.report.fire", "ranking_firing", firing.id, after={
+        "subscription": sub.key, "scheduled_for": scheduled_for, "period": firing.period,
+        "status": firing.status, "reports": firing.report_ids, "error": firing.error})
+    return firing
+
+
+async def _run(settings: Any, sub: models.Subscription, firing: models.Firing) -> None:
+    firing.period = await resolve_period(sub, firing.scheduled_for)
+    recipients = await resolve_recipients(sub)
+    main, per = plan(sub, firing.period, recipients)
+    built: dict[FileSpec, ReportFile] = {}
+    for spec in [main] + sorted({f for files in per.values() for f in files} - {main},
+                                key=lambda f: f.filename):
+        built[spec] = await archive(settings, spec, await build(spec))
+    firing.report_ids = [r.id for r in built.values()]
+    problems = 0
+    for r in recipients:
+        files = [built[f] for f in per[r.label]]
+        for report in files:
+            if r.problem:
+                await models.Delivery.create(firing=firing, recipient=r.label, address=r.address,
+                                             report_ids=[report.id], state="skipped",
+                                             last_error=r.problem)
+                problems += 1
+                continue
+            mail = await _queue_mail(settings, r.address, sub, firing, report)
+            await models.Delivery.create(firing=firing, recipient=r.label, address=r.address,
+                                         report_ids=[report.id], state="queued", mail_id=mail.id)
+        if r.user is not None:
+            await notify.notify([r.user], f"定时报表：{sub.title}（{firing.period}）",
+                                "、".join(f.filename for f in files),
+                                key=f"ranking.report:{firing.id}", link="/archive", mail=False)
+    if problems:
+        await _tell_admins(f"定时报表部分收件人无法发送：{sub.title}",
+                           "；".join(sorted({r.problem for r in recipients if r.problem})),
+                           key=f"ranking.firing.skipped:{firing.id}")
+    firing.status = "partial" if problems else "ok"
+
+
+async def _queue_mail(settings: Any, address: str, sub: models.Subscription,
+                      firing: models.Firing, report: ReportFile) -> MailMessage:
+    subject = f"{sub.title}（{firing.period}）"
+    body = (f"{sub.title}\n考核期：{firing.period}\n文件：{report.filename}\n"
+            f"SHA-256：{report.sha256}\n本邮件由考核平台按订阅 {sub.key} 自动发送。")
+    return await notify.queue_mail(address, subject, body,
+                                   attachment_path=str(file_path(settings, report)),
+                                   attachment_name=report.filename,
+                                   key=f"ranking.report:{firing.id}:{report.id}")
+
+
+async def sync_deliveries() -> dict[str, int]:
+    """Mirror the mail queue's state into the delivery log; report final failures once."""
+    open_rows = await models.Delivery.filter(state__in=("queued", "retrying"),
+                                             mail_id__isnull=False)
+    if not open_rows:
+        return {"sent": 0, "failed": 0}
+    mails = {m.id: m for m in await MailMessage.filter(id__in=[d.mail_id for d in open_rows])}
+    counts = {"sent": 0, "failed": 0}
+    for d in open_rows:
+        mail = mails.get(d.mail_id)
+        if mail is None:
+            continue
+        state = {"sent": "sent", "failed": "failed"}.get(
+            mail.status, "retrying" if mail.attempts else "queued")
+        if (state, mail.attempts, mail.last_error) == (d.state, d.attempts, d.last_error):
+            continue
+        await models.Delivery.filter(id=d.id).update(
+            state=state, attempts=mail.attempts, last_error=mail.last_error,
+            sent_at=mail.sent_at, next_attempt_at=mail.next_attempt_at)
+        if state in counts:
+            counts[state] += 1
+    await report_failures()
+    return counts
+
+
+async def report_failures() -> int:
+    """Tell the admins about each delivery that failed for good, once."""
+    told = 0
+    for d in await models.Delivery.filter(state__in=("failed", "skipped"), reported_at__isnull=True) \
+            .prefetch_related("firing__subscription"):
+        claimed = await models.Delivery.filter(id=d.id, reported_at__isnull=True).update(
+            reported_at=dt.datetime.now(UTC))
+        if not claimed:
+            continue  # another instance reports it
+        if d.state == "failed":
+            sub = d.firing.subscription
+            await _tell_admins(f"定时报表投递失败：{sub.title} → {d.recipient}",
+                               f"{d.address}：{d.attempts} 次尝试后仍失败：{d.last_error}",
+                               key=f"ranking.delivery.failed:{d.id}")
+            told += 1
+    return told
+
+
+async def _tell_admins(subject: str, body: str, key: str) -> None:
+    admins = await User.filter(role="admin", is_active=True)
+    await notify.notify(admins, subject, body, key=key, link="/ranking/subscriptions")
+
+
+async def run_due(settings: Any, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The job body: fire due subscriptions (latest missed time only), follow deliveries."""
+    now = (now or dt.datetime.now(UTC)).astimezone(UTC)
+    horizon = now - dt.timedelta(hours=config.of(settings).reports_catch_up_hours)
+    cal = await WorkCalendar.load()
+    fired, skipped = [], []
+    for sub in await models.Subscription.filter(active=True):
+        since = max(t for t in (sub.last_fired_for, sub.created_at, horizon) if t is not None)
+        times = await due_times(sub, since, now, cal)
+        if not times:
+            continue
+        firing = await fire(settings, sub, times[-1])  # missed ones coalesce into the latest
+        (fired if firing else skipped).append(f"{sub.key}@{_local(times[-1])}")
+    deliveries = await sync_deliveries()
+    return {"fired": fired, "claimed_elsewhere": skipped, "deliveries": deliveries}
+
+
+async def run_now(settings: Any, sub: models.Subscription) -> models.Firing:
+    """`kaohe reports run ID` and the page's button: a manual firing, now."""
+    firing = await fire(settings, sub, dt.datetime.now(UTC), manual=True)
+    if firing is None:
+        raise Invalid("already_running", "subscription: a firing for this second already runs")
+    return firing
+
+
+async def dry_run(sub: models.Subscription, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Who would get what, without building, archiving or sending anything."""
+    now = now or dt.datetime.now(UTC)
+    nxt = await next_times(sub, 3, now)
+    when = nxt[0] if nxt else now
+    try:
+        period, problem = await resolve_period(sub, when), ""
+    except Invalid as exc:
+        period, problem = "", exc.message
+    if sub.exporter not in all_exporters():
+        problem = f"exporter: unknown exporter '{sub.exporter}'"
+    recipients = await resolve_recipients(sub)
+    main, per = plan(sub, period or "?", recipients)
+    return {
+        "subscription": sub.key, "title": sub.title, "exporter": sub.exporter,
+        "cron": sub.cron, "calendar": sub.calendar,
+        "next": [_local(t) for t in nxt], "period": period, "problem": problem,
+        "files": sorted({f.filename for files in per.values() for f in files} | {main.filename}),
+        "recipients": [{"recipient": r.label, "address": r.address, "problem": r.problem,
+                        "files": [f.filename for f in per[r.label]]} for r in recipients],
+    }
+
+
+def _describe(exc: Exception) -> str:
+    from core.errors import KaoheError
+
+    if isinstance(exc, KaoheError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _local(value: dt.datetime) -> str:
+    from plugins.ranking.services import TZ
+
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,606 @@
+"""Pages (/ranking) and JSON API (/api/ranking) of the ranking plugin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from litestar import Request, Response, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from core import i18n, uploads
+from core.errors import Invalid, KaoheError, NotFound
+from core.orgs import OrgUnit, Period
+from core.security import current_user, scope_for
+from core.web import language, page
+from plugins.ranking import models, rankings, reports, subscriptions, values, values_io, workbook
+from plugins.ranking.services import current_scheme, get_group, scheme_of
+
+ADMIN = {"roles": ("admin",)}
+READERS = {"roles": ("admin", "leader", "unit_officer")}
+EXPORTERS = {"roles": ("admin", "leader")}
+OFFICERS = {"roles": ("admin", "unit_officer")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(content=data, media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"{filename}\"; "
+                               f"filename*=UTF-8''{quote(filename)}"})
+
+
+def _go(path: str, request: Request, key: str = "", **params: Any) -> Redirect:
+    if key:
+        msg = i18n.t(f"ranking.{key}", language(request), **params)
+        path += ("&" if "?" in path else "?") + urlencode({"msg": msg})
+    return Redirect(path=path)
+
+
+async def _visible(ranking_id: int, request: Request) -> models.Ranking:
+    """A draft is the admins' working copy: others see published rankings only."""
+    ranking = await rankings.get_ranking(ranking_id)
+    if ranking.status == "draft" and current_user(request).role != "admin":
+        raise NotFound("unknown_ranking", f"ranking: no ranking #{ranking_id}", field="ranking")
+    return ranking
+
+
+async def _defaults(period: str, group: str) -> tuple[Any, Any, str, str]:
+    row, scheme = await current_scheme(required=False)
+    if scheme is None:
+        return None, None, period, group
+    if not group:
+        group = scheme.groups[0].key
+    if not period:
+        latest = await Period.filter(status="open").order_by("-end", "start").first() \
+            or await Period.all().order_by("-end").first()
+        period = latest.code if latest else ""
+    return row, scheme, period, group
+
+
+def ranking_json(r: models.Ranking) -> dict[str, Any]:
+    return {"id": r.id, "period": r.period, "group": r.group, "revision": r.revision,
+            "status": r.status, "definition": r.definition_slug,
+            "definition_version": r.definition_version, "missing_policy": r.missing_policy,
+            "top_n": r.top_n, "bottom_n": r.bottom_n, "units": r.unit_count,
+            "excluded": r.excluded_count, "inputs_sha256": r.inputs_sha256,
+            "results_sha256": r.results_sha256, "previous_period": r.previous_period,
+            "computed_at": r.computed_at.isoformat() if r.computed_at else None,
+            "published_at": r.published_at.isoformat() if r.published_at else None,
+            "published_by": r.published_by,
+            "objection_until": r.objection_until.isoformat() if r.objection_until else None,
+            "superseded_by": r.superseded_by, "link": rankings.link(r.id)}
+
+
+def row_json(r: models.RankingRow) -> dict[str, Any]:
+    change = None if r.rank is None or r.prev_rank is None else r.prev_rank - r.rank
+    return {"unit_code": r.unit_code, "unit_name": r.unit_name, "rank": r.rank,
+            "total": str(r.total) if r.total is not None else None,
+            "prev_rank": r.prev_rank, "rank_change": change,
+            "prev_total": str(r.prev_total) if r.prev_total is not None else None,
+            "flag": r.flag, "excluded": r.excluded, "missing": r.missing, "aspects": r.aspects}
+
+
+async def drilldown(ranking: models.Ranking, unit_code: str, user: Any) -> dict[str, Any]:
+    """A unit's total taken apart: each aspect, each indicator's value, source and score."""
+    row = await models.RankingRow.get_or_none(ranking=ranking, unit_code=unit_code)
+    if row is None:
+        raise NotFound("unit_not_ranked", f"unit: '{unit_code}' is not in ranking #{ranking.id}",
+                       field="unit")
+    if user.role == "unit_officer":
+        unit = await OrgUnit.get_or_none(code=unit_code)
+        scope = await scope_for(user)
+        if unit is None or not scope.allows_unit_path(unit.path):
+            raise NotFound("unit_not_ranked", f"unit: '{unit_code}' is outside your unit",
+                           field="unit")
+    scheme = scheme_of(await models.Scheme.get(id=ranking.scheme_id))
+    entered = {v.indicator: v for v in await models.IndicatorValue.filter(
+        period=ranking.period, unit_code=unit_code)}
+    aspects = []
+    for a in scheme.aspects:
+        inds = []
+        for i in a.indicators:
+            frozen = row.inputs.get(i.key, {})
+            value_row = entered.get(i.key)
+            inds.append({
+                "key": i.key, "name": i.name, "unit": i.unit, "core": i.core,
+                "weight": str(i.weight), "method": i.method,
+                "method_text": workbook.method_text(i), "source": i.source,
+                "source_label": workbook.source_label(i.source),
+                "value": frozen.get("v"), "sha256": frozen.get("h"),
+                "score": row.scores.get(i.key),
+                "entered_by": value_row.updated_by if value_row and i.stored else "",
+                "origin": value_row.origin if value_row and i.stored else "",
+                "contribution": _contribution(row.scores.get(i.key), i.weight, a.weight)})
+        aspects.append({"key": a.key, "name": a.name, "weight": str(a.weight),
+                        "score": row.aspects.get(a.key), "indicators": inds})
+    return {"ranking": ranking_json(ranking), "unit": row_json(row), "aspects": aspects}
+
+
+def _contribution(score: str | None, weight: Decimal, aspect_weight: Decimal) -> str | None:
+    if score is None:
+        return None
+    return str((Decimal(score) * weight * aspect_weight / 10000).quantize(Decimal("0.01")))
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+@get("/", opt=READERS, include_in_schema=False)
+async def index_page(request: Request, period: FromQuery[str] = "",
+                     group: FromQuery[str] = "") -> Template:
+    user = current_user(request)
+    scheme_row, scheme, period, group = await _defaults(period, group)
+    qs = models.Ranking.all()
+    if user.role != "admin":
+        qs = qs.exclude(status="draft")
+    items = await qs.order_by("-id").limit(100)
+    missing = None
+    if user.role == "admin" and scheme is not None and period and group:
+        try:
+            missing = await values.missing_values(period, group)
+        except KaoheError as exc:
+            missing = {"error": exc.message}
+    periods = await Period.all().order_by("-end", "start")
+    return page(request, "ranking/index.html", scheme=scheme, scheme_row=scheme_row,
+                rankings=items, period=period, group=group, periods=periods, missing=missing)
+
+
+@post("/compute", opt=ADMIN, include_in_schema=False)
+async def compute_page(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    ranking = await rankings.compute(data.get("period", ""), data.get("group", ""),
+                                     current_user(request).username)
+    return _go(rankings.link(ranking.id), request, "computed", id=ranking.id)
+
+
+@get("/rankings/{ranking_id:int}", opt=READERS, include_in_schema=False)
+async def ranking_page(request: Request, ranking_id: FromPath[int]) -> Template:
+    user = current_user(request)
+    ranking = await _visible(ranking_id, request)
+    scheme = scheme_of(await models.Scheme.get(id=ranking.scheme_id))
+    rows = await models.RankingRow.filter(ranking=ranking).order_by("position")
+    objections = await models.Objection.filter(ranking=ranking).order_by("id")
+    own: list[str] = []
+    if user.role == "unit_officer":
+        scope = await scope_for(user)
+        paths = {u.code: u.path for u in await OrgUnit.filter(
+            code__in=[r.unit_code for r in rows])}
+        own = [c for c, p in paths.items() if scope.allows_unit_path(p)]
+        objections = [o for o in objections if o.unit_code in own]
+    ranked = [r for r in rows if r.rank is not None]
+    return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows,
+                objections=objections, own=own, today=rankings.today(),
+                chart_labels=[r.unit_name for r in ranked[:40]],
+                chart_values=[float(r.total) for r in ranked[:40]])
+
+
+@get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, include_in_schema=False)
+async def unit_page(request: Request, ranking_id: FromPath[int],
+                    unit_code: FromPath[str]) -> Template:
+    ranking = await _visible(ranking_id, request)
+    detail = await drilldown(ranking, unit_code, current_user(request))
+    return page(request, "ranking/unit.html", d=detail, ranking=ranking)
+
+
+@post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
+async def publish_page(request: Request, ranking_id: FromPath[int]) -> Redirect:
+    ranking = await rankings.publish(ranking_id, current_user(request).username)
+    return _go(rankings.link(ranking.id), request, "published", id=ranking.id)
+
+
+@post("/rankings/{ranking_id:int}/revise", opt=ADMIN, include_in_schema=False)
+async def revise_page(request: Request, ranking_id: FromPath[int],
+                      data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    new = await rankings.revise(ranking_id, data.get("reason", ""), current_user(request).username)
+    return _go(rankings.link(new.id), request, "revised", id=new.id)
+
+
+@get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, include_in_schema=False)
+async def verify_page(request: Request, ranking_id: FromPath[int]) -> Template:
+    ranking = await _visible(ranking_id, request)
+    return page(request, "ranking/verify.html", ranking=ranking,
+                v=await rankings.verify(ranking.id))
+
+
+@get("/rankings/{ranking_id:int}/export", opt=EXPORTERS, include_in_schema=False)
+async def export_page(request: Request, ranking_id: FromPath[int]) -> Response:
+    ranking = await _visible(ranking_id, request)
+    book = await workbook.book_of(ranking)
+    return _xlsx(workbook.write(book), f"ranking_{ranking.period}_{ranking.group}_"
+                                       f"r{ranking.revision}.xlsx")
+
+
+@post("/rankings/{ranking_id:int}/objections", opt=OFFICERS, include_in_schema=False)
+async def objection_page(request: Request, ranking_id: FromPath[int],
+                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await rankings.file_objection(ranking_id, current_user(request), data.get("unit", ""),
+                                  data.get("reason", ""), data.get("indicator", ""))
+    return _go(rankings.link(ranking_id), request, "objection_filed")
+
+
+@post("/objections/{objection_id:int}/resolve", opt=ADMIN, include_in_schema=False)
+async def resolve_page(request: Request, objection_id: FromPath[int],
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    obj = await rankings.resolve_objection(objection_id, data.get("decision", ""),
+                                           data.get("response", ""),
+                                           current_user(request).username)
+    return _go(rankings.link(obj.ranking_id), request, "objection_resolved")
+
+
+@get("/values", opt=ADMIN, include_in_schema=False)
+async def values_page(request: Request, period: FromQuery[str] = "",
+                      group: FromQuery[str] = "") -> Template:
+    _, scheme, period, group = await _defaults(period, group)
+    if scheme is None:
+        raise NotFound("no_scheme", "no assessment definition with a [ranking] section")
+    g = get_group(scheme, group)
+    grid = await values.grid(period, g, scheme)
+    frozen = await values.published_units(period, [u.code for u in grid["units"]])
+    periods = await Period.all().order_by("-end", "start")
+    closed = await Period.filter(code=period, status="closed").exists()
+    return page(request, "ranking/values.html", scheme=scheme, group=g, period=period,
+                periods=periods, grid=grid, frozen=frozen, closed=closed, errors={},
+                posted={})
+
+
+@post("/values", opt=ADMIN, include_in_schema=False)
+async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) -> Any:
+    """Cells are named v:UNIT:INDICATOR; only cells that differ from what was shown are sent
+    as changes (the form carries the shown value as o:UNIT:INDICATOR)."""
+    period, group = data.get("period", ""), data.get("group", "")
+    entries = []
+    for name, raw in data.items():
+        if not name.startswith("v:"):
+            continue
+        _, unit, key = name.split(":", 2)
+        if raw.strip() == data.get(f"o:{unit}:{key}", "").strip():
+            continue
+        entries.append(values.Entry(unit, key, raw, where=f"{unit}/{key}"))
+    try:
+        counts = await values.set_values(period, group, entries, origin="grid",
+                                         actor=current_user(request).username)
+    except Invalid as exc:
+        _, scheme = await current_scheme()
+        g = get_group(scheme, group)
+        grid = await values.grid(period, g, scheme)
+        errors = {f"{d.get('unit')}:{d.get('indicator')}": d["message"]
+                  for d in (exc.details or []) if isinstance(d, dict)}
+        return page(request, "ranking/values.html", status_code=422, scheme=scheme, group=g,
+                    period=period, periods=await Period.all().order_by("-end", "start"),
+                    grid=grid, frozen={}, closed=False, errors=errors, posted=data,
+                    problem=exc.message)
+    return _go(f"/ranking/values?{urlencode({'period': period, 'group': group})}", request,
+               "values_saved", **counts)
+
+
+@get("/values/template", opt=ADMIN, include_in_schema=False)
+async def values_template(period: FromQuery[str], group: FromQuery[str]) -> Response:
+    return _xlsx(await values_io.template(period, group), f"ranking_values_{period}_{group}.xlsx")
+
+
+@post("/values/upload", opt=ADMIN, include_in_schema=False)
+async def values_upload(request: Request, data: MultipartBody[dict]) -> Template:
+    upload: UploadFile | None = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid("file_required", "file: choose the filled template (.xlsx)", field="file")
+    pending = await values_io.preview(await upload.read(), upload.filename,
+                                      str(data.get("period", "")), str(data.get("group", "")),
+                                      current_user(request), request.app.state.settings)
+    back = f"/ranking/values?{urlencode(pending.context)}"
+    return page(request, "upload_preview.html", **uploads.preview_context(
+        pending, confirm_url="/ranking/values/confirm",
+        marked_url=f"/ranking/values/marked?token={pending.token}",
+        cancel_url="/ranking/values/cancel", back_url=back,
+        title=i18n.t("ranking.upload_title", language(request))))
+
+
+@post("/values/confirm", opt=ADMIN, include_in_schema=False)
+async def values_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    counts = await values_io.confirm(data.get("token", ""), current_user(request),
+                                     request.app.state.settings)
+    path = f"/ranking/values?{urlencode({'period': counts['period'], 'group': counts['group']})}"
+    return _go(path, request, "values_saved", **{k: v for k, v in counts.items()
+                                                 if k not in ("period", "group")})
+
+
+@post("/values/cancel", opt=ADMIN, include_in_schema=False)
+async def values_cancel(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await uploads.discard(data.get("token", ""), current_user(request))
+    return Redirect(path="/ranking/values")
+
+
+@get("/values/marked", opt=ADMIN, include_in_schema=False)
+async def values_marked(request: Request, token: FromQuery[str] = "") -> Response:
+    pending = await uploads.get_pending(token, current_user(request), values_io.IMPORTER)
+    return _xlsx(uploads.marked_workbook(pending), f"marked_{pending.filename}")
+
+
+@get("/subscriptions", opt=ADMIN, include_in_schema=False)
+async def subscriptions_page(request: Request) -> Template:
+    subs = await models.Subscription.all().order_by("key")
+    upcoming = {s.id: [reports._local(t) for t in await subscriptions.next_times(s, 2)]
+                for s in subs if s.active}
+    firings = await models.Firing.all().order_by("-id").limit(30).prefetch_related(
+        "subscription", "deliveries")
+    return page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
+                firings=firings, exporters=sorted(subscriptions.all_exporters()),
+                form={}, problem="")
+
+
+@post("/subscriptions", opt=ADMIN, include_in_schema=False)
+async def subscription_create(request: Request, data: URLEncodedBody[dict[str, str]]) -> Any:
+    raw = form_subscription(data)
+    try:
+        sub = await subscriptions.save(raw)
+    except Invalid as exc:
+        subs = await models.Subscription.all().order_by("key")
+        return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
+                    upcoming={}, firings=[], exporters=sorted(subscriptions.all_exporters()),
+                    form=data, problem=exc.message)
+    return _go("/ranking/subscriptions", request, "subscription_saved", key=sub.key)
+
+
+def form_subscription(data: dict[str, str]) -> dict[str, Any]:
+    """A subscription from the page's form: recipients one per line (user name, role:NAME,
+    an address, optionally "address > unit code" for a district's detail)."""
+    recipients: list[dict[str, str]] = []
+    for line in data.get("recipients", "").replace(",", "\n").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        detail = ""
+        if ">" in line:
+            line, detail = (p.strip() for p in line.split(">", 1))
+        if line.startswith("role:"):
+            recipients.append({"role": line[5:].strip()})
+        elif "@" in line:
+            recipients.append({"email": line, **({"detail_unit": detail} if detail else {})})
+        else:
+            recipients.append({"user": line})
+    raw: dict[str, Any] = {k: data.get(k, "").strip() for k in (
+        "key", "title", "exporter", "group", "unit", "period_rule", "period_kind", "cron",
+        "calendar", "detail_group")}
+    raw["recipients"] = recipients
+    raw["active"] = data.get("active", "1") == "1"
+    return {k: v for k, v in raw.items() if v != "" or k in ("key", "title", "exporter", "cron")}
+
+
+@post("/subscriptions/{sub_id:int}/toggle", opt=ADMIN, include_in_schema=False)
+async def subscription_toggle(request: Request, sub_id: FromPath[int]) -> Redirect:
+    sub = await subscriptions.get(sub_id)
+    await subscriptions.set_active(sub, not sub.active)
+    return _go("/ranking/subscriptions", request, "subscription_saved", key=sub.key)
+
+
+@post("/subscriptions/{sub_id:int}/run", opt=ADMIN, include_in_schema=False)
+async def subscription_run(request: Request, sub_id: FromPath[int]) -> Redirect:
+    sub = await subscriptions.get(sub_id)
+    firing = await reports.run_now(request.app.state.settings, sub)
+    return _go(f"/ranking/subscriptions/{sub.id}", request, "fired", status=firing.status)
+
+
+@get("/subscriptions/{sub_id:int}", opt=ADMIN, include_in_schema=False)
+async def subscription_page(request: Request, sub_id: FromPath[int]) -> Template:
+    sub = await subscriptions.get(sub_id)
+    await reports.sync_deliveries()
+    firings = await models.Firing.filter(subscription=sub).order_by("-id").limit(50) \
+        .prefetch_related("deliveries")
+    return page(request, "ranking/subscription.html", sub=sub, firings=firings,
+                dry=await reports.dry_run(sub))
+
+
+# -- API ---------------------------------------------------------------------------------------
+
+@get("/scheme", opt=READERS, tags=["ranking"])
+async def api_scheme() -> dict[str, Any]:
+    """The current indicator scheme with its definition version."""
+    row, _ = await current_scheme()
+    return {"definition": row.slug, "definition_version": row.definition_version,
+            "sha256": row.sha256, "scheme": row.data}
+
+
+@get("/values", opt=ADMIN, tags=["ranking"])
+async def api_values(period: FromQuery[str], group: FromQuery[str]) -> dict[str, Any]:
+    """Entered values of a period for a peer group's units."""
+    _, scheme = await current_scheme()
+    grid = await values.grid(period, get_group(scheme, group), scheme)
+    return {"period": period, "group": group, "values": [
+        {"unit": c.unit_code, "indicator": c.indicator, "value": str(Decimal(c.value)),
+         "origin": c.origin, "updated_by": c.updated_by,
+         "updated_at": c.updated_at.isoformat() if c.updated_at else None}
+        for c in grid["cells"].values()]}
+
+
+@put("/values", opt=ADMIN, tags=["ranking"])
+async def api_set_values(request: Request, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Set values: {period, group, values: [{unit, indicator, value}]}; all or nothing.
+    A null value clears it."""
+    items = data.get("values")
+    if not isinstance(items, list):
+        raise Invalid("values_required", "values: expected a list of {unit, indicator, value}",
+                      field="values")
+    entries = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise Invalid("values_invalid", f"values[{n}]: expected an object", field="values")
+        entries.append(values.Entry(str(item.get("unit", "")), str(item.get("indicator", "")),
+                                    item.get("value"), where=f"values[{n}]"))
+    return await values.set_values(str(data.get("period", "")), str(data.get("group", "")),
+                                   entries, origin="api", actor=current_user(request).username)
+
+
+@get("/missing", opt=ADMIN, tags=["ranking"])
+async def api_missing(period: FromQuery[str], group: FromQuery[str]) -> dict[str, Any]:
+    """What is missing before computing, with the definition's missing-value policy."""
+    return await values.missing_values(period, group)
+
+
+@post("/rankings", opt=ADMIN, tags=["ranking"], status_code=201)
+async def api_compute(request: Request, data: JSONBody[dict[str, str]]) -> dict[str, Any]:
+    """Compute (or recompute) the draft ranking: {period, group}."""
+    ranking = await rankings.compute(data.get("period", ""), data.get("group", ""),
+                                     current_user(request).username)
+    return ranking_json(ranking)
+
+
+@get("/rankings", opt=READERS, tags=["ranking"])
+async def api_rankings(request: Request, period: FromQuery[str] = "", group: FromQuery[str] = "",
+                       status: FromQuery[str] = "") -> list[dict[str, Any]]:
+    """Rankings, newest first (drafts only for admins)."""
+    qs = models.Ranking.all()
+    if current_user(request).role != "admin":
+        qs = qs.exclude(status="draft")
+    for name, value in (("period", period), ("group", group), ("status", status)):
+        if value:
+            qs = qs.filter(**{name: value})
+    return [ranking_json(r) for r in await qs.order_by("-id").limit(500)]
+
+
+@get("/rankings/{ranking_id:int}", opt=READERS, tags=["ranking"])
+async def api_ranking(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+    """One ranking with every unit's place, total, aspect scores and change."""
+    ranking = await _visible(ranking_id, request)
+    rows = await models.RankingRow.filter(ranking=ranking).order_by("position")
+    return {**ranking_json(ranking), "rows": [row_json(r) for r in rows]}
+
+
+@get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, tags=["ranking"])
+async def api_unit(request: Request, ranking_id: FromPath[int],
+                   unit_code: FromPath[str]) -> dict[str, Any]:
+    """Drill-down: a unit's total → aspects → each indicator's value, source and score."""
+    ranking = await _visible(ranking_id, request)
+    return await drilldown(ranking, unit_code, current_user(request))
+
+
+@post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"])
+async def api_publish(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+    """Publish a draft: frozen with its definition version and the hash of every input."""
+    return ranking_json(await rankings.publish(ranking_id, current_user(request).username))
+
+
+@get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, tags=["ranking"])
+async def api_verify(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+    """Replay a ranking: identical, or exactly which inputs changed."""
+    ranking = await _visible(ranking_id, request)
+    return await rankings.verify(ranking.id)
+
+
+@post("/rankings/{ranking_id:int}/revise", opt=ADMIN, tags=["ranking"], status_code=201)
+async def api_revise(request: Request, ranking_id: FromPath[int],
+                     data: JSONBody[dict[str, str]]) -> dict[str, Any]:
+    """Start a new draft revision of a published ranking (the old one stays as it was)."""
+    return ranking_json(await rankings.revise(ranking_id, data.get("reason", ""),
+                                              current_user(request).username))
+
+
+@get("/rankings/{ranking_id:int}/objections", opt=READERS, tags=["ranking"])
+async def api_objections(request: Request, ranking_id: FromPath[int]) -> list[dict[str, Any]]:
+    """Objections to a ranking (a unit officer sees their own unit's)."""
+    ranking = await _visible(ranking_id, request)
+    user = current_user(request)
+    items = await models.Objection.filter(ranking=ranking).order_by("id")
+    if user.role == "unit_officer":
+        scope = await scope_for(user)
+        paths = dict(await OrgUnit.filter(code__in=[o.unit_code for o in items])
+                     .values_list("code", "path"))
+        items = [o for o in items if scope.allows_unit_path(paths.get(o.unit_code, ""))]
+    return [objection_json(o) for o in items]
+
+
+def objection_json(o: models.Objection) -> dict[str, Any]:
+    return {"id": o.id, "ranking_id": o.ranking_id, "unit_code": o.unit_code,
+            "indicator": o.indicator, "reason": o.reason, "filed_by": o.filed_by,
+            "filed_at": o.filed_at.isoformat(), "status": o.status, "response": o.response,
+            "resolved_by": o.resolved_by}
+
+
+@post("/rankings/{ranking_id:int}/objections", opt=OFFICERS, tags=["ranking"], status_code=201)
+async def api_object(request: Request, ranking_id: FromPath[int],
+                     data: JSONBody[dict[str, str]]) -> dict[str, Any]:
+    """File an objection within the window: {unit, reason, indicator?}."""
+    obj = await rankings.file_objection(ranking_id, current_user(request), data.get("unit", ""),
+                                        data.get("reason", ""), data.get("indicator", ""))
+    return objection_json(obj)
+
+
+@post("/objections/{objection_id:int}/resolve", opt=ADMIN, tags=["ranking"])
+async def api_resolve(request: Request, objection_id: FromPath[int],
+                      data: JSONBody[dict[str, str]]) -> dict[str, Any]:
+    """Decide an objection: {decision: upheld|rejected, response}."""
+    obj = await rankings.resolve_objection(objection_id, data.get("decision", ""),
+                                           data.get("response", ""),
+                                           current_user(request).username)
+    return objection_json(obj)
+
+
+def subscription_json(s: models.Subscription) -> dict[str, Any]:
+    return {"id": s.id, "key": s.key, "title": s.title, "exporter": s.exporter, "group": s.group,
+            "unit": s.unit, "period_rule": s.period_rule, "period_kind": s.period_kind,
+            "cron": s.cron, "calendar": s.calendar, "recipients": s.recipients,
+            "detail_group": s.detail_group, "origin": s.origin, "active": s.active}
+
+
+@get("/subscriptions", opt=ADMIN, tags=["ranking"])
+async def api_subscriptions() -> list[dict[str, Any]]:
+    """Report subscriptions."""
+    return [subscription_json(s) for s in await models.Subscription.all().order_by("key")]
+
+
+@post("/subscriptions", opt=ADMIN, tags=["ranking"], status_code=201)
+async def api_subscription_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Create a subscription; an invalid cron rule or unknown exporter is refused by field."""
+    return subscription_json(await subscriptions.save(data))
+
+
+@put("/subscriptions/{sub_id:int}", opt=ADMIN, tags=["ranking"])
+async def api_subscription_update(sub_id: FromPath[int],
+                                  data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Replace a subscription's fields."""
+    return subscription_json(await subscriptions.save(data, subscription_id=sub_id))
+
+
+@post("/subscriptions/{sub_id:int}/run", opt=ADMIN, tags=["ranking"])
+async def api_subscription_run(request: Request, sub_id: FromPath[int]) -> dict[str, Any]:
+    """Fire a subscription now: build, archive, queue the mail."""
+    sub = await subscriptions.get(sub_id)
+    firing = await reports.run_now(request.app.state.settings, sub)
+    return firing_json(firing, await models.Delivery.filter(firing=firing))
+
+
+@get("/subscriptions/{sub_id:int}/dry-run", opt=ADMIN, tags=["ranking"])
+async def api_subscription_dry_run(sub_id: FromPath[int]) -> dict[str, Any]:
+    """Who would get what, without building or sending."""
+    return await reports.dry_run(await subscriptions.get(sub_id))
+
+
+@get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
+async def api_deliveries(sub_id: FromPath[int]) -> list[dict[str, Any]]:
+    """Firings of a subscription with each recipient's delivery state."""
+    sub = await subscriptions.get(sub_id)
+    await reports.sync_deliveries()
+    out = []
+    for f in await models.Firing.filter(subscription=sub).order_by("-id").limit(100):
+        out.append(firing_json(f, await models.Delivery.filter(firing=f).order_by("id")))
+    return out
+
+
+def firing_json(f: models.Firing, deliveries: list[models.Delivery]) -> dict[str, Any]:
+    return {"id": f.id, "scheduled_for": f.scheduled_for.isoformat(), "manual": f.manual,
+            "period": f.period, "status": f.status, "error": f.error, "reports": f.report_ids,
+            "deliveries": [{"recipient": d.recipient, "address": d.address, "state": d.state,
+                            "attempts": d.attempts, "error": d.last_error,
+                            "reports": d.report_ids,
+                            "sent_at": d.sent_at.isoformat() if d.sent_at else None}
+                           for d in deliveries]}
+
+
+PAGES = [index_page, compute_page, ranking_page, unit_page, publish_page, revise_page,
+         verify_page, export_page, objection_page, resolve_page, values_page, values_save,
+         values_template, values_upload, values_confirm, values_cancel, values_marked,
+         subscriptions_page, subscription_create, subscription_toggle, subscription_run,
+         subscription_page]
+API = [api_scheme, api_values, api_set_values, api_missing, api_compute, api_rankings,
+       api_ranking, api_unit, api_publish, api_verify, api_revise, api_objections, api_object,
+       api_resolve, api_subscriptions, api_subscription_create, api_subscription_update,
+       api_subscription_run, api_subscription_dry_run, api_deliveries]

@@ -1,0 +1,150 @@
+"""Indicator values by Excel: a template per period and peer group (units as rows, the
+entered indicators as columns, current values filled in), and its upload through the kit's
+preview/confirm path. A blank cell in an upload leaves the value as it is (clear values in
+the grid page)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core import uploads
+from core.uploads import ColumnSpec, Preview
+from core.xlsx import Column, WorkbookBuilder, period_subtitle
+from plugins.ranking import models
+from plugins.ranking.scheme import Scheme
+from plugins.ranking.scoring import num
+from plugins.ranking.services import current_scheme, get_group, group_units
+from plugins.ranking.values import Entry, parse_value, set_values
+
+IMPORTER = "ranking-values"
+SHEET = "指标数据"
+
+
+def _header(ind: Any) -> str:
+    return ind.name
+
+
+async def template(period: str, group_key: str) -> bytes:
+    _, scheme = await current_scheme()
+    group = get_group(scheme, group_key)
+    units = await group_units(group)
+    stored = [i for i in scheme.indicators if i.stored]
+    current = {(v.unit_code, v.indicator): v.value for v in await models.IndicatorValue.filter(
+        period=period, indicator__in=[i.key for i in stored])}
+    cols = [Column("unit_code", "单位代码"), Column("unit_name", "单位名称")]
+    cols += [Column(i.key, _header(i), kind="int" if i.integer else "float",
+                    number_format=None if i.integer else "0.####") for i in stored]
+    rows = []
+    for u in units:
+        row: dict[str, Any] = {"unit_code": u.code, "unit_name": u.name}
+        for i in stored:
+            value = current.get((u.code, i.key))
+            row[i.key] = None if value is None else Decimal(value)
+        rows.append(row)
+    wb = WorkbookBuilder()
+    wb.add_table(sheet=SHEET, title=f"指标数据录入 · {group.name}",
+                 subtitle=period_subtitle(period) + " · 单位代码勿改；空白表示不修改",
+                 columns=cols, rows=rows, autofilter=False)
+    wb.add_notes("填写说明", "填写说明", [
+        (i.name, f"代码 {i.key}；计量单位 {i.unit or '-'}；"
+                 f"{'整数；' if i.integer else ''}"
+                 f"范围 {num(i.range_min) if i.range_min is not None else '-∞'}"
+                 f"–{num(i.range_max) if i.range_max is not None else '∞'}")
+        for i in stored])
+    return wb.to_bytes()
+
+
+def _specs(scheme: Scheme) -> list[ColumnSpec]:
+    specs = [ColumnSpec("unit_code", "单位代码", required=True, kind="text"),
+             ColumnSpec("unit_name", "单位名称", optional=True)]
+    specs += [ColumnSpec(i.key, _header(i), kind="text", optional=True, aliases=(i.key,))
+              for i in scheme.indicators if i.stored]
+    return specs
+
+
+async def _read(data: bytes, filename: str, period: str, group_key: str, settings: Any
+                ) -> tuple[Scheme, uploads.Table, list[Entry], dict[tuple[str, str], Any]]:
+    _, scheme = await current_scheme()
+    group = get_group(scheme, group_key)
+    members = {u.code: u for u in await group_units(group)}
+    table = uploads.read_table(data, filename, _specs(scheme), sheet=SHEET
+                               if SHEET else None, settings=settings)
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    stored = [i for i in scheme.indicators if i.stored]
+    for row_no, values in table.rows:
+        code = str(values.get("unit_code") or "").strip()
+        if code.endswith(".0") and code[:-2].isdigit():  # a code typed as a number
+            code = code[:-2]
+        if code not in members:
+            table.add_error(row_no, "unit_code", f"单位 '{code}' 不在排位组 {group.name} 中"
+                                                 f"（unit not in peer group '{group.key}'）")
+            continue
+        if code in seen:
+            table.add_error(row_no, "unit_code", f"单位 '{code}' 与第 {seen[code]} 行重复")
+            continue
+        seen[code] = row_no
+        for ind in stored:
+            raw = values.get(ind.key)
+            if raw is None or str(raw).strip() == "":
+                continue  # blank: leave as it is
+            value, problem = parse_value(ind, raw)
+            if problem:
+                table.add_error(row_no, ind.key, problem, _header(ind))
+                continue
+            entries.append(Entry(code, ind.key, num(value), where=f"row {row_no}"))
+    current = {(v.unit_code, v.indicator): v.value for v in await models.IndicatorValue.filter(
+        period=period, indicator__in=[i.key for i in stored],
+        unit_code__in=list(seen))}
+    return scheme, table, entries, current
+
+
+async def preview(data: bytes, filename: str, period: str, group_key: str, user: Any,
+                  settings: Any) -> uploads.PendingUpload:
+    scheme, table, entries, current = await _read(data, filename, period, group_key, settings)
+    by_row: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_row.setdefault(e.unit, []).append(e)
+    pv = Preview(columns=[("unit_code", "单位代码"), ("values", "新填数据")], errors=table.errors)
+    row_of = {code: n for n, v in table.rows if (code := str(v.get("unit_code") or "").strip())}
+    for unit, items in by_row.items():
+        changes = []
+        for e in items:
+            before = current.get((unit, e.indicator))
+            if before is not None and Decimal(before) == Decimal(e.raw):
+                pv.unchanged += 1
+                continue
+            changes.append({"field": scheme.by_key[e.indicator].name,
+                            "before": num(Decimal(before)) if before is not None else None,
+                            "after": e.raw})
+        if not changes:
+            continue
+        if all(c["before"] is None for c in changes):
+            pv.create.append({"row": row_of.get(unit, 0), "values": {
+                "unit_code": unit, "values": "；".join(f"{c['field']}={c['after']}"
+                                                      for c in changes)}})
+        else:
+            pv.change.append({"row": row_of.get(unit, 0), "label": unit, "changes": changes})
+    pv.summary = f"考核期 {period} · 排位组 {group_key}"
+    return await uploads.stage(IMPORTER, user, filename, data, pv,
+                               context={"period": period, "group": group_key})
+
+
+async def confirm(token: str, user: Any, settings: Any) -> dict[str, int]:
+    """Apply a previewed upload: all its values or none."""
+    async with in_transaction():
+        pending = await uploads.take(token, user, IMPORTER)
+        period, group = pending.context["period"], pending.context["group"]
+        _, table, entries, _ = await _read(bytes(pending.data), pending.filename, period, group,
+                                           settings)
+        if table.errors:  # the data changed under the preview (e.g. a unit left the group)
+            from core.errors import Invalid
+
+            raise Invalid("upload_invalid", "; ".join(str(e) for e in table.errors[:5]),
+                          details=[e.as_dict() for e in table.errors])
+        counts = await set_values(period, group, entries, origin="upload",
+                                  actor=user.username)
+    return {**counts, "period": period, "group": group}

@@ -1,0 +1,268 @@
+"""The ranking workbook: summary (with a bar chart of totals), one sheet per aspect, raw
+values with their sources, the indicators, and notes with the method and definition version.
+
+`RankingBook` holds what a workbook shows, in memory, so the benchmark can time the writing
+alone; `load()` fills it from a stored ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.errors import Invalid, NotFound
+from core.orgs import OrgUnit
+from core.xlsx import GREEN, GREY, RED, Column, WorkbookBuilder, period_subtitle
+from plugins.ranking import models
+from plugins.ranking.scheme import Scheme
+from plugins.ranking.services import scheme_of
+
+WRITE_ONLY_FROM = 2000  # rows; above this the kit streams (no widths from every row)
+CHART_MAX_BARS = 60  # a chart of thousands of bars helps nobody: the first N places
+ROW_FIELDS = ("position", "unit_code", "unit_name", "rank", "total", "prev_rank", "prev_total",
+              "flag", "excluded", "missing", "aspects", "scores", "inputs")
+SOURCE_LABEL = {"manual": "手工录入", "import": "Excel导入"}
+METHOD_LABEL = {"ratio": "达标比例", "minmax": "极差法", "bands": "分档计分", "deduct": "按次扣分"}
+STATUS_LABEL = {"draft": "草稿（未发布）", "objection": "已发布（异议期）", "final": "已发布",
+                "superseded": "已发布（已被修订版取代）"}
+
+
+@dataclass
+class RankingBook:
+    scheme: Scheme
+    period: str
+    group: str
+    group_name: str
+    status: str
+    rows: list[dict[str, Any]]
+    notes: list[tuple[str, Any]] = field(default_factory=list)
+    unit_name: str = ""
+
+
+def source_label(source: str) -> str:
+    if source.startswith("plugin:"):
+        return f"插件 {source[len('plugin:'):]}"
+    return SOURCE_LABEL.get(source, source)
+
+
+def method_text(ind: Any) -> str:
+    def n(d: Decimal | None) -> str:
+        return "" if d is None else format(d.normalize(), "f")
+
+    better = "越高越好" if ind.direction == "higher" else "越低越好"
+    if ind.method == "ratio":
+        how = (f"实际值÷目标值{n(ind.target)}×100" if ind.direction == "higher"
+               else f"目标值{n(ind.target)}÷实际值×100，不高于目标得满分")
+        return f"{METHOD_LABEL['ratio']}：{how}，封顶100（{better}）"
+    if ind.method == "minmax":
+        return f"{METHOD_LABEL['minmax']}：同组最好100、最差0，线性插值（{better}）"
+    if ind.method == "bands":
+        sign = "≥" if ind.direction == "higher" else "≤"
+        bands = "；".join(f"{sign}{n(t)} 得{n(s)}" for t, s in ind.bands)
+        return f"{METHOD_LABEL['bands']}：{bands}；其余得0"
+    return (f"{METHOD_LABEL['deduct']}：每次扣{n(ind.points)}分，最多扣{n(ind.max_deduction)}分"
+            f"（满分100）")
+
+
+def _f(text: Any) -> float | None:
+    return None if text is None else float(text)
+
+
+def _change(row: dict[str, Any]) -> str:
+    if row["rank"] is None:
+        return ""
+    if row["prev_rank"] is None:
+        return "新"
+    delta = row["prev_rank"] - row["rank"]
+    return f"↑{delta}" if delta > 0 else (f"↓{-delta}" if delta < 0 else "—")
+
+
+def _total_change(row: dict[str, Any]) -> float | None:
+    if row["total"] is None or row["prev_total"] is None:
+        return None
+    return float(Decimal(row["total"]) - Decimal(row["prev_total"]))
+
+
+def _flag_text(book: RankingBook) -> Callable[[dict[str, Any]], str]:
+    def text(row: dict[str, Any]) -> str:
+        if row["excluded"]:
+            return "不参与排名：缺" + "、".join(
+                book.scheme.by_key[k].name for k in row["missing"] if k in book.scheme.by_key)
+        return {"top": "前列", "bottom": "末位"}.get(row["flag"], "")
+    return text
+
+
+def _fill(row: dict[str, Any]) -> str | None:
+    if row["excluded"]:
+        return GREY
+    return {"top": GREEN, "bottom": RED}.get(row["flag"])
+
+
+def summary_columns(book: RankingBook) -> list[Column]:
+    cols = [Column("rank", "名次", kind="int"), Column("unit_code", "单位代码"),
+            Column("unit_name", "单位"),
+            Column("total", "总分", kind="float", get=lambda r: _f(r["total"]))]
+    for a in book.scheme.aspects:
+        cols.append(Column(f"a.{a.key}", f"{a.name}（{_w(a.weight)}）", kind="float",
+                           get=lambda r, k=a.key: _f(r["aspects"].get(k))))
+    cols += [Column("prev_rank", "上期名次", kind="int"),
+             Column("change", "名次变化", get=_change),
+             Column("total_change", "总分变化", kind="float", get=_total_change),
+             Column("flag", "标记", get=_flag_text(book))]
+    return cols
+
+
+def aspect_columns(book: RankingBook, aspect: Any) -> list[Column]:
+    cols = [Column("rank", "名次", kind="int"), Column("unit_code", "单位代码"),
+            Column("unit_name", "单位"),
+            Column("aspect", f"{aspect.name}得分", kind="float",
+                   get=lambda r, k=aspect.key: _f(r["aspects"].get(k)))]
+    for ind in aspect.indicators:
+        cols.append(Column(f"s.{ind.key}", f"{ind.name}（{_w(ind.weight)}）", kind="float",
+                           get=lambda r, k=ind.key: _f(r["scores"].get(k))))
+    return cols
+
+
+def raw_columns(book: RankingBook) -> list[Column]:
+    cols = [Column("unit_code", "单位代码"), Column("unit_name", "单位")]
+    for ind in book.scheme.indicators:
+        unit = f"（{ind.unit}）" if ind.unit else ""
+        cols.append(Column(f"v.{ind.key}", f"{ind.name}{unit}\n{source_label(ind.source)}",
+                           kind="float", wrap=False,
+                           get=lambda r, k=ind.key: _f(r["inputs"].get(k, {}).get("v"))))
+    return cols
+
+
+def indicator_rows(book: RankingBook) -> list[dict[str, Any]]:
+    out = []
+    for a in book.scheme.aspects:
+        for ind in a.indicators:
+            out.append({"aspect": f"{a.name}（{_w(a.weight)}）", "key": ind.key,
+                        "name": ind.name + ("（核心指标）" if ind.core else ""),
+                        "unit": ind.unit, "source": source_label(ind.source),
+                        "method": method_text(ind), "weight": float(ind.weight),
+                        "effective": float(a.weight * ind.weight / 100)})
+    return out
+
+
+INDICATOR_COLUMNS = [Column("aspect", "方面（权重）"), Column("key", "指标代码"),
+                     Column("name", "指标"), Column("unit", "计量单位"), Column("source", "来源"),
+                     Column("method", "计分方法", width=60, wrap=True),
+                     Column("weight", "方面内权重", kind="float"),
+                     Column("effective", "折合总分权重", kind="float")]
+
+
+def _w(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+def write(book: RankingBook) -> bytes:
+    """The workbook's bytes; A4 landscape, header rows repeated, top green, bottom red."""
+    big = len(book.rows) > WRITE_ONLY_FROM
+    wb = WorkbookBuilder(write_only=big)
+    title = f"工作绩效排位 · {book.group_name}"
+    subtitle = period_subtitle(book.period, book.unit_name or None) + \
+        f" · {STATUS_LABEL.get(book.status, book.status)}"
+    ws = wb.add_table(sheet="排位汇总", title=title, subtitle=subtitle,
+                      columns=summary_columns(book), rows=book.rows, row_fill=_fill)
+    ranked = [r for r in book.rows if r["rank"] is not None]
+    if ranked:
+        info = wb.table(ws)
+        saved = info.last_row
+        info.last_row = info.first_row + min(len(ranked), CHART_MAX_BARS) - 1
+        wb.add_bar_chart(ws, category="unit_name", values=["total"],
+                         title="总分" if len(ranked) <= CHART_MAX_BARS
+                         else f"总分（前{CHART_MAX_BARS}名）", y_title="分")
+        info.last_row = saved
+    for aspect in book.scheme.aspects:
+        wb.add_table(sheet=aspect.name, title=f"{aspect.name} · 指标得分", subtitle=subtitle,
+                     columns=aspect_columns(book, aspect), rows=book.rows, row_fill=_fill)
+    wb.add_table(sheet="原始数据", title="原始数据及来源", subtitle=subtitle,
+                 columns=raw_columns(book), rows=book.rows)
+    wb.add_table(sheet="指标体系", title="指标体系、来源与计分方法", subtitle=subtitle,
+                 columns=INDICATOR_COLUMNS, rows=indicator_rows(book))
+    wb.add_notes("说明", "计分说明", book.notes or default_notes(book))
+    return wb.to_bytes()
+
+
+def default_notes(book: RankingBook) -> list[tuple[str, Any]]:
+    s = book.scheme
+    return [
+        ("计分", "每个指标满分100分，按所列计分方法计分；方面得分为方面内各指标得分按权重加权"
+                 "（权重合计100）；总分为各方面得分按方面权重加权（权重合计100）。各级得分均四舍五入"
+                 "保留两位小数。"),
+        ("名次", "按总分从高到低排列；总分相同者名次并列，下一名次顺延（如1、2、2、4）。"),
+        ("缺失值", "缺失值计0分" if s.missing == "zero" else "有缺失值的单位不参与排名"),
+        ("前列/末位", f"前{s.top_n}名标绿，末{s.bottom_n}名标红（并列者一并标注）。"),
+    ]
+
+
+async def load(period: str | None, group: str | None, unit: str | None = None,
+               draft: bool = False) -> tuple[RankingBook, models.Ranking]:
+    """The published ranking of a group and period (the draft only when asked for)."""
+    if not period:
+        raise Invalid("period_required", "period: the ranking workbook needs a period",
+                      field="period")
+    if not group:
+        raise Invalid("group_required", "group: the ranking workbook needs a peer group "
+                                        "(--group)", field="group")
+    qs = models.Ranking.filter(period=period, group=group)
+    ranking = await qs.filter(status__in=("objection", "final")).order_by("-revision").first()
+    if ranking is None and draft:
+        ranking = await qs.filter(status="draft").order_by("-revision").first()
+    if ranking is None:
+        raise NotFound("no_ranking", f"no published ranking of group '{group}' for period "
+                                     f"'{period}'", field="period")
+    return await book_of(ranking, unit), ranking
+
+
+async def book_of(ranking: models.Ranking, unit: str | None = None) -> RankingBook:
+    scheme_row = await models.Scheme.get(id=ranking.scheme_id)
+    scheme = scheme_of(scheme_row)
+    qs = models.RankingRow.filter(ranking_id=ranking.id)
+    unit_name = ""
+    if unit:
+        parent = await OrgUnit.get_or_none(code=unit)
+        if parent is None:
+            raise NotFound("unknown_unit", f"unit: no org unit '{unit}'", field="unit")
+        codes = await OrgUnit.filter(path__startswith=parent.path).values_list("code", flat=True)
+        qs = qs.filter(unit_code__in=list(codes))
+        unit_name = parent.name
+    rows = await qs.order_by("position").values(*ROW_FIELDS)
+    group = scheme.group(ranking.group)
+    book = RankingBook(scheme, ranking.period, ranking.group, group.name if group else ranking.group,
+                       ranking.status, rows, unit_name=unit_name)
+    book.notes = default_notes(book) + notes_of(ranking, scheme_row)
+    return book
+
+
+def notes_of(ranking: models.Ranking, scheme_row: models.Scheme) -> list[tuple[str, Any]]:
+    from plugins.ranking.services import TZ
+
+    def when(v: Any) -> str:
+        return v.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if v else "-"
+
+    return [
+        ("排位编号", f"#{ranking.id}（第{ranking.revision}版）"),
+        ("状态", STATUS_LABEL.get(ranking.status, ranking.status)),
+        ("考核方案", f"{ranking.definition_slug} 第{ranking.definition_version}版"),
+        ("指标体系SHA-256", scheme_row.sha256),
+        ("输入数据SHA-256", ranking.inputs_sha256),
+        ("结果SHA-256", ranking.results_sha256),
+        ("计算时间", f"{when(ranking.computed_at)}（{ranking.computed_by}）"),
+        ("发布时间", f"{when(ranking.published_at)}（{ranking.published_by or '-'}）"),
+        ("异议期至", str(ranking.objection_until or "无")),
+        ("对比期", ranking.previous_period or "无"),
+        ("核验", f"kaohe ranking verify --period {ranking.period} --group {ranking.group}"),
+    ]
+
+
+def sheet_cells(book: RankingBook) -> list[tuple[str, list[Column], Sequence[dict[str, Any]]]]:
+    """Every table sheet with its columns and rows (the benchmark writes the same cells)."""
+    out = [("排位汇总", summary_columns(book), book.rows)]
+    out += [(a.name, aspect_columns(book, a), book.rows) for a in book.scheme.aspects]
+    out += [("原始数据", raw_columns(book), book.rows),
+            ("指标体系", INDICATOR_COLUMNS, indicator_rows(book))]
+    return out
