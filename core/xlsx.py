@@ -19,7 +19,6 @@ import decimal
 import io
 import itertools
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -121,8 +120,11 @@ def period_subtitle(period: str | None = None, unit: str | None = None, lang: st
 
 
 def display_width(text: str) -> int:
-    """Width in Excel character units: CJK and other full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    """Width in Excel character units: CJK and other full-width characters count double.
+
+    UTF-8 gives CJK three bytes and ASCII one, so (characters + bytes) / 2 counts 2 and 1;
+    it runs in C, which matters when every cell of a large sheet is measured."""
+    return (len(text) + len(text.encode("utf-8"))) // 2
 
 
 def is_formula_like(value: Any) -> bool:
@@ -264,9 +266,15 @@ class WorkbookBuilder:
                 else:
                     ws.merge_cells(f"A{r}:{last_letter}{r}")
         r = FIRST_DATA_ROW
+        styles_by_fill: dict[str | None, list] = {}
         for row in rows_iter:
             fill = row_fill(row) if row_fill else None
-            self._emit(ws, r, [self._cell(ws, c.value(row), "data", c, fill) for c in columns])
+            styles = styles_by_fill.get(fill)
+            if styles is None:
+                styles = styles_by_fill[fill] = [self._prototype(ws, "data", c, fill)._style
+                                                 for c in columns]
+            self._emit(ws, r, [self._make(ws, coerce(c.value(row), c.kind), style)
+                               for c, style in zip(columns, styles, strict=True)])
             r += 1
         info.last_row = r - 1
         if total_row:
@@ -385,6 +393,10 @@ class WorkbookBuilder:
 
     def _emit(self, ws: Worksheet, row: int, cells: list[Cell]) -> None:
         if self.write_only:
+            if "_values_to_row" not in ws.__dict__:
+                # openpyxl's converter first tries each Cell as a value, catches the ValueError
+                # and builds a spare cell: a third of the write time for styled rows.
+                ws._values_to_row = _cells_to_row
             ws.append(cells)
         else:
             # Place the prepared cells directly: going through ws.cell() would build each twice.
@@ -439,10 +451,20 @@ class WorkbookBuilder:
             value = coerce(value, col.kind)
         elif isinstance(value, dt.datetime):
             value = _naive_local(value)
-        cell = WriteOnlyCell(ws) if self.write_only else Cell(ws)
-        cell._style = copy(proto._style)
+        return self._make(ws, value, proto._style)
+
+    def _make(self, ws: Worksheet, value: Any, style: Any) -> Cell:
+        # A write_only cell is serialized and dropped, so it may share its prototype's style
+        # array; a normal cell gets its own, since setting a font later mutates it in place.
+        cell = Cell(ws, style_array=style if self.write_only else copy(style))
         set_safe(cell, value)
         return cell
+
+
+def _cells_to_row(cells: list[Cell], row_idx: int):
+    for col_idx, cell in enumerate(cells, 1):
+        cell.column, cell.row = col_idx, row_idx
+        yield cell
 
 
 def set_safe(cell: Cell, value: Any) -> None:
