@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from core.contrib import Exporter, ExportRequest
 from core.i18n import t
 from core.xlsx import Column, WorkbookBuilder, period_subtitle
@@ -17,6 +19,12 @@ def _label(kind: str, value: str, lang: str) -> str:
 
 def _cols(lang: str, keys: list[tuple[str, str]]) -> list[Column]:
     return [Column(key, t(f"rectification.col.{key}", lang), kind=kind) for key, kind in keys]
+
+
+def _as_of(req: ExportRequest) -> dt.date | None:
+    """`options["as_of"]` (yyyy-mm-dd) counts days overdue up to that day instead of today."""
+    value = req.options.get("as_of")
+    return dt.date.fromisoformat(str(value)) if value else None
 
 
 def _subtitle(req: ExportRequest) -> str:
@@ -46,7 +54,8 @@ LEDGER = [("number", "text"), ("title", "text"), ("source_text", "text"), ("cate
 
 
 async def build_ledger(req: ExportRequest) -> bytes:
-    rows = _dress(await queries.with_days(await queries.task_rows(req.period, req.unit)), req.lang)
+    rows = _dress(await queries.with_days(await queries.task_rows(req.period, req.unit),
+                                         _as_of(req)), req.lang)
     wb = WorkbookBuilder(write_only=len(rows) > 5000)
     wb.add_table(sheet=t("rectification.export.ledger", req.lang),
                  title=t("rectification.export.ledger_title", req.lang), subtitle=_subtitle(req),
@@ -62,7 +71,7 @@ OVERDUE = [("number", "text"), ("title", "text"), ("unit", "text"), ("responsibl
 
 async def build_overdue(req: ExportRequest) -> bytes:
     rows = await queries.task_rows(req.period, req.unit, status="dispatched", overdue=True)
-    rows = _dress(await queries.with_days(rows), req.lang)
+    rows = _dress(await queries.with_days(rows, _as_of(req)), req.lang)
     rows.sort(key=lambda r: (-r["days_overdue"], r["deadline"], r["number"]))  # worst first
     wb = WorkbookBuilder()
     wb.add_table(sheet=t("rectification.export.overdue", req.lang),
@@ -88,10 +97,11 @@ async def build_summary(req: ExportRequest) -> bytes:
     return wb.to_bytes()
 
 
+# Unit officers get their own subtree: core.exports narrows the request to it.
+ROLES = ("admin", "leader", "unit_officer")
 EXPORTERS = [
-    Exporter("rectification-ledger", "整改台账", build_ledger, roles=("admin", "leader")),
-    Exporter("rectification-overdue", "超期清单", build_overdue, roles=("admin", "leader")),
-    Exporter("rectification-unit-summary", "整改情况分单位统计", build_summary,
-             roles=("admin", "leader")),
+    Exporter("rectification-ledger", "整改台账", build_ledger, roles=ROLES),
+    Exporter("rectification-overdue", "超期清单", build_overdue, roles=ROLES),
+    Exporter("rectification-unit-summary", "整改情况分单位统计", build_summary, roles=ROLES),
 ]
 BUILDERS = {e.name: e for e in EXPORTERS}

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from core import i18n
 from core.contrib import ExportRequest
-from core.errors import Forbidden, Invalid, KaoheError, NotFound
+from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.security import current_user
 from core.web import Panel, language, page
@@ -303,21 +303,14 @@ async def reports(request: Request) -> Template:
 @get("/reports/{name:str}", opt={"roles": READ}, include_in_schema=False)
 async def report_download(request: Request, name: FromPath[str], period: FromQuery[str],
                           unit: FromQuery[str] = "") -> Response:
-    exporter = exporters.BUILDERS.get(name)
-    if exporter is None:
+    """The same workbooks as `kaohe export`: core applies roles and the unit officer's scope."""
+    from core.exports import build_export
+
+    if name not in exporters.BUILDERS:
         raise NotFound("unknown_export", f"no export named '{name}'")
-    if not await Period.exists(code=period):
-        raise Invalid("unknown_period", f"period: no period '{period}'", field="period")
-    actor = await _actor(request)
-    if actor.role == "unit_officer":  # a unit sees its own subtree only
-        own = (await current_user(request).unit).code
-        if unit and unit != own:
-            target = await OrgUnit.get_or_none(code=unit)
-            if target is None or not actor.sees(target.path):
-                raise Forbidden("outside_unit", f"unit: {unit} is outside your unit subtree")
-        unit = unit or own
-    data = await exporter.build(ExportRequest(period=period, unit=unit or None,
-                                              lang=language(request)))
+    data = await build_export(name, ExportRequest(period=period, unit=unit or None,
+                                                  lang=language(request)),
+                              user=current_user(request))
     filename = f"{name}-{period}{'-' + unit if unit else ''}.xlsx"
     return Response(data, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
