@@ -140,6 +140,13 @@ WHERE (o.valid_from IS NULL OR o.valid_from <= {d})
   AND (o.closed_on IS NULL OR o.closed_on > {d})"""
 
 
+def live_orgs_sql(as_of: dt.date) -> str:
+    d = _date(as_of)
+    return ("SELECT id AS org_id, kind, community_id FROM coverage_org "
+            f"WHERE (valid_from IS NULL OR valid_from <= {d}) "
+            f"AND (closed_on IS NULL OR closed_on > {d})")
+
+
 def live_assignments_sql(as_of: dt.date, distinct_orgs: bool = False) -> str:
     d = _date(as_of)
     cols = "DISTINCT organization_id" if distinct_orgs else "organization_id, instructor_id"
@@ -179,6 +186,7 @@ class Source:
     frozen: bool
     facts: str
     assignments: str
+    orgs: str  # (org_id, kind, community_id): the denominator without the coverage flags
 
 
 async def min_formal_members() -> int:
@@ -198,10 +206,10 @@ async def source_for(period_code: str) -> Source:
     if period.is_closed:
         await freeze(period)
         return Source(period.code, period.end, True, frozen_facts_sql(period.code),
-                      frozen_assignments_sql(period.code))
+                      frozen_assignments_sql(period.code), frozen_facts_sql(period.code))
     min_formal = await min_formal_members()
     return Source(period.code, period.end, False, live_facts_sql(period.end, min_formal),
-                  live_assignments_sql(period.end))
+                  live_assignments_sql(period.end), live_orgs_sql(period.end))
 
 
 # -- freezing ------------------------------------------------------------------------------
@@ -261,32 +269,41 @@ def _sum(pred: str) -> str:
 
 async def unit_figures(period_code: str, unit_ids: list[int] | None = None
                        ) -> dict[int, UnitFigures]:
-    """Figures of each unit's whole subtree, per kind and in total: two GROUP BY queries."""
+    """Figures of each unit's whole subtree, per kind and in total.
+
+    Counts add up, so they are summed per community first and then up the tree (a few
+    thousand rows instead of one per organization and ancestor). Distinct instructors do
+    not add up across kinds or units: they are counted from distinct (community, kind,
+    instructor) triples per unit, once per kind and once for all kinds.
+    """
     src = await source_for(period_code)
     where = ""
     if unit_ids is not None:
         if not unit_ids:
             return {}
         where = "WHERE anc.unit_id IN (" + ", ".join(str(int(i)) for i in unit_ids) + ")"
-    counts = ", ".join(f"{_sum(PREDICATES[name])} AS {name}"
-                       for name in ("own", "joint", "instructor_only", "uncovered",
-                                    "should_establish"))
+    names = ("own", "joint", "instructor_only", "uncovered", "should_establish")
+    per_community = ", ".join(f"{_sum(PREDICATES[name])} AS {name}" for name in names)
+    rolled = ", ".join(f"SUM(c.{name}) AS {name}" for name in names)
     sql = f"""
-WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts})
-SELECT anc.unit_id AS unit_id, f.kind AS kind, COUNT(*) AS orgs, {counts}
-FROM f JOIN anc ON anc.member_id = f.community_id
+WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts}),
+c AS (SELECT f.community_id AS community_id, f.kind AS kind, COUNT(*) AS orgs, {per_community}
+      FROM f GROUP BY f.community_id, f.kind)
+SELECT anc.unit_id AS unit_id, c.kind AS kind, SUM(c.orgs) AS orgs, {rolled}
+FROM c JOIN anc ON anc.member_id = c.community_id
 {where}
-GROUP BY anc.unit_id, f.kind"""
-    # Distinct instructors do not add up across kinds or units: count them per group.
+GROUP BY anc.unit_id, c.kind"""
     sql_instructors = f"""
-WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts}), a AS ({src.assignments})
-SELECT anc.unit_id AS unit_id, f.kind AS kind, COUNT(DISTINCT a.instructor_id) AS n
-FROM f JOIN anc ON anc.member_id = f.community_id JOIN a ON a.organization_id = f.org_id
+WITH RECURSIVE {ANCESTORS_CTE},
+t AS (SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, a.instructor_id AS instructor_id
+      FROM ({src.orgs}) o JOIN ({src.assignments}) a ON a.organization_id = o.org_id)
+SELECT anc.unit_id AS unit_id, t.kind AS kind, COUNT(DISTINCT t.instructor_id) AS n
+FROM t JOIN anc ON anc.member_id = t.community_id
 {where}
-GROUP BY anc.unit_id, f.kind
+GROUP BY anc.unit_id, t.kind
 UNION ALL
-SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, COUNT(DISTINCT a.instructor_id) AS n
-FROM f JOIN anc ON anc.member_id = f.community_id JOIN a ON a.organization_id = f.org_id
+SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, COUNT(DISTINCT t.instructor_id) AS n
+FROM t JOIN anc ON anc.member_id = t.community_id
 {where}
 GROUP BY anc.unit_id"""
     out: dict[int, UnitFigures] = {}
@@ -295,7 +312,7 @@ GROUP BY anc.unit_id"""
     for row in await _rows(sql):
         unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
         figures = unit[row["kind"]]
-        for name in ("orgs", "own", "joint", "instructor_only", "uncovered", "should_establish"):
+        for name in ("orgs", *names):
             setattr(figures, name, int(row[name] or 0))
         unit[TOTAL].add(figures)
     for row in await _rows(sql_instructors):
