@@ -12,19 +12,16 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEnc
 from litestar.response import Redirect, Template
 
 from core import i18n
-from core.contrib import ExportRequest
-from core.errors import Invalid, NotFound
+from core.errors import NotFound
 from core.orgs import OrgUnit
 from core.security import current_user, scope_for
 from core.web import language, page
-from plugins.accountability import appeals, exporters, services
+from plugins.accountability import appeals, services
 from plugins.accountability.ladder import MEASURES, TARGETS
 from plugins.accountability.models import STATUSES, Appeal, ProcessedEvent, Record
 
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-EXPORTS = {"ledger": exporters.build_ledger, "summary": exporters.build_summary}
 
 
 def _back(record_id: int, request: Request, key: str, **params: Any) -> Redirect:
@@ -171,24 +168,6 @@ def _manual_args(data: dict[str, Any]) -> dict[str, Any]:
         "trigger_link")} | {"target": str(data.get("target") or "unit")}
 
 
-@get("/export/{name:str}", opt={"roles": ("admin", "leader")}, include_in_schema=False)
-async def export_page(request: Request, name: FromPath[str], period: FromQuery[str] = "",
-                      unit: FromQuery[str] = "") -> Response:
-    return await _export(request, name, period, unit)
-
-
-async def _export(request: Request, name: str, period: str, unit: str) -> Response:
-    if name not in EXPORTS:
-        raise NotFound("not_found", f"no export '{name}' (known: {', '.join(EXPORTS)})")
-    if not period:
-        raise Invalid("period_required", "period: choose a period (e.g. 2014)", field="period")
-    data = await EXPORTS[name](ExportRequest(period=period, unit=unit or None,
-                                             lang=language(request)))
-    filename = f"accountability-{name}-{period}.xlsx"
-    return Response(content=data, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename=\"{filename}\""})
-
-
 # -- API ---------------------------------------------------------------------------------
 
 @get("/records", opt=READERS)
@@ -324,14 +303,7 @@ async def api_ladder() -> dict[str, Any]:
                       for r in ladder.rules]}
 
 
-@get("/export/{name:str}", opt={"roles": ("admin", "leader")})
-async def api_export(request: Request, name: FromPath[str], period: FromQuery[str] = "",
-                     unit: FromQuery[str] = "") -> Response:
-    """The ledger or summary workbook of a period (.xlsx)."""
-    return await _export(request, name, period, unit)
-
-
 PAGES = [index, records_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,
-         close_form, appeal_form, decide_form, new_page, new_submit, export_page]
+         close_form, appeal_form, decide_form, new_page, new_submit]
 API = [api_records, api_record, api_create, api_approve, api_dismiss, api_carry_out, api_close,
-       api_appeal, api_appeals, api_decide, api_evidence, api_ladder, api_export]
+       api_appeal, api_appeals, api_decide, api_evidence, api_ladder]

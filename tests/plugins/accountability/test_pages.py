@@ -1,0 +1,114 @@
+"""Pages: the admin queue with CSRF-protected forms, the unit's list and appeal form, the
+record page with its history, the manual referral form and the dashboard panel."""
+
+import re
+
+import pytest
+
+from core.notify_models import InboxMessage
+from plugins.accountability.models import Appeal, Record
+from tests.conftest import login, make_user
+from tests.plugins.accountability.helpers import apply_definition, ours, overdue
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+async def app(client):
+    await apply_definition(client.app.state.host)
+    await make_user("adm", "admin")
+    await make_user("nm", "unit_officer", unit_code="520102")
+    await make_user("boss", "leader")
+    return client
+
+
+async def as_user(client, username: str) -> str:
+    client.cookies.clear()
+    return await login(client, username)
+
+
+async def test_queue_approve_with_csrf_and_record_page(app):
+    client = app
+    host = client.app.state.host
+    for days, threshold in ((1, 1), (16, 15)):
+        record_id = ours(await host.announce(overdue(5, days, threshold)))["records"][0]
+    csrf = await as_user(client, "adm")
+    page = await client.get("/accountability/queue", headers=HTML)
+    assert page.status_code == 200
+    assert f'id="proposal-{record_id}"' in page.text and "约谈" in page.text
+    dash = await client.get("/", headers=HTML)
+    assert "待审批 1 条，待处理申诉 0 条" in dash.text
+
+    url = f"/accountability/records/{record_id}/approve"
+    r = await client.post(url, data={"next": "queue"}, headers=HTML)
+    assert r.status_code == 403 and (await Record.get(id=record_id)).status == "proposed"
+    r = await client.post(url, data={"_csrf": csrf, "next": "queue", "responsible_person": "赵六"})
+    assert r.status_code in (302, 303) and r.headers["location"].startswith("/accountability/queue")
+    record = await Record.get(id=record_id)
+    assert (record.status, record.responsible_person) == ("approved", "赵六")
+    r = await client.post(url, data={"_csrf": csrf}, headers=HTML)
+    assert r.status_code == 409 and "only a proposed record can be approved" in r.text
+
+    page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    history = page.text[page.text.index('id="history"'):]
+    assert history.count("<tr>") == 3  # proposed, upgraded, approved
+    assert "提醒 → 约谈" in history and "rectification.overdue:5:15" in page.text
+
+
+async def test_unit_officer_appeals_through_the_page(app, tmp_path):
+    client = app
+    host = client.app.state.host
+    record_id = ours(await host.announce(overdue(6, 2, 1)))["records"][0]
+    csrf = await as_user(client, "nm")
+    r = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    assert r.status_code == 404  # not announced before approval
+    csrf = await as_user(client, "adm")
+    await client.post(f"/accountability/records/{record_id}/approve", data={"_csrf": csrf})
+
+    csrf = await as_user(client, "nm")
+    listing = await client.get("/accountability/records", headers=HTML)
+    assert f'data-record="{record_id}"' in listing.text
+    page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    assert 'id="appeal-form"' in page.text and 'name="evidence"' in page.text
+    assert re.search(r"申诉截止日期：\d{4}-\d{2}-\d{2}", page.text)
+    r = await client.post(f"/accountability/records/{record_id}/appeal",
+                          data={"_csrf": csrf, "reasons": "已整改到位"},
+                          files={"evidence": ("照片.jpg", b"\xff\xd8\xff", "image/jpeg")})
+    assert r.status_code in (302, 303), r.text
+    [appeal] = await Appeal.all()
+    assert appeal.reasons == "已整改到位" and appeal.evidence_size == 3
+    page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    assert "申诉处理中" in page.text and "不能申诉" in page.text
+
+    csrf = await as_user(client, "adm")
+    admin_page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    assert f'/accountability/appeals/{appeal.id}/decide' in admin_page.text
+    r = await client.post(f"/accountability/appeals/{appeal.id}/decide",
+                          data={"_csrf": csrf, "decision": "uphold", "reason": "证据不足"})
+    assert r.status_code in (302, 303)
+    assert (await Appeal.get(id=appeal.id)).status == "upheld"
+    subjects = [m.subject for m in await InboxMessage.filter(user__username="nm").order_by("id")]
+    assert len(subjects) == 2 and subjects[1].startswith("申诉处理结果")
+
+
+async def test_manual_referral_form(app):
+    client = app
+    csrf = await as_user(client, "adm")
+    form = await client.get("/accountability/new", headers=HTML)
+    assert form.status_code == 200 and 'value="refer" selected' in form.text
+    bad = await client.post("/accountability/new", headers=HTML, data={
+        "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5", "reason": ""})
+    assert bad.status_code == 422 and "reason: say why" in bad.text
+    assert await Record.all().count() == 0
+    r = await client.post("/accountability/new", data={
+        "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5",
+        "reason": "严重失职", "responsible_person": "钱七", "target": "head"})
+    assert r.status_code in (302, 303)
+    record = await Record.get()
+    assert (record.measure, record.status, record.automatic, record.target) == (
+        "refer", "approved", False, "head")
+    assert await InboxMessage.filter(user__username="nm").count() == 1
+    csrf = await as_user(client, "boss")
+    dash = await client.get("/", headers=HTML)
+    assert 'id="accountability-panel"' in dash.text
+    assert (await client.get("/accountability/new", headers=HTML)).status_code == 403
