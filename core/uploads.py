@@ -43,7 +43,7 @@ MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 # Real sheets compress 10–25×; deflate tops out near 1000×. Only large parts are judged.
 MAX_RATIO = 200
 RATIO_MIN_SIZE = 1024 * 1024
-PROLOG_BYTES = 4096
+OVERLAP = 32  # longer than any declaration token in UTF-16
 HEADER_SCAN_ROWS = 20
 _DECL = [token.encode(enc) for token in ("<!DOCTYPE", "<!ENTITY")
          for enc in ("utf-8", "utf-16-le", "utf-16-be")]
@@ -179,18 +179,23 @@ def check_container(data: bytes, filename: str, *, max_bytes: int, lang: str = i
 
 def _inflate_checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lang: str) -> None:
     # zipfile stops at the declared size and checks the CRC, so a part that would inflate
-    # beyond its header's size fails here instead of inside the parser.
-    head = b""
+    # beyond its header's size fails here instead of inside the parser. The whole part is
+    # searched for declarations: a long comment could push a DOCTYPE past any prolog window,
+    # and spreadsheet XML escapes "<" in text, so a literal "<!DOCTYPE" is never data.
+    tail = b""
+    found = False
     try:
         with zf.open(info) as fh:
             while chunk := fh.read(1 << 20):
-                if len(head) < PROLOG_BYTES:
-                    head += chunk[: PROLOG_BYTES - len(head)]
+                window = tail + chunk
+                if any(token in window for token in _DECL):
+                    found = True
+                    break
+                tail = window[-OVERLAP:]
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
         raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang,
                                                       detail=f"{info.filename}: {exc}")) from None
-    # A DTD must come before the root element, so the prolog is where to look.
-    if any(token in head for token in _DECL):
+    if found:
         raise UploadRejected("upload_xml_bomb", i18n.t("upload.xml_bomb", lang, part=info.filename))
 
 

@@ -3,6 +3,7 @@ and the preview/confirm store."""
 
 import datetime as dt
 import io
+import os
 import struct
 import zipfile
 
@@ -265,6 +266,12 @@ def test_xml_entity_bomb_is_refused():
         read_table(_with_sheet_xml(workbook([GOOD]), lol), "u.xlsx", SPECS, max_rows=10,
                    max_bytes=10**6)
     assert info.value.code == "upload_xml_bomb" and "xl/worksheets/sheet1.xml" in info.value.message
+    # A declaration pushed far down behind a long comment is still found.
+    noise = os.urandom(1_500_000).hex().encode()  # incompressible, so no ratio alarm first
+    padded = lol.replace(b"<!DOCTYPE", b"<!--" + noise + b"-->\n<!DOCTYPE")
+    with pytest.raises(UploadRejected, match="XML 炸弹"):
+        read_table(_with_sheet_xml(workbook([GOOD]), padded), "u.xlsx", SPECS, max_rows=10,
+                   max_bytes=10**7)
     # The same declaration in UTF-16 is caught as well.
     utf16 = lol.decode().replace('version="1.0"', 'version="1.0" encoding="UTF-16"').encode("utf-16-le")
     with pytest.raises(UploadRejected, match="XML 炸弹"):
