@@ -84,6 +84,8 @@ async def compute(period: str, group_key: str, actor: str | None = None) -> mode
     if not await Period.exists(code=period):
         raise Invalid("unknown_period", f"period: no period '{period}'", field="period")
     existing = await latest(period, group.key)
+    if existing is not None and existing.status == "superseded":
+        existing = None  # a revision was started: the next revision number is computed below
     if existing is not None and existing.status != "draft":
         raise Conflict("ranking_published",
                        f"ranking #{existing.id} ({period}, {group.key}) is published "

@@ -18,7 +18,7 @@ from plugins.ranking.scheme import Group, Scheme, SchemeError, from_json, parse,
 from plugins.ranking.scoring import digest
 
 TZ = ZoneInfo("Asia/Shanghai")
-_parsed: dict[int, Scheme] = {}
+_parsed: dict[str, Scheme] = {}  # by the scheme's SHA-256: ids repeat across databases
 
 
 def today() -> dt.date:
@@ -85,9 +85,9 @@ async def current_scheme(required: bool = True) -> tuple[models.Scheme | None, S
 
 
 def scheme_of(row: models.Scheme) -> Scheme:
-    if row.id not in _parsed:
-        _parsed[row.id] = from_json(row.data)
-    return _parsed[row.id]
+    if row.sha256 not in _parsed:
+        _parsed[row.sha256] = from_json(row.data)
+    return _parsed[row.sha256]
 
 
 def get_group(scheme: Scheme, key: str | None, field: str = "group") -> Group:
