@@ -54,13 +54,13 @@ points = 1.0
 """
 
 
-def definition(ladder: str = LADDER) -> str:
+def definition(ladder: str = LADDER, year: int = YEAR, extra: str = "") -> str:
     """Units, periods of this year (open) and last year (closed), and the ladder."""
     return f"""
 [assessment]
 slug = "acc-test"
 title = "责任追究测试"
-year = {YEAR}
+year = {year}
 
 [[units]]
 code = "520100"
@@ -86,12 +86,13 @@ level = "community"
 parent = "520102"
 
 [[periods]]
-code = "{YEAR}"
+code = "{year}"
 
 [[periods]]
-code = "{YEAR - 1}"
+code = "{year - 1}"
 status = "closed"
 {ladder}
+{extra}
 """
 
 
