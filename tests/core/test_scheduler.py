@@ -437,3 +437,26 @@ def test_jobs_cli(settings):
     assert history.returncode == 0 and "core.digest" in history.stdout and "ok" in history.stdout
     unknown = kaohe("jobs", "run", "core.nope")
     assert unknown.returncode == 2 and "no job 'core.nope'" in unknown.stderr
+
+
+async def test_standalone_scheduler_process_catches_up_and_stops_on_sigterm(db, settings):
+    import signal
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core", "--settings", str(settings.source), "scheduler",
+        cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert b"running" in line, line
+        # The per-minute mail job's last firing was missed (never ran): caught up at start.
+        assert await wait_for(lambda: JobRun.filter(job_id="core.mail").exists(), timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"stopping" in out
+    run = await JobRun.get(job_id="core.mail")
+    assert run.status == "ok" and not run.manual and run.scheduled_for.second == 0
