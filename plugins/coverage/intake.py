@@ -1,0 +1,173 @@
+"""Uploads through preview and confirm, for reports and for the registry.
+
+Preview reads and checks the workbook once and stages it (core.uploads.stage) with its typed
+rows; confirm claims the staged upload (core.uploads.take), plans the same rows again
+against the database as it is now, and saves the valid rows in one transaction. Anything
+that refuses the whole confirm (the period closed meanwhile, an expired preview) rolls the
+transaction back, claim included: nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.accounts import User
+from core.uploads import CellError, Preview, UploadRejected, stage, take
+from core.uploads_models import PendingUpload
+from plugins.coverage.config import CoverageSettings
+from plugins.coverage.registry_import import plan_registry, save_registry
+from plugins.coverage.reporting import ReportPlan, plan_rows, report_period, save_plan
+from plugins.coverage.workbooks import REGISTRY_TEMPLATE, REPORT_TEMPLATE, read_upload
+
+REPORTS = "coverage-reports"
+REGISTRY = "coverage-registry"
+
+
+def _rows_context(table: Any) -> dict[str, Any]:
+    return {"sheet": table.sheet, "letters": table.letters,
+            "rows": [[n, values] for n, values in table.rows],
+            "errors": [e.as_dict() for e in table.errors]}
+
+
+def _rows_of(context: dict[str, Any]) -> tuple[list[tuple[int, dict]], list[CellError]]:
+    return ([(int(n), dict(v)) for n, v in context["rows"]],
+            [CellError(**e) for e in context["errors"]])
+
+
+def _with_field(exc: UploadRejected) -> UploadRejected:
+    if exc.code in ("template_period_mismatch",):
+        exc.field = "period"
+    elif exc.field is None:
+        exc.field = "file"
+    return exc
+
+
+# -- reports -------------------------------------------------------------------------------
+async def plan_report_upload(data: bytes, filename: str, period_code: str, user: User | None,
+                             lang: str = "zh", settings: Any = None,
+                             progress: Callable[[int], None] | None = None
+                             ) -> tuple[ReportPlan, Any]:
+    period = await report_period(period_code)
+    try:
+        table = read_upload(data, filename, REPORT_TEMPLATE, period.code, lang, settings)
+    except UploadRejected as exc:
+        raise _with_field(exc) from None
+    plan = await plan_rows(table.rows, period, user, sheet=table.sheet, letters=table.letters,
+                           prior=table.errors, lang=lang, progress=progress)
+    return plan, table
+
+
+async def preview_reports(data: bytes, filename: str, period_code: str, user: User,
+                          lang: str = "zh", settings: Any = None
+                          ) -> tuple[PendingUpload, ReportPlan]:
+    plan, table = await plan_report_upload(data, filename, period_code, user, lang, settings)
+    ttl = _settings(settings).upload_ttl_minutes
+    pending = await stage(REPORTS, user, filename, data, plan.preview(lang),
+                          context={"period": plan.period, "summary": plan.summary(),
+                                   **_rows_context(table)}, ttl_minutes=ttl)
+    return pending, plan
+
+
+async def confirm_reports(token: str, user: User, lang: str = "zh") -> dict[str, Any]:
+    async with in_transaction():
+        pending = await take(token, user, REPORTS, allow_errors=True, lang=lang)
+        context = pending.context
+        period = await report_period(context["period"])
+        rows, prior = _rows_of(context)
+        plan = await plan_rows(rows, period, user, sheet=context["sheet"],
+                               letters=context["letters"], prior=prior, lang=lang)
+        result = await save_plan(plan, user, source="upload", reference=pending.sha256)
+    return {**result, "period": plan.period, "errors_list": [e.as_dict() for e in plan.errors]}
+
+
+# -- registry ------------------------------------------------------------------------------
+async def preview_registry(data: bytes, filename: str, user: User, *, full: bool = False,
+                           lang: str = "zh", settings: Any = None) -> tuple[PendingUpload, Any]:
+    try:
+        table = read_upload(data, filename, REGISTRY_TEMPLATE, None, lang, settings)
+    except UploadRejected as exc:
+        raise _with_field(exc) from None
+    plan = await plan_registry(table.rows, full=full, sheet=table.sheet, letters=table.letters,
+                               prior=table.errors, lang=lang)
+    preview = plan.preview(lang)
+    preview.summary = _missing_summary(plan, lang)
+    pending = await stage(REGISTRY, user, filename, data, preview,
+                          context={"full": full, "summary": plan.summary(),
+                                   "missing": [[o.uscc, o.name] for o in plan.missing],
+                                   **_rows_context(table)},
+                          ttl_minutes=_settings(settings).upload_ttl_minutes)
+    return pending, plan
+
+
+def _missing_summary(plan: Any, lang: str) -> str:
+    if not plan.full:
+        return ""
+    from core import i18n
+
+    return i18n.t("coverage.page.missing_title", lang) + f": {len(plan.missing)}"
+
+
+async def confirm_registry(token: str, user: User, lang: str = "zh") -> dict[str, Any]:
+    async with in_transaction():
+        pending = await take(token, user, REGISTRY, allow_errors=True, lang=lang)
+        context = pending.context
+        rows, prior = _rows_of(context)
+        plan = await plan_registry(rows, full=bool(context.get("full")), sheet=context["sheet"],
+                                   letters=context["letters"], prior=prior, lang=lang)
+        result = await save_registry(plan, user.username, filename=pending.filename,
+                                     sha256=pending.sha256)
+    return {**result, "errors_list": [e.as_dict() for e in plan.errors]}
+
+
+def _settings(settings: Any) -> CoverageSettings:
+    from plugins.coverage.config import settings_of
+
+    return settings_of(settings)
+
+
+# -- the platform's Importer entries (core.contrib.Importer) -------------------------------
+def _ctx(ctx: Any, key: str, default: Any = None) -> Any:
+    if isinstance(ctx, dict):
+        return ctx.get(key, default)
+    return getattr(ctx, key, default)
+
+
+async def importer_preview_reports(data: bytes, ctx: Any) -> Preview:
+    plan, _ = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
+                                       _ctx(ctx, "period"), _ctx(ctx, "user"),
+                                       _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
+    return plan.preview(_ctx(ctx, "lang", "zh"))
+
+
+async def importer_confirm_reports(data: bytes, ctx: Any) -> dict[str, Any]:
+    async with in_transaction():
+        plan, _ = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
+                                           _ctx(ctx, "period"), _ctx(ctx, "user"),
+                                           _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
+        return await save_plan(plan, _ctx(ctx, "user"), source="upload",
+                               reference=hashlib.sha256(data).hexdigest())
+
+
+async def importer_preview_registry(data: bytes, ctx: Any) -> Preview:
+    table = read_upload(data, _ctx(ctx, "filename", "upload.xlsx"), REGISTRY_TEMPLATE, None,
+                        _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
+    plan = await plan_registry(table.rows, full=bool(_ctx(ctx, "full")), sheet=table.sheet,
+                               letters=table.letters, prior=table.errors,
+                               lang=_ctx(ctx, "lang", "zh"))
+    return plan.preview(_ctx(ctx, "lang", "zh"))
+
+
+async def importer_confirm_registry(data: bytes, ctx: Any) -> dict[str, Any]:
+    filename = _ctx(ctx, "filename", "upload.xlsx")
+    table = read_upload(data, filename, REGISTRY_TEMPLATE, None, _ctx(ctx, "lang", "zh"),
+                        _ctx(ctx, "settings"))
+    plan = await plan_registry(table.rows, full=bool(_ctx(ctx, "full")), sheet=table.sheet,
+                               letters=table.letters, prior=table.errors,
+                               lang=_ctx(ctx, "lang", "zh"))
+    user = _ctx(ctx, "user")
+    return await save_registry(plan, user.username if user else "cli", filename=filename,
+                               sha256=hashlib.sha256(data).hexdigest())
