@@ -1,8 +1,9 @@
 """Sending the queued mail through SMTP (aiosmtplib), with retries and back-off.
 
-A message is claimed by moving its `next_attempt_at` past the send (a lease), so two
-senders never take the same message; a sender that dies mid-send leaves it due again
-once the lease ends. The server being down costs an attempt, never the message.
+Right before it is sent, a message is claimed by moving its `next_attempt_at` past the
+send (a lease), so two senders never take the same message; a sender that dies mid-send
+leaves it due again once the lease ends. The server being down costs an attempt, never
+the message.
 """
 
 from __future__ import annotations
@@ -109,16 +110,16 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-async def _claim(settings: Settings, now: dt.datetime, limit: int) -> list[MailMessage]:
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=local(settings, now))
-    candidates = await MailMessage.filter(due, status="queued").order_by("id").limit(limit)
+def _due(settings: Settings, now: dt.datetime) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=local(settings, now))
+
+
+async def _claim(settings: Settings, mail: MailMessage, now: dt.datetime) -> bool:
+    """Take one message for one send: a single UPDATE … WHERE still due, so only one sender
+    wins it. Claimed just before sending, the lease only has to cover one send."""
     lease = local(settings, now + dt.timedelta(seconds=settings.mail.timeout_seconds * 3 + 60))
-    claimed = []
-    for mail in candidates:
-        # One UPDATE … WHERE still-due: only one sender wins the row.
-        if await MailMessage.filter(due, id=mail.id, status="queued").update(next_attempt_at=lease):
-            claimed.append(mail)
-    return claimed
+    return bool(await MailMessage.filter(_due(settings, now), id=mail.id, status="queued")
+                .update(next_attempt_at=lease))
 
 
 async def send_due(settings: Settings, now: dt.datetime | None = None,
@@ -126,14 +127,16 @@ async def send_due(settings: Settings, now: dt.datetime | None = None,
     """Send the queued mail that is due; returns {"sent": [ids], "retry": [ids], "failed": [ids]}."""
     now = now or dt.datetime.now(UTC)
     outcome: dict[str, list[int]] = {"sent": [], "retry": [], "failed": []}
-    claimed = await _claim(settings, now, limit)
-    if not claimed:
-        return outcome
+    candidates = await MailMessage.filter(_due(settings, now), status="queued").order_by(
+        "id").limit(limit)
     conn = _Connection(settings)
     server_error: str | None = None
     try:
-        for mail in claimed:
+        for mail in candidates:
+            if not await _claim(settings, mail, now):
+                continue  # another sender has it
             if server_error is not None:
+                # The server was not there a moment ago: this message waits for the next try.
                 await _failed(settings, mail, server_error, False, now, outcome)
                 continue
             try:
@@ -144,7 +147,6 @@ async def send_due(settings: Settings, now: dt.datetime | None = None,
             try:
                 await conn.open()
             except Exception as exc:
-                # The server is not there: every message of this batch waits for the next try.
                 server_error = _describe(exc)
                 log.warning("mail server %s:%s: %s", settings.mail.host, settings.mail.port,
                             server_error)
@@ -164,7 +166,8 @@ async def send_due(settings: Settings, now: dt.datetime | None = None,
             outcome["sent"].append(mail.id)
     finally:
         await conn.close()
-    await audit.record("mail.send", "mail", "batch", after=outcome)
+    if any(outcome.values()):
+        await audit.record("mail.send", "mail", "batch", after=outcome)
     return outcome
 
 
