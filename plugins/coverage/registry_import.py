@@ -310,7 +310,8 @@ async def plan_registry(rows: list[tuple[int, dict[str, Any]]], *, full: bool = 
     missing: list[Organization] = []
     if full:
         active = await Organization.filter(closed_on=None).only("id", "uscc", "name")
-        pending = set(await MissingOrganization.filter(decision="").values_list(
+        # Waiting for a decision, or kept by the admin before: not listed again.
+        pending = set(await MissingOrganization.filter(decision__in=("", "keep")).values_list(
             "organization_id", flat=True))
         missing = [o for o in active if o.uscc not in mentioned]
         for o in missing:

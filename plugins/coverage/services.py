@@ -121,12 +121,12 @@ async def report_template_bytes(user: User, period: Period, lang: str = "zh") ->
     return report_template(period.code, rows, title)
 
 
-async def registry_template_bytes(lang: str = "zh") -> bytes:
-    """The whole registry as a filled registry sheet (edit and upload it back)."""
+async def registry_template_bytes(lang: str = "zh", blank: bool = False) -> bytes:
+    """The whole registry as a filled registry sheet (edit and upload it back), or a blank one."""
     from core import i18n
     from plugins.coverage.models import InstructorAssignment, PartyOrgLink
 
-    orgs = await Organization.all().select_related("community").order_by("uscc")
+    orgs = [] if blank else await Organization.all().select_related("community").order_by("uscc")
     links = await PartyOrgLink.filter(party_org__dissolved_on=None).select_related("party_org")
     party = {}
     for link in links:
