@@ -110,6 +110,7 @@ async def fire(settings: Any, sub: models.Subscription, scheduled_for: dt.dateti
     await audit.record("ranking.report.fire", "ranking_firing", firing.id, after={
         "subscription": sub.key, "scheduled_for": scheduled_for, "period": firing.period,
         "status": firing.status, "reports": firing.report_ids, "error": firing.error})
+    await report_failures()
     return firing
 
 
@@ -117,32 +118,38 @@ async def _run(settings: Any, sub: models.Subscription, firing: models.Firing) -
     firing.period = await resolve_period(sub, firing.scheduled_for)
     recipients = await resolve_recipients(sub)
     main, per = plan(sub, firing.period, recipients)
-    built: dict[FileSpec, ReportFile] = {}
-    for spec in [main] + sorted({f for files in per.values() for f in files} - {main},
-                                key=lambda f: f.filename):
-        built[spec] = await archive(settings, spec, await build(spec))
+    # The main workbook must exist or nobody gets anything; a missing detail (say, a
+    # district whose communities are not ranked yet) costs only that detail.
+    built: dict[FileSpec, ReportFile] = {main: await archive(settings, main, await build(main))}
+    failed: dict[FileSpec, str] = {}
+    for spec in sorted({f for files in per.values() for f in files} - {main},
+                       key=lambda f: f.filename):
+        try:
+            built[spec] = await archive(settings, spec, await build(spec))
+        except Exception as exc:
+            failed[spec] = _describe(exc)
     firing.report_ids = [r.id for r in built.values()]
-    problems = 0
+    problems: list[str] = []
     for r in recipients:
-        files = [built[f] for f in per[r.label]]
-        for report in files:
-            if r.problem:
+        for spec in per[r.label]:
+            report = built.get(spec)
+            problem = r.problem or (f"{spec.filename}: {failed[spec]}" if spec in failed else "")
+            if problem:
                 await models.Delivery.create(firing=firing, recipient=r.label, address=r.address,
-                                             report_ids=[report.id], state="skipped",
-                                             last_error=r.problem)
-                problems += 1
+                                             report_ids=[report.id] if report else [],
+                                             state="skipped", last_error=problem)
+                problems.append(f"{r.label}: {problem}")
                 continue
             mail = await _queue_mail(settings, r.address, sub, firing, report)
             await models.Delivery.create(firing=firing, recipient=r.label, address=r.address,
                                          report_ids=[report.id], state="queued", mail_id=mail.id)
         if r.user is not None:
+            names = [built[f].filename for f in per[r.label] if f in built]
             await notify.notify([r.user], f"定时报表：{sub.title}（{firing.period}）",
-                                "、".join(f.filename for f in files),
-                                key=f"ranking.report:{firing.id}", link="/archive", mail=False)
+                                "、".join(names), key=f"ranking.report:{firing.id}",
+                                link="/archive", mail=False)
     if problems:
-        await _tell_admins(f"定时报表部分收件人无法发送：{sub.title}",
-                           "；".join(sorted({r.problem for r in recipients if r.problem})),
-                           key=f"ranking.firing.skipped:{firing.id}")
+        firing.error = "；".join(dict.fromkeys(problems))[:2000]
     firing.status = "partial" if problems else "ok"
 
 
@@ -162,6 +169,7 @@ async def sync_deliveries() -> dict[str, int]:
     open_rows = await models.Delivery.filter(state__in=("queued", "retrying"),
                                              mail_id__isnull=False)
     if not open_rows:
+        await report_failures()
         return {"sent": 0, "failed": 0}
     mails = {m.id: m for m in await MailMessage.filter(id__in=[d.mail_id for d in open_rows])}
     counts = {"sent": 0, "failed": 0}
@@ -191,12 +199,14 @@ async def report_failures() -> int:
             reported_at=dt.datetime.now(UTC))
         if not claimed:
             continue  # another instance reports it
+        sub = d.firing.subscription
         if d.state == "failed":
-            sub = d.firing.subscription
-            await _tell_admins(f"定时报表投递失败：{sub.title} → {d.recipient}",
-                               f"{d.address}：{d.attempts} 次尝试后仍失败：{d.last_error}",
-                               key=f"ranking.delivery.failed:{d.id}")
-            told += 1
+            body = f"{d.address}：{d.attempts} 次尝试后仍失败：{d.last_error}"
+        else:
+            body = f"{d.address or '-'}：未发送：{d.last_error}"
+        await _tell_admins(f"定时报表投递失败：{sub.title} → {d.recipient}", body,
+                           key=f"ranking.delivery.failed:{d.id}")
+        told += 1
     return told
 
 
