@@ -57,22 +57,22 @@ def kaohe_dashboard_panels(user: Any) -> list[Any]:
 
 @hookspec
 def kaohe_jobs(settings: Any) -> list[Any]:
-    """Return core.scheduler.JobSpec entries: scheduled checks of this plugin."""
+    """Return core.contrib.JobSpec entries: scheduled checks of this plugin."""
 
 
 @hookspec
 def kaohe_exporters() -> list[Any]:
-    """Return core.exporters.Exporter entries: named Excel workbooks this plugin writes."""
+    """Return core.contrib.Exporter entries: named Excel workbooks this plugin writes."""
 
 
 @hookspec
 def kaohe_importers() -> list[Any]:
-    """Return core.importers.Importer entries: Excel uploads this plugin reads."""
+    """Return core.contrib.Importer entries: Excel uploads this plugin reads."""
 
 
 @hookspec
 def kaohe_indicator_sources() -> list[Any]:
-    """Return core.indicators.IndicatorSource entries: values a ranking can pull."""
+    """Return core.contrib.IndicatorSource entries: values a ranking can pull."""
 
 
 @hookspec
