@@ -171,6 +171,7 @@ class PlatformScheduler:
                               name=spec.description or spec.id, coalesce=True,
                               misfire_grace_time=self.grace, max_instances=1)
         self._aps.start()
+        await self.reap_interrupted()
         if catch_up:
             self.catch_up_task = asyncio.create_task(self.catch_up())
             if wait_catch_up:
@@ -197,6 +198,22 @@ class PlatformScheduler:
             return job.next_run_time
         spec = self.jobs.get(job_id)
         return next_fire_time(spec.trigger, self.tz) if spec else None
+
+    async def reap_interrupted(self) -> int:
+        """Mark as failed the runs left "running" by a process of this host that has ended."""
+        host = socket.gethostname()
+        reaped = 0
+        try:
+            rows = await JobRun.filter(status="running", instance__startswith=f"{host}:")
+            for run in rows:
+                pid = run.instance.rpartition(":")[2]
+                if not pid.isdigit() or _alive(int(pid)):
+                    continue
+                reaped += await JobRun.filter(id=run.id, status="running").update(
+                    status="failed", error="interrupted: the process ended while the job ran")
+        except Exception as exc:
+            log.error("cannot check for interrupted runs: %s", exc)
+        return reaped
 
     async def catch_up(self, now: dt.datetime | None = None) -> list[str]:
         """Run once, now, each job whose latest firing was missed within the grace time.
@@ -334,6 +351,16 @@ class PlatformScheduler:
         run = await self.run_firing(job_id, now, manual=True)
         assert run is not None
         return run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _never_called() -> None:  # pragma: no cover - the claiming executor runs jobs itself

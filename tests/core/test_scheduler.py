@@ -460,3 +460,23 @@ async def test_standalone_scheduler_process_catches_up_and_stops_on_sigterm(db, 
     assert b"stopping" in out
     run = await JobRun.get(job_id="core.mail")
     assert run.status == "ok" and not run.manual and run.scheduled_for.second == 0
+
+
+async def test_runs_left_running_by_an_ended_process_are_marked_failed(db, settings, host):
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    me = socket.gethostname()
+    t = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    gone = await JobRun.create(job_id="core.x", scheduled_for=t, instance=f"{me}:{dead}")
+    alive = await JobRun.create(job_id="core.x", scheduled_for=t + dt.timedelta(minutes=1),
+                                instance=f"{me}:{os.getpid()}")
+    elsewhere = await JobRun.create(job_id="core.x", scheduled_for=t + dt.timedelta(minutes=2),
+                                    instance="otherhost:1")
+    sched = PlatformScheduler(settings, host, jobs=[])
+    assert await sched.reap_interrupted() == 1
+    assert (await JobRun.get(id=gone.id)).status == "failed"
+    assert (await JobRun.get(id=gone.id)).error.startswith("interrupted")
+    assert (await JobRun.get(id=alive.id)).status == "running"
+    assert (await JobRun.get(id=elsewhere.id)).status == "running"
