@@ -473,7 +473,7 @@ async def api_unit(request: Request, ranking_id: FromPath[int],
     return await drilldown(ranking, unit_code, current_user(request))
 
 
-@post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"])
+@post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"], status_code=200)
 async def api_publish(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
     """Publish a draft: frozen with its definition version and the hash of every input."""
     return ranking_json(await rankings.publish(ranking_id, current_user(request).username))
@@ -524,7 +524,7 @@ async def api_object(request: Request, ranking_id: FromPath[int],
     return objection_json(obj)
 
 
-@post("/objections/{objection_id:int}/resolve", opt=ADMIN, tags=["ranking"])
+@post("/objections/{objection_id:int}/resolve", opt=ADMIN, tags=["ranking"], status_code=200)
 async def api_resolve(request: Request, objection_id: FromPath[int],
                       data: JSONBody[dict[str, str]]) -> dict[str, Any]:
     """Decide an objection: {decision: upheld|rejected, response}."""
@@ -560,7 +560,7 @@ async def api_subscription_update(sub_id: FromPath[int],
     return subscription_json(await subscriptions.save(data, subscription_id=sub_id))
 
 
-@post("/subscriptions/{sub_id:int}/run", opt=ADMIN, tags=["ranking"])
+@post("/subscriptions/{sub_id:int}/run", opt=ADMIN, tags=["ranking"], status_code=200)
 async def api_subscription_run(request: Request, sub_id: FromPath[int]) -> dict[str, Any]:
     """Fire a subscription now: build, archive, queue the mail."""
     sub = await subscriptions.get(sub_id)

@@ -1,0 +1,238 @@
+"""The ranking API and pages through the whole app: roles, errors with fields, uploads."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+from python_calamine import CalamineWorkbook
+
+from plugins.ranking import models
+from tests.conftest import login, make_user
+from tests.plugins.ranking.helpers import STUB_VALUES, apply, definition, scenario_values
+
+SUBSCRIPTION = {"key": "weekly", "title": "周排位", "exporter": "ranking", "group": "districts",
+                "period_rule": "fixed:2014", "cron": "0 8 * * 1",
+                "recipients": [{"user": "leader1"}]}
+
+
+async def token(client, username: str) -> dict[str, str]:
+    r = await client.post("/api/login", json={"username": username, "password": "password1"})
+    assert r.status_code == 201 or r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def world(client):
+    await apply(client.app.state.host)
+    await make_user("admin1", "admin")
+    await make_user("leader1", "leader", email="leader1@example.org")
+    await make_user("officer1", "unit_officer", unit_code="520103")
+    return await token(client, "admin1")
+
+
+def api_values() -> list[dict]:
+    return [{"unit": u, "indicator": k, "value": v} for (u, k), v in scenario_values().items()]
+
+
+async def test_api_enter_compute_publish_verify_and_refusals(client):
+    admin = await world(client)
+    r = await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts", "values": api_values()})
+    assert r.status_code == 200 and r.json()["created"] == 12, r.text
+    r = await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts",
+        "values": [{"unit": "520102001", "indicator": "sat", "value": 80}]})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "values_invalid" and err["details"][0]["field"] == "unit"
+    r = await client.get("/api/ranking/missing", headers=admin,
+                         params={"period": "2014", "group": "districts"})
+    assert r.json()["missing_values"] == 0
+    r = await client.post("/api/ranking/rankings", headers=admin,
+                          json={"period": "2014", "group": "districts"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    r = await client.get(f"/api/ranking/rankings/{rid}", headers=admin)
+    rows = r.json()["rows"]
+    assert [(x["unit_code"], x["rank"], x["total"]) for x in rows] == [
+        ("520102", 1, "100.00"), ("520111", 2, "82.00"), ("520103", 3, "79.00"),
+        ("520112", 4, "68.50")]
+    leader = await token(client, "leader1")
+    assert (await client.get(f"/api/ranking/rankings/{rid}", headers=leader)).status_code == 404
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=leader)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "final"
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_published"
+    r = await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts",
+        "values": [{"unit": "520103", "indicator": "sat", "value": 99}]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ranking_published"
+    r = await client.get(f"/api/ranking/rankings/{rid}/verify", headers=leader)
+    assert r.status_code == 200 and r.json()["identical"] is True
+    STUB_VALUES["520111"] = 50
+    r = await client.get(f"/api/ranking/rankings/{rid}/verify", headers=admin)
+    changed = r.json()["changed_inputs"]
+    assert [(c["unit_code"], c["indicator"], c["frozen"], c["current"]) for c in changed] == [
+        ("520111", "rate", "95", "50")]
+    r = await client.get(f"/api/ranking/rankings/{rid}/units/520103", headers=leader)
+    detail = r.json()
+    gov = [a for a in detail["aspects"] if a["key"] == "gov"][0]
+    rate = [i for i in gov["indicators"] if i["key"] == "rate"][0]
+    assert (rate["value"], rate["score"], rate["source"]) == ("90", "90", "plugin:stub.rate")
+    assert rate["contribution"] == "18.00"  # 90 × 50 % × 40 %
+    r = await client.get(f"/ranking/rankings/{rid}/export", headers=leader)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.open")
+    book = CalamineWorkbook.from_filelike(io.BytesIO(r.content))
+    assert book.get_sheet_by_name("排位汇总").to_python()[3][1] == "520102"
+
+
+async def test_unit_officer_objects_for_own_unit_only(client):
+    admin = await world(client)
+    await apply(client.app.state.host, definition(objection_days=5))
+    await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts", "values": api_values()})
+    rid = (await client.post("/api/ranking/rankings", headers=admin,
+                             json={"period": "2014", "group": "districts"})).json()["id"]
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
+    assert r.json()["status"] == "objection"
+    officer = await token(client, "officer1")
+    r = await client.post(f"/api/ranking/rankings/{rid}/objections", headers=officer,
+                          json={"unit": "520111", "reason": "不是我的单位"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_scope"
+    r = await client.post(f"/api/ranking/rankings/{rid}/objections", headers=officer,
+                          json={"unit": "520103", "reason": "样本有误", "indicator": "sat"})
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    r = await client.get(f"/api/ranking/rankings/{rid}/units/520111", headers=officer)
+    assert r.status_code == 404
+    r = await client.post(f"/api/ranking/objections/{oid}/resolve", headers=officer,
+                          json={"decision": "upheld", "response": "x"})
+    assert r.status_code == 403
+    r = await client.post(f"/api/ranking/objections/{oid}/resolve", headers=admin,
+                          json={"decision": "maybe", "response": "x"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "decision"
+    r = await client.post(f"/api/ranking/objections/{oid}/resolve", headers=admin,
+                          json={"decision": "rejected", "response": "数据经复核无误"})
+    assert r.json()["status"] == "rejected"
+    r = await client.get(f"/api/ranking/rankings/{rid}/objections", headers=officer)
+    assert [o["status"] for o in r.json()] == ["rejected"]
+
+
+async def test_pages_render_for_each_role(client):
+    admin = await world(client)
+    await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts", "values": api_values()})
+    rid = (await client.post("/api/ranking/rankings", headers=admin,
+                             json={"period": "2014", "group": "districts"})).json()["id"]
+    await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
+    html = {"accept": "text/html"}
+    await login(client, "admin1")
+    for path in ("/ranking?period=2014&group=districts", "/ranking/values?period=2014",
+                 f"/ranking/rankings/{rid}", f"/ranking/rankings/{rid}/units/520112",
+                 f"/ranking/rankings/{rid}/verify", "/ranking/subscriptions", "/"):
+        r = await client.get(path, headers=html)
+        assert r.status_code == 200, (path, r.text[:300])
+    r = await client.get(f"/ranking/rankings/{rid}", headers=html)
+    assert "ranking-table" in r.text and "乌当区" in r.text and "<svg" in r.text
+    r = await client.get(f"/ranking/rankings/{rid}/units/520112", headers=html)
+    assert "插件 stub.rate" in r.text and "手工录入" in r.text
+    r = await client.get("/", headers=html)
+    assert 'id="ranking-panel"' in r.text and "乌当区" in r.text
+    client.cookies.clear()
+    await login(client, "leader1")
+    r = await client.get("/ranking", headers=html)
+    assert r.status_code == 200 and f"/ranking/rankings/{rid}" in r.text
+    r = await client.get("/ranking/values", headers={**html, "accept": "application/json"})
+    assert r.status_code == 403
+
+
+async def test_values_grid_saves_all_or_nothing(client):
+    await world(client)
+    csrf = await login(client, "admin1")
+    form = {"_csrf": csrf, "period": "2014", "group": "districts", "v:520102:sat": "83.87",
+            "o:520102:sat": "", "v:520103:sat": "abc", "o:520103:sat": ""}
+    r = await client.post("/ranking/values", data=form, headers={"accept": "text/html"})
+    assert r.status_code == 422 and "abc" in r.text and "is not a number" in r.text
+    assert await models.IndicatorValue.all().count() == 0
+    form["v:520103:sat"] = "70"
+    r = await client.post("/ranking/values", data=form)
+    assert r.status_code in (302, 303) and "msg=" in r.headers["location"]
+    assert {v.unit_code for v in await models.IndicatorValue.all()} == {"520102", "520103"}
+    r = await client.get("/ranking/values?period=2014&group=districts",
+                         headers={"accept": "text/html"})
+    assert 'value="83.87"' in r.text
+
+
+async def test_template_upload_preview_and_confirm(client):
+    await world(client)
+    csrf = await login(client, "admin1")
+    r = await client.get("/ranking/values/template?period=2014&group=districts")
+    assert r.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    ws = wb["指标数据"]
+    header = [c.value for c in ws[3]]
+    assert header[:2] == ["单位代码", "单位名称"] and "群众满意度" in header
+    col = {name: i + 1 for i, name in enumerate(header)}
+    codes = {ws.cell(row, 1).value: row for row in range(4, ws.max_row + 1)}
+    assert set(codes) == {"520102", "520103", "520111", "520112"}
+    ws.cell(codes["520102"], col["群众满意度"]).value = 83.87
+    ws.cell(codes["520103"], col["安全感"]).value = "很好"
+    ws.cell(codes["520111"], col["案件数"]).value = 12
+    buf = io.BytesIO()
+    wb.save(buf)
+    files = {"file": ("values.xlsx", buf.getvalue(), "application/octet-stream")}
+    r = await client.post("/ranking/values/upload", data={"_csrf": csrf, "period": "2014",
+                                                          "group": "districts"}, files=files)
+    assert r.status_code == 200 and "很好" in r.text and "is not a number" in r.text
+    assert 'id="confirm-form"' not in r.text  # errors: nothing can be confirmed
+    token_value = r.text.split("/ranking/values/marked?token=")[1].split('"')[0]
+    marked = await client.get(f"/ranking/values/marked?token={token_value}")
+    assert marked.status_code == 200
+    mb = openpyxl.load_workbook(io.BytesIO(marked.content))["指标数据"]
+    assert mb.cell(codes["520103"], col["安全感"]).comment is not None
+
+    ws.cell(codes["520103"], col["安全感"]).value = 85
+    buf = io.BytesIO()
+    wb.save(buf)
+    files = {"file": ("values.xlsx", buf.getvalue(), "application/octet-stream")}
+    r = await client.post("/ranking/values/upload", data={"_csrf": csrf, "period": "2014",
+                                                          "group": "districts"}, files=files)
+    assert r.status_code == 200 and 'id="confirm-form"' in r.text
+    assert await models.IndicatorValue.all().count() == 0  # nothing before confirming
+    pending = r.text.split('name="token" value="')[1].split('"')[0]
+    r = await client.post("/ranking/values/confirm", data={"_csrf": csrf, "token": pending})
+    assert r.status_code in (302, 303), r.text
+    stored = {(v.unit_code, v.indicator): str(v.value) for v in await models.IndicatorValue.all()}
+    assert stored.keys() == {("520102", "sat"), ("520103", "sec"), ("520111", "cases")}
+    assert all(v.origin == "upload" for v in await models.IndicatorValue.all())
+    r = await client.post("/ranking/values/confirm", data={"_csrf": csrf, "token": pending})
+    assert r.status_code == 409  # a preview is confirmed once
+
+
+async def test_subscription_api_refuses_bad_fields_and_runs(client):
+    admin = await world(client)
+    r = await client.post("/api/ranking/subscriptions", headers=admin,
+                          json={**SUBSCRIPTION, "cron": "61 8 * * *"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "cron"
+    r = await client.post("/api/ranking/subscriptions", headers=admin,
+                          json={**SUBSCRIPTION, "exporter": "coverage-nothing"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "exporter"
+    r = await client.post("/api/ranking/subscriptions", headers=admin, json=SUBSCRIPTION)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = await client.get(f"/api/ranking/subscriptions/{sid}/dry-run", headers=admin)
+    assert r.json()["recipients"][0]["address"] == "leader1@example.org"
+    r = await client.post(f"/api/ranking/subscriptions/{sid}/run", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "failed"  # nothing published yet
+    assert "no published ranking" in r.json()["error"]
+    r = await client.get(f"/api/ranking/subscriptions/{sid}/deliveries", headers=admin)
+    assert len(r.json()) == 1
+    csrf = await login(client, "admin1")
+    r = await client.post("/ranking/subscriptions", data={
+        "_csrf": csrf, "key": "bad", "title": "坏的", "exporter": "ranking", "group": "districts",
+        "cron": "0 8 * *", "recipients": "leader1"}, headers={"accept": "text/html"})
+    assert r.status_code == 422 and "cron:" in r.text
+    r = await client.get(f"/ranking/subscriptions/{sid}", headers={"accept": "text/html"})
+    assert r.status_code == 200 and "leader1@example.org" in r.text
