@@ -1,6 +1,6 @@
 """Appeals (申诉): the unit contests a standing measure; an admin upholds, reduces or withdraws it.
 
-Rules, documented in docs/accountability.md:
+Rules (see plugins/accountability/README.md):
 - only a unit officer whose unit subtree holds the record's unit may appeal;
 - a record can be appealed while approved or already carried out (carrying out a measure
   does not take away the right to appeal, 申诉期间不停止执行), once per revision;
@@ -27,6 +27,7 @@ from core.calendar import WorkCalendar
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.orgs import OrgUnit
 from core.security import scope_for
+from plugins.accountability.ladder import Ladder
 from plugins.accountability.models import Appeal, Record
 from plugins.accountability.services import (
     OBJECT,
@@ -60,16 +61,18 @@ async def deadline(record: Record, window_days: int | None = None,
     return cal.add_working_days(local_date(record.approved_at), window_days)
 
 
-async def can_appeal(record: Record, user: User) -> tuple[bool, str]:
-    """Whether `user` may appeal `record` now, and why not (for the page)."""
+async def can_appeal(record: Record, user: User, ladder: Ladder | None = None,
+                     cal: WorkCalendar | None = None) -> tuple[bool, str]:
+    """Whether `user` may appeal `record` now, and why not (for pages and panels)."""
     try:
-        await _check(record, user)
+        await _check(record, user, ladder, cal)
     except (Conflict, Forbidden) as exc:
         return False, exc.message
     return True, ""
 
 
-async def _check(record: Record, user: User) -> dt.date:
+async def _check(record: Record, user: User, ladder: Ladder | None = None,
+                 cal: WorkCalendar | None = None) -> dt.date:
     if user.role != "unit_officer":
         raise Forbidden("appeal_unit_only", "only an officer of the record's unit may appeal")
     scope = await scope_for(user)
@@ -89,8 +92,8 @@ async def _check(record: Record, user: User) -> dt.date:
         raise Conflict("already_appealed", f"record #{record.id} was already appealed on "
                                            f"{local_date(existing.submitted_at).isoformat()} "
                                            f"(appeal #{existing.id}, {existing.status})")
-    ladder = await current_ladder()
-    last = await deadline(record, ladder.appeal_window_days)
+    ladder = ladder or await current_ladder()
+    last = await deadline(record, ladder.appeal_window_days, cal)
     if today() > last:
         raise Conflict("appeal_window_closed",
                        f"the appeal window of record #{record.id} closed on {last.isoformat()} "

@@ -65,11 +65,10 @@ def _appeal_text(appeal: Appeal | None, lang: str) -> str:
     return text
 
 
-def _stamp(request: ExportRequest, lang: str) -> str:
-    generated = dt.datetime.now(TZ).strftime("%Y-%m-%d %H:%M")
-    unit = f" · {request.unit}" if request.unit else ""
-    return (f"{i18n.t('common.period', lang)} {request.period}{unit} · "
-            f"{i18n.t('common.generated_at', lang)} {generated}")
+def _stamp(request: ExportRequest, unit: OrgUnit | None, lang: str) -> str:
+    from core.xlsx import period_subtitle
+
+    return period_subtitle(request.period, unit.name if unit else None, lang)
 
 
 async def build_ledger(request: ExportRequest) -> bytes:
@@ -110,7 +109,7 @@ async def build_ledger(request: ExportRequest) -> bytes:
         })
     wb = WorkbookBuilder(write_only=False)
     title = i18n.t("accountability.export.ledger", lang)
-    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, lang), columns=columns,
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang), columns=columns,
                  rows=rows, total_row=None,
                  row_fill=lambda row: PROPOSED_FILL if row.get("_status") == "proposed" else None)
     return wb.to_bytes()
@@ -177,7 +176,7 @@ async def build_summary(request: ExportRequest) -> bytes:
                               if col.kind == "float" else sum(values))
     wb = WorkbookBuilder(write_only=False)
     title = i18n.t("accountability.export.summary", lang)
-    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, lang), columns=columns,
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang), columns=columns,
                  rows=rows, total_row=total)
     return wb.to_bytes()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from core.calendar import WorkCalendar
 from core.web import Panel
 from plugins.accountability import appeals, services
 from plugins.accountability.indicators import counted
@@ -20,9 +21,11 @@ async def panels(user: Any) -> list[Panel]:
                "appeals": await Appeal.filter(status="pending").count()}
     elif user.role == "unit_officer":
         rows = await services.list_records(user)
+        ladder, cal = await services.current_ladder(), await WorkCalendar.load()
         appealable = 0
         for row in rows:
-            if (await appeals.can_appeal(row, user))[0]:
+            if row.status in appeals.APPEALABLE and (
+                    await appeals.can_appeal(row, user, ladder, cal))[0]:
                 appealable += 1
         ctx = {"kind": "unit", "link": "/accountability/records",
                "standing": len(rows), "appealable": appealable}

@@ -1,5 +1,6 @@
 """Events delivered through the real hook path (host.announce) become proposals and upgrades."""
 
+import asyncio
 import datetime as dt
 import logging
 from decimal import Decimal
@@ -15,6 +16,7 @@ from plugins.accountability.models import ProcessedEvent, RankingSeen, Record, R
 from tests.conftest import make_user
 from tests.plugins.accountability.helpers import (
     LADDER,
+    YEAR,
     apply_definition,
     definition,
     failed,
@@ -222,9 +224,13 @@ async def test_approve_twice_is_refused_and_dismissed_upgrade_restores(ready):
     await record.refresh_from_db()
     assert (record.status, record.measure, record.prev_state["measure"]) == (
         "proposed", "interview", "remind")
-    # While the upgrade waits, the unit still sees the standing reminder, not the proposal.
+    # While the upgrade waits, the unit still sees the standing reminder, not the proposal,
+    # and the reminder's deduction still counts.
     [seen] = await services.list_records(officer)
     assert services.record_dict(seen, officer)["measure"] == "remind"
+    src = {s.key: s for p, s in host.collect("kaohe_indicator_sources") if p == "accountability"}
+    assert await src["accountability.deduction_points"].values(str(YEAR), ["520102"]) == {
+        "520102": 0.5}
     await services.dismiss(record.id, "已整改完毕，情有可原")
     await record.refresh_from_db()
     assert (record.status, record.measure, record.points, record.prev_state) == (
@@ -240,3 +246,18 @@ async def test_no_ladder_means_no_proposals(db, host):
     assert result["status"] == "no_rule"
     assert await Record.all().count() == 0
     assert LADDER  # the helpers' ladder is what other tests use
+
+
+async def test_simultaneous_deliveries_make_one_record(ready):
+    """The same key delivered twice at once, and two rungs of one task at once."""
+    host = ready
+    same = [overdue(50, 2, 1), overdue(50, 2, 1)]
+    results = [ours(r) for r in await asyncio.gather(*(host.announce(e) for e in same))]
+    assert sorted(r["status"] for r in results) == ["created", "duplicate"]
+    results = [ours(r) for r in await asyncio.gather(
+        host.announce(overdue(51, 15, 15)), host.announce(overdue(51, 31, 30)))]
+    assert sorted(r["status"] for r in results) in (["created", "upgraded"],
+                                                    ["created", "unchanged"])
+    assert await Record.filter(trigger_key="task:51").count() == 1
+    assert (await Record.get(trigger_key="task:51")).measure == "circulate"
+    assert await ProcessedEvent.filter(key__startswith="rectification.overdue:5").count() == 3
