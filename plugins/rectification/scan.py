@@ -52,6 +52,14 @@ class _Sql:
     async def run(self, sql: str, *values: Any) -> tuple[int, list]:
         return await self.conn.execute_query(sql, list(values))
 
+    async def count(self, sql: str, *values: Any) -> int:
+        """Rows written by an INSERT/UPDATE (the asyncpg client reads an INSERT's OID instead)."""
+        if not self.pg:
+            return (await self.run(sql, *values))[0]
+        _, rows = await self.run(f"WITH w AS ({sql} RETURNING 1) SELECT count(*) AS n FROM w",
+                                 *values)
+        return rows[0]["n"]
+
 
 async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
     """One UPDATE: every dispatched task past its deadline becomes overdue; returns their ids."""
@@ -77,7 +85,7 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
         def where(n: int, days: int = days) -> str:
             return f"status = 'dispatched' AND deadline <= {q.p(n)} AND overdue_level < {days}"
 
-        count, _ = await q.run(
+        count = await q.count(
             f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
             f"SELECT id, {days}, {q.p(1)} FROM {T} WHERE {where(2)} "
             f"ON CONFLICT (task_id, threshold) DO NOTHING", q.d(today), cutoff)
