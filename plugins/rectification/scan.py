@@ -9,6 +9,7 @@ crash between the two re-announces (listeners de-duplicate by event key) but nev
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from typing import Any
 
@@ -133,7 +134,12 @@ async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000)
 
 
 async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[str, int]:
-    """Tell unit officers N working days before a deadline and when it has passed, once each."""
+    """Tell unit officers N working days before a deadline and when it has passed.
+
+    Each task is reminded once per deadline (the reminded_* column holds the deadline it was
+    reminded for, so a new deadline re-arms it). An officer gets one message per stage and
+    scan listing all their tasks, not one message per task.
+    """
     soon = cal.add_working_days(today, reminder_days)
     officers = await officers_by_path()
     told = {"before": 0, "passed": 0}
@@ -143,26 +149,38 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[
     }
     for stage, qs in stages.items():
         column = f"reminded_{stage}"
-        # Not yet reminded for this deadline (a moved deadline re-arms the reminder).
         rows = await qs.filter(Q(**{f"{column}__isnull": True}) | ~Q(**{column: F("deadline")})) \
-            .values("id", "number", "title", "deadline", "unit__path")
-        done: dict[dt.date, list[int]] = {}
+            .order_by("deadline", "id").values("id", "number", "title", "deadline", "unit__path")
+        if not rows:
+            continue
+        per_user: dict[int, tuple[Any, list[dict]]] = {}
         for r in rows:
-            deadline = r["deadline"]
-            users = officers_for(r["unit__path"], officers)
-            if stage == "before":
-                left = cal.working_days_between(today, deadline)
-                subject = (f"整改任务 {r['number']} 将于 {deadline.isoformat()} 到期"
-                           f"（还有 {left} 个工作日）")
-            else:
-                subject = f"整改任务 {r['number']} 已超过整改期限 {deadline.isoformat()}"
-            told[stage] += await notify.notify(
-                users, subject, r["title"], link=f"/rectification/tasks/{r['id']}",
-                key=f"rectification.remind:{r['id']}:{deadline.isoformat()}:{stage}")
-            done.setdefault(deadline, []).append(r["id"])
-        for deadline, ids in done.items():
-            await Task.filter(id__in=ids).update(**{column: deadline})
+            for user in officers_for(r["unit__path"], officers):
+                per_user.setdefault(user.id, (user, []))[1].append(r)
+        for user, tasks in per_user.values():
+            told[stage] += await _tell(user, stage, tasks, today, cal)
+        # Set-based: every task of this stage now carries the deadline it was reminded for.
+        await Task.filter(id__in=[r["id"] for r in rows]).update(**{column: F("deadline")})
     return told
+
+
+async def _tell(user: Any, stage: str, tasks: list[dict], today: dt.date,
+                cal: WorkCalendar) -> int:
+    lines = []
+    for r in tasks:
+        if stage == "before":
+            left = cal.working_days_between(today, r["deadline"])
+            lines.append(f"{r['number']} {r['title']}：期限 {r['deadline'].isoformat()}，"
+                         f"还有 {left} 个工作日")
+        else:
+            lines.append(f"{r['number']} {r['title']}：期限 {r['deadline'].isoformat()}，已超期")
+    subject = (f"{len(tasks)} 项整改任务即将到期" if stage == "before"
+               else f"{len(tasks)} 项整改任务已超过整改期限")
+    digest = hashlib.sha1(",".join(str(r["id"]) for r in tasks).encode()).hexdigest()[:12]
+    link = (f"/rectification/tasks/{tasks[0]['id']}" if len(tasks) == 1
+            else "/rectification/mine")
+    return await notify.notify([user], subject, "\n".join(lines), link=link,
+                               key=f"rectification.remind:{stage}:{today.isoformat()}:{digest}")
 
 
 async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,

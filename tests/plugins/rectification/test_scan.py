@@ -140,27 +140,36 @@ def test_id_ranges():
 
 async def test_reminders_before_and_after_the_deadline_once(people):
     a = await dispatched(people, severity="urgent")  # deadline 10-10, unit 520102001
-    # 3 working days before: 10-10 is within 3 working days of 10-07? (holiday) → of 10-08
-    r = await overdue_scan(today=D("2026-10-08"), reminder_days=3)
-    assert r["reminded"] == {"before": 1, "passed": 0}
-    r = await overdue_scan(today=D("2026-10-09"), reminder_days=3)
+    b = await dispatched(people, severity="urgent", unit="520103")
+    # 10-10 is 3 working days after 10-07 (a holiday): not yet on 10-06, due soon from 10-07
+    r = await overdue_scan(today=D("2026-10-06"), reminder_days=2)
     assert r["reminded"] == {"before": 0, "passed": 0}
-    r = await overdue_scan(today=D("2026-10-11"), reminder_days=3)
-    assert r["reminded"] == {"before": 0, "passed": 1}
-    r = await overdue_scan(today=D("2026-10-12"), reminder_days=3)
+    r = await overdue_scan(today=D("2026-10-08"), reminder_days=2)
+    assert r["reminded"] == {"before": 2, "passed": 0}  # one message to each unit's officer
+    r = await overdue_scan(today=D("2026-10-09"), reminder_days=2)
+    assert r["reminded"] == {"before": 0, "passed": 0}
+    r = await overdue_scan(today=D("2026-10-11"), reminder_days=2)
+    assert r["reminded"] == {"before": 0, "passed": 2}
+    r = await overdue_scan(today=D("2026-10-12"), reminder_days=2)
     assert r["reminded"] == {"before": 0, "passed": 0}
     inbox = await InboxMessage.filter(user_id=people["nm_comm"].user.id).order_by("id")
-    assert [m.event_key for m in inbox if "remind" in m.event_key] == [
-        f"rectification.remind:{a.id}:2026-10-10:before",
-        f"rectification.remind:{a.id}:2026-10-10:passed"]
+    reminders = [m for m in inbox if m.event_key.startswith("rectification.remind:")]
+    assert [m.event_key.split(":")[1:3] for m in reminders] == [["before", "2026-10-08"],
+                                                                 ["passed", "2026-10-11"]]
+    assert a.number in reminders[0].body and b.number not in reminders[0].body
+    assert "已超期" in reminders[1].body
+    yy = await InboxMessage.filter(user_id=people["yy"].user.id,
+                                   event_key__startswith="rectification.remind:").count()
+    assert yy == 2
     # the district officer is not reminded of a community task that has its own officer
     assert not await InboxMessage.filter(user_id=people["nm"].user.id,
-                                         event_key__contains="remind").exists()
+                                         event_key__startswith="rectification.remind:").exists()
     # a new deadline re-arms the reminders
     a = await Task.get(id=a.id).select_related("unit", "period")
     await step(people, a, "set_deadline", day="2026-10-12", deadline="2026-10-14", reason="x")
     r = await overdue_scan(today=D("2026-10-12"), reminder_days=3)
     assert r["reminded"]["before"] == 1
+    assert (await Task.get(id=a.id)).reminded_before == D("2026-10-14")
 
 
 async def test_job_is_registered(settings, host):
