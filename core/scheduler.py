@@ -134,6 +134,7 @@ class _ClaimingExecutor(AsyncIOExecutor):
         task = self._eventloop.create_task(run())
         task.add_done_callback(done)
         self._pending_futures.add(task)
+        self._runner.track(task)
 
 
 class PlatformScheduler:
@@ -158,6 +159,11 @@ class PlatformScheduler:
         self.unrecorded: list[dict[str, Any]] = []
         self.db_failures = 0
 
+    def track(self, task: asyncio.Task) -> None:
+        """Shutdown waits for these (scheduled firings and the catch-up)."""
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
     @property
     def running(self) -> bool:
         return self._aps is not None and self._aps.running
@@ -174,6 +180,7 @@ class PlatformScheduler:
         await self.reap_interrupted()
         if catch_up:
             self.catch_up_task = asyncio.create_task(self.catch_up())
+            self.track(self.catch_up_task)
             if wait_catch_up:
                 await self.catch_up_task
 
@@ -182,13 +189,13 @@ class PlatformScheduler:
         if self._aps is None or not self._aps.running:
             return
         self._aps.pause()
-        if self.catch_up_task is not None and not self.catch_up_task.done():
-            self.catch_up_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.catch_up_task
         pending = [t for t in self._running if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=wait_seconds)
+        for task in pending:  # still running after the wait: interrupted (and recorded so)
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         self._aps.shutdown(wait=False)
         await asyncio.sleep(0)  # the APScheduler shutdown is scheduled on the loop
 
@@ -244,10 +251,6 @@ class PlatformScheduler:
         Never call inside a transaction: on PostgreSQL the claim's IntegrityError would abort
         the surrounding transaction.
         """
-        task = asyncio.current_task()
-        if task is not None and task not in self._running:
-            self._running.add(task)  # shutdown waits for it
-            task.add_done_callback(self._running.discard)
         spec = self.jobs[job_id]
         scheduled_for = scheduled_for.astimezone(UTC)
         if not manual:

@@ -480,3 +480,43 @@ async def test_runs_left_running_by_an_ended_process_are_marked_failed(db, setti
     assert (await JobRun.get(id=gone.id)).error.startswith("interrupted")
     assert (await JobRun.get(id=alive.id)).status == "running"
     assert (await JobRun.get(id=elsewhere.id)).status == "running"
+
+
+async def test_app_lifespan_runs_the_scheduler(settings, host):
+    import httpx
+
+    from core.app import create_app, platform_lifespan
+    from tests.conftest import login, make_user
+
+    app = create_app(settings, host, run_scheduler=True)
+    async with platform_lifespan(app):
+        sched = app.state.scheduler
+        assert sched.running
+        await sched.catch_up_task  # core.mail fires every minute: its last firing is caught up
+        assert await JobRun.filter(job_id="core.mail", manual=False).count() == 1
+        await make_user("adm", "admin")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            csrf = await login(c, "adm")
+            jobs = {j["id"]: j for j in (await c.get("/api/jobs")).json()}
+            expected = sched.next_run("core.mail").astimezone(SH).isoformat()
+            assert jobs["core.mail"]["next_run"] == expected
+            assert jobs["core.mail"]["last_run"]["status"] == "ok"
+            r = await c.post("/api/jobs/core.mail/run", headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 200 and r.json()["instance"] == sched.instance
+    assert not sched.running
+
+
+@pytest.mark.parametrize("wait_seconds, status", [(5.0, "ok"), (0.2, "failed")])
+async def test_shutdown_waits_for_running_jobs(db, settings, host, wait_seconds, status):
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.slow", IntervalTrigger(seconds=1), ran, delay=1.5)
+    sched = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    await sched.start(catch_up=False)
+    assert await wait_for(lambda: JobRun.filter(job_id="core.slow", status="running").exists())
+    await sched.shutdown(wait_seconds=wait_seconds)
+    assert not sched.running
+    [run] = await JobRun.filter(job_id="core.slow")
+    assert run.status == status and run.finished_at is not None
+    if status == "failed":
+        assert run.error == "interrupted: the scheduler was stopped"
