@@ -41,3 +41,78 @@ def kaohe_validate_assessment(section, definition):
 @hookimpl
 def kaohe_apply_assessment(section, definition):
     return None  # read when needed through core.assessments.latest_data()
+
+
+@hookimpl
+def kaohe_template_dirs():
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def kaohe_pages():
+    from plugins.coverage.pages import PAGES
+
+    return PAGES
+
+
+@hookimpl
+def kaohe_api_routes():
+    from plugins.coverage.routes import HANDLERS
+
+    return HANDLERS
+
+
+@hookimpl
+def kaohe_nav_items():
+    from plugins.coverage.pages import NAV
+
+    return NAV
+
+
+@hookimpl
+async def kaohe_dashboard_panels(user):
+    from plugins.coverage.pages import dashboard_panels
+
+    return await dashboard_panels(user)
+
+
+@hookimpl
+def kaohe_jobs(settings):
+    from plugins.coverage.jobs import jobs
+
+    return jobs(settings)
+
+
+@hookimpl
+def kaohe_exporters():
+    from plugins.coverage.exporters import EXPORTERS
+
+    return EXPORTERS
+
+
+@hookimpl
+def kaohe_importers():
+    from core.contrib import Importer
+    from plugins.coverage import intake, services
+
+    return [
+        Importer(intake.REPORTS, "党建指导员报送", intake.importer_preview_reports,
+                 intake.importer_confirm_reports, roles=("admin", "instructor")),
+        Importer(intake.REGISTRY, "非公企业和社会组织名册", intake.importer_preview_registry,
+                 intake.importer_confirm_registry,
+                 template=lambda ctx=None: services.registry_template_bytes(blank=True)),
+    ]
+
+
+@hookimpl
+def kaohe_indicator_sources():
+    from plugins.coverage.indicators import SOURCES
+
+    return SOURCES
+
+
+@hookimpl
+def kaohe_cli_commands(cli):
+    from plugins.coverage.cli import register
+
+    register(cli)

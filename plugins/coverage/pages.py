@@ -1,0 +1,314 @@
+"""Pages under /coverage: the instructor's own page (phone-sized), statistics with
+drill-down, the admin's registry, review and compliance pages, and the dashboard panels."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from core import i18n, web
+from core.errors import Invalid, KaoheError
+from core.orgs import Period
+from core.security import current_user
+from core.uploads import UploadRejected
+from core.web import NavItem, Panel
+from plugins.coverage import codes, compliance, intake, registry, review, services, stats
+from plugins.coverage.config import definition
+from plugins.coverage.models import CoverageReport, MissingOrganization, Organization
+from plugins.coverage.reporting import report_period, submit_one
+from plugins.coverage.routes import READERS, REPORTERS, period_or_default
+from plugins.coverage.workbooks import REPORT_FIELDS
+
+
+def _t(request: Request):
+    lang = web.language(request)
+    return lambda key, **kw: i18n.t(key, lang, **kw)
+
+
+def _back(path: str, **params: Any) -> Redirect:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return Redirect(path=f"{path}?{query}" if query else path)
+
+
+# -- the instructor's page -----------------------------------------------------------------
+@get("/", opt={"roles": ("instructor",)}, include_in_schema=False)
+async def mine(request: Request, period: FromQuery[str | None] = None) -> Template:
+    user = current_user(request)
+    periods = await services.open_report_periods()
+    current = (await report_period(period)) if period else await services.current_report_period()
+    items, left = [], None
+    if current is not None:
+        items = await services.my_organizations(user, current)
+        left = await services.working_days_left(current)
+    done = sum(1 for i in items if i["report"] and i["report"].status in compliance.COUNTED)
+    return web.page(request, "coverage/mine.html", periods=periods, current=current, items=items,
+                    left=left, done=done, codes=codes)
+
+
+@get("/report/{uscc:str}", opt={"roles": REPORTERS}, include_in_schema=False)
+async def report_form(request: Request, uscc: FromPath[str], period: FromQuery[str | None] = None
+                      ) -> Template:
+    current = (await report_period(period)) if period else await services.current_report_period()
+    if current is None:
+        raise Invalid("no_open_period", _t(request)("coverage.page.no_open_period"), field="period")
+    org = await _reportable(request, uscc)
+    report = await CoverageReport.get_or_none(uscc=org.uscc, period_code=current.code)
+    values = {k: getattr(report, k) for k in REPORT_FIELDS} if report else {
+        "formal_members": org.formal_members, "probationary_members": org.probationary_members,
+        "party_members": org.formal_members + org.probationary_members}
+    return web.page(request, "coverage/report_form.html", org=org, period=current, report=report,
+                    values=values, errors={}, codes=codes)
+
+
+async def _reportable(request: Request, uscc: str) -> Organization:
+    from core.errors import Forbidden
+
+    user = current_user(request)
+    org = await registry.org_by_uscc(uscc.strip().upper())
+    if user.role == "instructor" and org.id not in await services.assigned_org_ids(user):
+        raise Forbidden("not_assigned", i18n.t("coverage.err.not_assigned", web.language(request),
+                                               name=org.name, value=org.uscc), field="uscc")
+    return org
+
+
+@post("/report/{uscc:str}", opt={"roles": REPORTERS}, include_in_schema=False)
+async def report_submit(request: Request, uscc: FromPath[str],
+                        data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
+    org = await _reportable(request, uscc)
+    period = await report_period(data.get("period", ""))
+    values = {k: data.get(k) for k in REPORT_FIELDS}
+    try:
+        _, action = await submit_one(current_user(request), period.code, {**values, "uscc": org.uscc},
+                                     web.language(request))
+    except Invalid as exc:
+        errors = {d["field"]: d["message"] for d in exc.details or []} or {exc.field: exc.message}
+        report = await CoverageReport.get_or_none(uscc=org.uscc, period_code=period.code)
+        return web.page(request, "coverage/report_form.html", status_code=422, org=org,
+                        period=period, report=report, values=values, errors=errors, codes=codes)
+    return _back("/coverage/", period=period.code, msg=_t(request)("coverage.page.saved")
+                 + f"：{org.name}")
+
+
+def _upload_file(data: dict[str, Any], request: Request) -> UploadFile:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise Invalid("file_required", "file: " + i18n.t("coverage.err.required",
+                                                         web.language(request)), field="file")
+    return upload
+
+
+@post("/upload", opt={"roles": REPORTERS}, include_in_schema=False)
+async def upload_reports(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
+    upload = _upload_file(data, request)
+    period = await report_period(str(data.get("period", "")))
+    try:
+        pending, plan = await intake.preview_reports(
+            await upload.read(), upload.filename, period.code, current_user(request),
+            web.language(request), request.app.state.settings)
+    except UploadRejected as exc:
+        return web.page(request, "coverage/preview.html", status_code=exc.status, pending=None,
+                        rejected=exc, back=f"/coverage/?period={period.code}",
+                        confirm_url="", marked_url="")
+    return web.page(request, "coverage/preview.html", pending=pending, preview=pending.preview,
+                    summary=plan.summary(), rejected=None, back=f"/coverage/?period={period.code}",
+                    confirm_url="/coverage/upload/confirm",
+                    marked_url=f"/api/coverage/uploads/{pending.token}/marked")
+
+
+@post("/upload/confirm", opt={"roles": REPORTERS}, include_in_schema=False)
+async def upload_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    result = await intake.confirm_reports(data.get("token", ""), current_user(request),
+                                          web.language(request))
+    return _back("/coverage/", period=result["period"], msg=_t(request)(
+        "coverage.page.result", create=result["create"], change=result["change"],
+        unchanged=result["unchanged"], errors=result["errors"]))
+
+
+# -- statistics ----------------------------------------------------------------------------
+@get("/stats", opt={"roles": READERS}, include_in_schema=False)
+async def stats_page(request: Request, period: FromQuery[str | None] = None,
+                     unit: FromQuery[str | None] = None, kind: FromQuery[str] = "total") -> Template:
+    code = await period_or_default(period)
+    root = await services.scoped_unit(current_user(request), unit)
+    if kind not in stats.SCOPES:
+        raise Invalid("bad_kind", f"kind: '{kind}' is not one of {', '.join(stats.SCOPES)}",
+                      field="kind")
+    table = await services.stats_table(code, root)
+    src = await stats.source_for(code)
+    periods = await Period.all().order_by("-end")
+    return web.page(request, "coverage/stats.html", period=code, root=root, table=table,
+                    kind=kind, src=src, periods=periods, figures=FIGURE_COLUMNS)
+
+
+FIGURE_COLUMNS = ("orgs", "own", "joint", "org_rate", "instructor_only", "work_rate",
+                  "instructors", "should_establish")
+
+
+@get("/drilldown", opt={"roles": READERS}, include_in_schema=False)
+async def drilldown_page(request: Request, figure: FromQuery[str] = "orgs",
+                         period: FromQuery[str | None] = None, unit: FromQuery[str | None] = None,
+                         kind: FromQuery[str | None] = None) -> Template:
+    code = await period_or_default(period)
+    root = await services.scoped_unit(current_user(request), unit)
+    result = await stats.drilldown(code, root, kind, figure)
+    return web.page(request, "coverage/drilldown.html", period=code, root=root, kind=kind or "total",
+                    figure=figure, result=result, codes=codes)
+
+
+# -- registry ------------------------------------------------------------------------------
+@get("/registry", opt={"roles": ("admin",)}, include_in_schema=False)
+async def registry_page(request: Request, q: FromQuery[str] = "") -> Template:
+    qs = Organization.all()
+    if q:
+        qs = qs.filter(uscc__startswith=q.strip().upper()) if q[:1].isdigit() else qs.filter(
+            name__icontains=q.strip())
+    orgs = await qs.select_related("community").order_by("uscc").limit(200)
+    total = await Organization.all().count()
+    missing = await MissingOrganization.filter(decision="").select_related("organization")
+    return web.page(request, "coverage/registry.html", orgs=orgs, total=total, q=q,
+                    missing=missing, codes=codes)
+
+
+@post("/registry/upload", opt={"roles": ("admin",)}, include_in_schema=False)
+async def registry_upload(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
+    upload = _upload_file(data, request)
+    full = str(data.get("full", "")) in ("1", "on", "true")
+    try:
+        pending, plan = await intake.preview_registry(
+            await upload.read(), upload.filename, current_user(request), full=full,
+            lang=web.language(request), settings=request.app.state.settings)
+    except UploadRejected as exc:
+        return web.page(request, "coverage/preview.html", status_code=exc.status, pending=None,
+                        rejected=exc, back="/coverage/registry", confirm_url="", marked_url="")
+    return web.page(request, "coverage/preview.html", pending=pending, preview=pending.preview,
+                    summary=plan.summary(), rejected=None, back="/coverage/registry",
+                    missing=pending.context.get("missing", []) if full else [],
+                    confirm_url="/coverage/registry/confirm",
+                    marked_url=f"/api/coverage/uploads/{pending.token}/marked")
+
+
+@post("/registry/confirm", opt={"roles": ("admin",)}, include_in_schema=False)
+async def registry_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    result = await intake.confirm_registry(data.get("token", ""), current_user(request),
+                                           web.language(request))
+    return _back("/coverage/registry", msg=_t(request)(
+        "coverage.page.result", create=result["create"], change=result["change"],
+        unchanged=result["unchanged"], errors=result["errors"]))
+
+
+@post("/registry/missing/{mark_id:int}", opt={"roles": ("admin",)}, include_in_schema=False)
+async def registry_missing(request: Request, mark_id: FromPath[int],
+                           data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    from plugins.coverage.codes import FieldError, check_date
+
+    try:
+        closed_on = check_date(data.get("closed_on"), "closed_on")
+    except FieldError as exc:
+        raise Invalid("invalid_closed_on", f"closed_on: {exc.message()}", field="closed_on") from None
+    await registry.decide_missing(mark_id, data.get("decision", ""), current_user(request).username,
+                                  closed_on=closed_on, reason=data.get("reason", ""))
+    return _back("/coverage/registry")
+
+
+# -- review --------------------------------------------------------------------------------
+@get("/review", opt={"roles": ("admin",)}, include_in_schema=False)
+async def review_page(request: Request, period: FromQuery[str | None] = None,
+                      status: FromQuery[str] = "submitted") -> Template:
+    code = await period_or_default(period)
+    qs = CoverageReport.filter(period_code=code)
+    if status in codes.REPORT_STATUS_LABELS:
+        qs = qs.filter(status=status)
+    reports = await qs.select_related("organization", "submitted_by").order_by("uscc").limit(500)
+    periods = await Period.filter(kind=(await definition()).report_period_kind
+                                  ).order_by("-end")
+    return web.page(request, "coverage/review.html", reports=reports, period=code, status=status,
+                    periods=periods, codes=codes)
+
+
+@post("/review/confirm", opt={"roles": ("admin",)}, include_in_schema=False)
+async def review_confirm(request: Request) -> Redirect:
+    form = await request.form()
+    ids = [int(v) for v in form.getall("ids", []) if str(v).isdigit()]
+    user = current_user(request)
+    period = None
+    for report_id in ids:
+        report = await review.confirm(report_id, user)
+        period = report.period_code
+    return _back("/coverage/review", period=period or form.get("period"),
+                 msg=f"{_t(request)('coverage.page.confirmed')}：{len(ids)}")
+
+
+@post("/review/{report_id:int}/return", opt={"roles": ("admin",)}, include_in_schema=False)
+async def review_return(request: Request, report_id: FromPath[int],
+                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    report = await review.return_report(report_id, current_user(request), data.get("reason", ""))
+    return _back("/coverage/review", period=report.period_code,
+                 msg=f"{_t(request)('coverage.page.returned')}：{report.uscc}")
+
+
+@get("/compliance", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+async def compliance_page(request: Request, period: FromQuery[str | None] = None) -> Template:
+    code = await period_or_default(period)
+    rows = await compliance.by_instructor(code)
+    periods = await Period.all().order_by("-end")
+    return web.page(request, "coverage/compliance.html", rows=rows, period=code, periods=periods)
+
+
+PAGES = [mine, report_form, report_submit, upload_reports, upload_confirm, stats_page,
+         drilldown_page, registry_page, registry_upload, registry_confirm, registry_missing,
+         review_page, review_confirm, review_return, compliance_page]
+
+NAV = [
+    NavItem("coverage.nav.mine", "/coverage/", ("instructor",), 10),
+    NavItem("coverage.nav.stats", "/coverage/stats", ("admin", "leader", "unit_officer"), 20),
+    NavItem("coverage.nav.registry", "/coverage/registry", ("admin",), 21),
+    NavItem("coverage.nav.review", "/coverage/review", ("admin",), 22),
+    NavItem("coverage.nav.compliance", "/coverage/compliance", ("admin", "leader"), 23),
+]
+
+
+# -- dashboard -----------------------------------------------------------------------------
+async def dashboard_panels(user: Any) -> list[Panel]:
+    try:
+        if user.role == "instructor":
+            return await _instructor_panel(user)
+        return await _overview_panel(user)
+    except KaoheError:
+        return []  # no periods or units yet: no panel rather than a broken dashboard
+
+
+async def _overview_panel(user: Any) -> list[Panel]:
+    code = await services.default_stats_period()
+    if code is None:
+        return []
+    root = await services.scoped_unit(user, None)
+    table = await services.stats_table(code, root)
+    children = [item for item in table if item["depth"] == 1]
+    silent = None
+    if user.role in ("admin", "leader"):
+        silent = sum(1 for r in await compliance.by_instructor(code)
+                     if r["assigned"] and not r["reported"])
+    return [Panel("coverage/panel.html", {
+        "cov_period": code, "cov_root": root, "cov_total": table[0]["figures"]["total"],
+        "cov_labels": [c["unit"].name for c in children],
+        "cov_org_rates": [float(c["figures"]["total"].org_rate or 0) for c in children],
+        "cov_work_rates": [float(c["figures"]["total"].work_rate or 0) for c in children],
+        "cov_silent": silent}, order=20)]
+
+
+async def _instructor_panel(user: Any) -> list[Panel]:
+    current = await services.current_report_period()
+    if current is None:
+        return []
+    items = await services.my_organizations(user, current)
+    done = sum(1 for i in items if i["report"] and i["report"].status in compliance.COUNTED)
+    returned = sum(1 for i in items if i["report"] and i["report"].status == "returned")
+    return [Panel("coverage/panel_instructor.html", {
+        "cov_period": current, "cov_assigned": len(items), "cov_done": done,
+        "cov_returned": returned, "cov_rate": stats.rate(done, len(items)),
+        "cov_left": await services.working_days_left(current)}, order=10)]
