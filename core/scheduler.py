@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from core import audit
 from core.contrib import JobSpec
@@ -246,11 +247,7 @@ class PlatformScheduler:
 
     async def run_firing(self, job_id: str, scheduled_for: dt.datetime,
                          manual: bool = False) -> JobRun | None:
-        """Claim the firing, run the job, record the outcome. None if another instance has it.
-
-        Never call inside a transaction: on PostgreSQL the claim's IntegrityError would abort
-        the surrounding transaction.
-        """
+        """Claim the firing, run the job, record the outcome. None if another instance has it."""
         spec = self.jobs[job_id]
         scheduled_for = scheduled_for.astimezone(UTC)
         if not manual:
@@ -289,9 +286,12 @@ class PlatformScheduler:
                      started: dt.datetime) -> JobRun | None:
         for _ in range(3 if manual else 1):
             try:
-                return await JobRun.create(job_id=job_id, scheduled_for=scheduled_for,
-                                           manual=manual, started_at=started,
-                                           instance=self.instance)
+                # Its own transaction, or a savepoint when the caller holds one: a refused
+                # claim never aborts a surrounding PostgreSQL transaction.
+                async with in_transaction():
+                    return await JobRun.create(job_id=job_id, scheduled_for=scheduled_for,
+                                               manual=manual, started_at=started,
+                                               instance=self.instance)
             except IntegrityError:
                 if not manual:
                     return None

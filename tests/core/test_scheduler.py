@@ -520,3 +520,20 @@ async def test_shutdown_waits_for_running_jobs(db, settings, host, wait_seconds,
     assert run.status == status and run.finished_at is not None
     if status == "failed":
         assert run.error == "interrupted: the scheduler was stopped"
+
+
+async def test_a_refused_claim_does_not_abort_the_callers_transaction(db, settings, host):
+    from tortoise.transactions import in_transaction
+
+    from core.orgs import OrgUnit
+
+    ran: collections.Counter = collections.Counter()
+    spec = counting_job("core.tick", "* * * * *", ran)
+    a = PlatformScheduler(settings, host, instance="A", jobs=[spec])
+    t = dt.datetime(2024, 5, 1, 8, 0, tzinfo=SH)
+    assert await a.run_firing("core.tick", t) is not None
+    async with in_transaction():
+        assert await a.run_firing("core.tick", t) is None
+        await OrgUnit.create(code="T1", name="同一事务", level="city", path="/T1/")
+    assert await OrgUnit.filter(code="T1").exists()
+    assert ran.total() == 1
