@@ -38,6 +38,8 @@ def _parse_filters(values: dict[str, str], lang: str) -> dict[str, Any]:
 def _short(value: Any) -> str:
     if value is None:
         return "∅"
+    if value == "":
+        return '""'
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= 120 else text[:117] + "…"
 
