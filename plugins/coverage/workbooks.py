@@ -219,6 +219,8 @@ def read_upload(data: bytes, filename: str, template: str, period: str | None, l
         raise UploadRejected("wrong_template", i18n.t(
             "coverage.err.wrong_template", lang, template=made_for, expected=template))
     if period is not None and meta.get("period") and meta["period"] != period:
-        raise UploadRejected("template_period_mismatch", i18n.t(
+        exc = UploadRejected("template_period_mismatch", i18n.t(
             "coverage.err.template_period", lang, found=meta["period"], period=period))
+        exc.field = "period"
+        raise exc
     return table
