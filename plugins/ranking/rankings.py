@@ -59,15 +59,8 @@ async def _previous(period: str, group: str) -> tuple[str, dict[str, tuple[int |
 
 def frozen_inputs(inputs: Inputs, scheme: Scheme) -> dict[str, dict[str, dict[str, Any]]]:
     """unit → indicator → {v, s, h}: each value with its source and SHA-256."""
-    out = {}
-    for unit in inputs.units:
-        vals = inputs.values[unit.code]
-        out[unit.code] = {
-            ind.key: {"v": scoring.num(vals.get(ind.key)), "s": ind.source,
-                      "h": scoring.input_hash(inputs.period, unit.code, ind.key,
-                                              vals.get(ind.key), ind.source)}
-            for ind in scheme.indicators}
-    return out
+    return scoring.input_hashes(inputs.period, [u.code for u in inputs.units],
+                                [(i.key, i.source) for i in scheme.indicators], inputs.values)
 
 
 def inputs_digest(frozen: dict[str, dict[str, dict[str, Any]]], definition_version: int) -> str:
@@ -99,13 +92,14 @@ async def compute(period: str, group_key: str, actor: str | None = None) -> mode
     prev_code, previous = await _previous(period, group.key)
     results = scoring.compute(scheme, [(u.code, u.name) for u in units], inputs.values, previous)
     frozen = frozen_inputs(inputs, scheme)
+    canonical = scoring.result_rows(results)
     fields = dict(
         scheme_id=scheme_row.id, definition_slug=scheme_row.slug,
         definition_version=scheme_row.definition_version, missing_policy=scheme.missing,
         top_n=scheme.top_n, bottom_n=scheme.bottom_n, unit_count=len(units),
         excluded_count=sum(r.excluded for r in results),
         inputs_sha256=inputs_digest(frozen, scheme_row.definition_version),
-        results_sha256=scoring.digest(scoring.result_rows(results)), previous_period=prev_code,
+        results_sha256=scoring.digest(canonical), previous_period=prev_code,
         computed_at=dt.datetime.now(dt.UTC), computed_by=actor)
     async with in_transaction():
         if existing is None:
@@ -126,11 +120,10 @@ async def compute(period: str, group_key: str, actor: str | None = None) -> mode
             models.RankingRow(ranking_id=ranking.id, position=pos, unit_code=r.code,
                               unit_name=r.name, rank=r.rank, total=r.total, prev_rank=r.prev_rank,
                               prev_total=r.prev_total, flag=r.flag, excluded=r.excluded,
-                              missing=r.missing,
-                              aspects={k: scoring.num(v) for k, v in r.aspects.items()},
-                              scores={k: scoring.num(v) for k, v in r.scores.items()},
+                              missing=r.missing, aspects=c["aspects"], scores=c["scores"],
                               inputs=frozen[r.code])
-            for pos, r in enumerate(results)], batch_size=1000)
+            for pos, (r, c) in enumerate(zip(results, canonical, strict=True))],
+            batch_size=1000)
         await audit.record("ranking.compute", "ranking", ranking.id, after={
             "period": period, "group": group.key, "revision": ranking.revision,
             "definition_version": scheme_row.definition_version, "units": len(units),

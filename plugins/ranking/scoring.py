@@ -180,6 +180,34 @@ def input_hash(period: str, unit: str, indicator: str, value: Decimal | None, so
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _js(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def input_hashes(period: str, units: Sequence[str], indicators: Sequence[tuple[str, str]],
+                 values: Mapping[str, Mapping[str, Decimal | None]]
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """unit → indicator → {"v": value text, "s": source, "h": input_hash(...)} for many inputs.
+
+    Builds the very text input_hash() hashes (keys in sorted order, compact separators) from
+    parts prepared once per indicator and per unit: a ranking of 1,500 × 37 hashes 55,500
+    inputs, and json.dumps per input was most of the compute time."""
+    heads = {key: (source, '{"indicator":' + _js(key) + ',"period":' + _js(period)
+                   + ',"source":' + _js(source) + ',"unit":') for key, source in indicators}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    sha = hashlib.sha256
+    for unit in units:
+        unit_js = _js(unit) + ',"value":'
+        vals = values.get(unit, {})
+        row = {}
+        for key, (source, head) in heads.items():
+            text = num(vals.get(key))
+            body = head + unit_js + ("null" if text is None else '"' + text + '"') + "}"
+            row[key] = {"v": text, "s": source, "h": sha(body.encode()).hexdigest()}
+        out[unit] = row
+    return out
+
+
 def digest(items: Any) -> str:
     body = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()

@@ -178,9 +178,7 @@ async def gather_inputs(scheme: Scheme, period: str, units: list[OrgUnit]) -> In
     stored_keys = [i.key for i in scheme.indicators if i.stored]
     sources = {i.key: i.source for i in scheme.indicators}
     if stored_keys:
-        rows = await models.IndicatorValue.filter(period=period, indicator__in=stored_keys) \
-            .values_list("unit_code", "indicator", "value")
-        for unit, key, value in rows:
+        for unit, key, value in await _stored_rows(period, stored_keys):
             if unit in wanted:
                 values[unit][key] = value if isinstance(value, Decimal) else Decimal(str(value))
     pulled: dict[str, dict[str, Any]] = {}
@@ -200,6 +198,22 @@ async def gather_inputs(scheme: Scheme, period: str, units: list[OrgUnit]) -> In
         for code in codes:
             values[code][ind.key] = _plugin_value(got.get(code), ind)
     return Inputs(period, units, values, sources)
+
+
+async def _stored_rows(period: str, keys: list[str]) -> list[tuple[str, str, Any]]:
+    """(unit, indicator, value) of a period: one plain query, no model objects. A ranking of
+    1,500 units reads 55,500 values, and the ORM's per-row conversion cost more than the
+    scoring itself. The value comes back as text (SQLite) or Decimal (PostgreSQL)."""
+    conn = models.IndicatorValue._meta.db  # the surrounding transaction's, if any
+    if conn.capabilities.dialect == "postgres":
+        marks = ", ".join(f"${i}" for i in range(2, len(keys) + 2))
+        first = "$1"
+    else:
+        marks, first = ", ".join("?" for _ in keys), "?"
+    sql = (f'SELECT "unit_code", "indicator", "value" FROM "{models.IndicatorValue._meta.db_table}" '
+           f'WHERE "period" = {first} AND "indicator" IN ({marks})')
+    _, rows = await conn.execute_query(sql, [period, *keys])
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _plugin_value(raw: Any, ind: Indicator) -> Decimal | None:

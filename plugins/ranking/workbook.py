@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
 from core.errors import Invalid, NotFound
 from core.orgs import OrgUnit
 from core.xlsx import GREEN, GREY, RED, Column, WorkbookBuilder, period_subtitle
@@ -176,15 +178,60 @@ def write(book: RankingBook) -> bytes:
                          title="总分" if len(ranked) <= CHART_MAX_BARS
                          else f"总分（前{CHART_MAX_BARS}名）", y_title="分")
         info.last_row = saved
+    detail = _plain_table if big else _styled_table
     for aspect in book.scheme.aspects:
-        wb.add_table(sheet=aspect.name, title=f"{aspect.name} · 指标得分", subtitle=subtitle,
-                     columns=aspect_columns(book, aspect), rows=book.rows, row_fill=_fill)
-    wb.add_table(sheet="原始数据", title="原始数据及来源", subtitle=subtitle,
-                 columns=raw_columns(book), rows=book.rows)
+        detail(wb, aspect.name, f"{aspect.name} · 指标得分", subtitle,
+               aspect_columns(book, aspect), book.rows)
+    detail(wb, "原始数据", "原始数据及来源", subtitle, raw_columns(book), book.rows)
     wb.add_table(sheet="指标体系", title="指标体系、来源与计分方法", subtitle=subtitle,
                  columns=INDICATOR_COLUMNS, rows=indicator_rows(book))
     wb.add_notes("说明", "计分说明", book.notes or default_notes(book))
     return wb.to_bytes()
+
+
+def _styled_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
+                  columns: list[Column], rows: Sequence[dict[str, Any]]) -> None:
+    wb.add_table(sheet=sheet, title=title, subtitle=subtitle, columns=columns, rows=rows,
+                 row_fill=_fill)
+
+
+def _plain_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
+                 columns: list[Column], rows: Sequence[dict[str, Any]]) -> None:
+    """A big ranking's detail sheet: the kit writes the title, header, widths and print
+    set-up; the data rows go in as plain values (no borders or number formats, so numbers
+    show as entered, e.g. 83.8 for 83.80). Styling every cell of a 10,000-unit workbook
+    costs about as much again as writing it; the summary sheet keeps full styling."""
+    from openpyxl.cell import Cell
+
+    from core.xlsx import HEADER_ROW, display_width, is_formula_like, set_safe
+
+    widths = []
+    for col in columns:
+        if col.kind == "text" and col.width is None:
+            sample = (str(col.value(r) or "") for r in rows[:500])
+            widest = max((display_width(t) for t in sample), default=0)
+            col = Column(col.key, col.header, col.kind, width=max(8, min(40, widest + 2)),
+                         get=col.get)
+        widths.append(col)
+    ws = wb.add_table(sheet=sheet, title=title, subtitle=subtitle, columns=widths, rows=[])
+    # The kit streams its own prepared cells; plain values use openpyxl's converter.
+    ws.__dict__.pop("_values_to_row", None)
+    getters = [c.get or (lambda r, k=c.key: r.get(k)) for c in columns]
+    texts = [i for i, c in enumerate(columns) if c.kind == "text"]
+    n = 0
+    for row in rows:
+        values = [g(row) for g in getters]
+        for i in texts:  # user text never becomes a formula, styled or not
+            if is_formula_like(values[i]):
+                cell = Cell(ws)
+                set_safe(cell, values[i])
+                values[i] = cell
+        ws.append(values)
+        n += 1
+    info = wb.table(ws)
+    info.last_row = info.first_row + n - 1
+    last = get_column_letter(len(columns))
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{max(HEADER_ROW, info.last_row)}"
 
 
 def default_notes(book: RankingBook) -> list[tuple[str, Any]]:

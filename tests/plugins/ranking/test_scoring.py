@@ -187,3 +187,17 @@ def _section(method="ratio", direction="higher", **kw):
                  "method": method, "weight": 100, **kw}
     return {"groups": [{"key": "g", "name": "G", "level": "district"}],
             "aspects": [{"key": "a", "name": "A", "weight": 100, "indicators": [indicator]}]}
+
+
+def test_batch_input_hashes_equal_the_reference_hash():
+    from plugins.ranking.scoring import input_hashes
+
+    values = {"520102": {"sat": D("83.8700"), "sec": None}, 'u"1\\': {"sat": D("-0.5")}}
+    got = input_hashes("2014H1", list(values), [("sat", "manual"), ("sec", "plugin:c.r"),
+                                                ("中文", "import")], values)
+    for unit, row in got.items():
+        for key, item in row.items():
+            source = {"sat": "manual", "sec": "plugin:c.r", "中文": "import"}[key]
+            value = values[unit].get(key)
+            assert item == {"v": num(value), "s": source,
+                            "h": input_hash("2014H1", unit, key, value, source)}
