@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import sys
 from dataclasses import dataclass
@@ -52,11 +54,31 @@ class JobContext:
     manual: bool = False
 
 
+WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def _crontab_weekdays(field: str) -> str:
+    # APScheduler 3 reads weekday numbers with 0 = Monday; crontab means 0 (and 7) = Sunday.
+    # Names are unambiguous to both.
+    return re.sub(r"(?<![*/])\b\d+\b", lambda m: WEEKDAYS[int(m.group()) % 7], field)
+
+
 def make_trigger(trigger: Any, tz: str) -> Any:
-    """A cron string (Asia/Shanghai unless told) or an APScheduler trigger object."""
+    """A cron string (Asia/Shanghai unless told) or an APScheduler trigger object.
+
+    Five fields are crontab (minute hour day month weekday, 0 or 7 = Sunday); six fields put
+    seconds first, for fast checks in tests and demos.
+    """
     if isinstance(trigger, str):
+        fields = trigger.split()
+        if len(fields) not in (5, 6):
+            raise ValueError(f"cron rule '{trigger}': expected 5 fields (minute hour day month "
+                             f"weekday) or 6 with seconds first, got {len(fields)}")
+        second = fields.pop(0) if len(fields) == 6 else "0"
         try:
-            return CronTrigger.from_crontab(trigger, timezone=ZoneInfo(tz))
+            return CronTrigger(second=second, minute=fields[0], hour=fields[1], day=fields[2],
+                               month=fields[3], day_of_week=_crontab_weekdays(fields[4]),
+                               timezone=ZoneInfo(tz))
         except ValueError as exc:
             raise ValueError(f"cron rule '{trigger}': {exc}") from None
     if getattr(trigger, "jitter", None):
@@ -81,7 +103,10 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
     jobs: dict[str, JobSpec] = {}
     specs = [("core", spec) for spec in notify.core_jobs(settings)]
     specs += host.collect("kaohe_jobs", settings=settings)
+    overrides = dict(settings.scheduler.triggers)
     for plugin, spec in specs:
+        if spec.id in overrides:
+            spec = dataclasses.replace(spec, trigger=overrides.pop(spec.id))
         if not spec.id.startswith(f"{plugin}."):
             raise ValueError(f"job id '{spec.id}' of plugin '{plugin}' must start with '{plugin}.'")
         if spec.id in jobs:
@@ -91,6 +116,9 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
         except ValueError as exc:
             raise ValueError(f"job '{spec.id}': {exc}") from None
         jobs[spec.id] = spec
+    if overrides:
+        raise ValueError(f"settings: scheduler.triggers: no job named {', '.join(sorted(overrides))} "
+                         f"(known: {', '.join(sorted(jobs))})")
     return jobs
 
 

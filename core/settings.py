@@ -40,6 +40,8 @@ class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True):
 class SchedulerSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
     misfire_grace_seconds: int = 3600
+    # Job id → cron rule, replacing the rule a plugin or the definition gave that job.
+    triggers: dict[str, str] = {}
 
 
 class MailSettings(msgspec.Struct, forbid_unknown_fields=True):
