@@ -158,3 +158,39 @@ async def test_apply_stores_the_scheme_with_the_definition_version(db, host):
     stored2, scheme2 = await current_scheme()
     assert stored2.definition_version == v2.version == 2 and scheme2.top_n == 2
     assert await models.Scheme.filter(is_current=True).count() == 1
+
+
+async def test_the_guiyang_demo_scheme(db, host):
+    """10 aspects and 37 indicators from the seed, 群众满意度 the heaviest, the odd-month report."""
+    from decimal import Decimal
+
+    from core import assessments
+    from plugins.ranking import models
+    from plugins.ranking.services import current_scheme
+    from tests.plugins.ranking.helpers import GUIYANG
+
+    row, changed = await assessments.apply(GUIYANG.read_text(encoding="utf-8"), host)
+    assert changed
+    stored, scheme = await current_scheme()
+    assert (stored.slug, stored.definition_version) == ("guiyang-2014", row.version)
+    assert len(scheme.aspects) == 10 and len(scheme.indicators) == 37
+    assert sum(a.weight for a in scheme.aspects) == 100
+    assert all(sum(i.weight for i in a.indicators) == 100 for a in scheme.aspects)
+    effective = {i.key: scheme.aspects[[a.key for a in scheme.aspects].index(i.aspect)].weight
+                 * i.weight / 100 for i in scheme.indicators}
+    heaviest = max(effective, key=effective.get)
+    assert heaviest == "public_satisfaction" and scheme.by_key[heaviest].core
+    assert effective[heaviest] == Decimal(14)
+    names = {i.name for i in scheme.indicators} | {a.name for a in scheme.aspects}
+    for hardship in ("收入", "就业", "上学", "看病", "养老", "治安"):
+        assert hardship in names
+    assert {"群众满意度", "群众安全感"} <= names
+    plugin_sources = {i.source for i in scheme.indicators if i.plugin_key}
+    assert plugin_sources == {"plugin:coverage.org_rate", "plugin:coverage.work_rate",
+                              "plugin:coverage.should_establish",
+                              "plugin:rectification.on_time_rate",
+                              "plugin:accountability.deduction_points"}
+    assert [g.key for g in scheme.groups] == ["districts", "communities"]
+    sub = await models.Subscription.get(key="city-ranking-leaders")
+    assert (sub.cron, sub.calendar, sub.exporter, sub.group, sub.origin) == (
+        "0 8 1-10 1,3,5,7,9,11 *", "first_workday", "ranking", "districts", "definition")
