@@ -36,7 +36,7 @@ class Task(Model):
     # Highest overdue threshold (working days) already announced; never lowered, so each
     # (task, threshold) event goes out once in the task's life.
     overdue_level = fields.IntField(default=0)
-    # The deadline for which each reminder went out: a new deadline re-arms the reminders.
+    # The deadline for which each reminder went out; a new deadline empties them (re-arms).
     reminded_before = fields.DateField(null=True)
     reminded_passed = fields.DateField(null=True)
     fail_count = fields.IntField(default=0)
@@ -54,7 +54,10 @@ class Task(Model):
     class Meta:
         table = "rectification_task"
         ordering = ["-id"]
-        indexes = (("status", "deadline"),)
+        # The daily scan touches only what changed: each of its statements seeks one of these.
+        indexes = (("status", "deadline"), ("status", "overdue", "deadline"),
+                   ("status", "overdue_level", "deadline"),
+                   ("status", "overdue", "reminded_passed"))
 
 
 class TaskEvent(Model):
@@ -135,4 +138,5 @@ class OverdueNotice(Model):
     class Meta:
         table = "rectification_overdue_notice"
         unique_together = (("task", "threshold"),)
+        indexes = (("announced_at",),)  # the scan looks up the unannounced
         ordering = ["id"]

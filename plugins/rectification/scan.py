@@ -13,7 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from core import audit, notify
@@ -77,21 +77,29 @@ async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
 
 async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
                            thresholds: list[int]) -> dict[int, int]:
-    """Per threshold: one INSERT … SELECT into the outbox and one UPDATE of the level column."""
+    """Per threshold: one INSERT … SELECT into the outbox and one UPDATE of the level column.
+
+    The levels below a threshold are listed (`overdue_level IN (…)`) rather than compared
+    (`< T`) so each statement seeks the (status, overdue_level, deadline) index to the rows
+    that newly crossed instead of scanning every overdue task.
+    """
     q = _Sql(conn)
+    _, rows = await q.run(f"SELECT DISTINCT overdue_level FROM {T} WHERE status = 'dispatched'")
+    levels = {r["overdue_level"] for r in rows} | set(thresholds) | {0}
     crossed: dict[int, int] = {}
     for days in sorted(thresholds):
         cutoff = q.d(threshold_cutoff(cal, today, days))
+        below = ", ".join(str(int(v)) for v in sorted(levels) if v < days)
 
-        def where(n: int, days: int = days) -> str:
-            return f"status = 'dispatched' AND deadline <= {q.p(n)} AND overdue_level < {days}"
+        def where(n: int, below: str = below) -> str:
+            return (f"status = 'dispatched' AND overdue_level IN ({below}) "
+                    f"AND deadline <= {q.p(n)}")
 
-        count = await q.count(
+        crossed[days] = await q.count(
             f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
             f"SELECT id, {days}, {q.p(1)} FROM {T} WHERE {where(2)} "
             f"ON CONFLICT (task_id, threshold) DO NOTHING", q.d(today), cutoff)
         await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where(1)}", cutoff)
-        crossed[days] = count
     return crossed
 
 
@@ -149,8 +157,10 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[
     }
     for stage, qs in stages.items():
         column = f"reminded_{stage}"
-        rows = await qs.filter(Q(**{f"{column}__isnull": True}) | ~Q(**{column: F("deadline")})) \
-            .order_by("deadline", "id").values("id", "number", "title", "deadline", "unit__path")
+        # Not yet reminded for this deadline (a new deadline empties the column).
+        rows = await qs.filter(**{f"{column}__isnull": True}).values(
+            "id", "number", "title", "deadline", "unit__path")
+        rows.sort(key=lambda r: (r["deadline"], r["id"]))  # in Python: lets the index seek
         if not rows:
             continue
         per_user: dict[int, tuple[Any, list[dict]]] = {}
@@ -199,7 +209,8 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
                                       "thresholds_crossed": crossed},
                                reason="daily overdue scan (set-based update)")
     announced = await announce_pending(today, cal)
-    reminded = await remind(today, cal, reminder_days)
+    async with in_transaction():  # one commit for all reminders (notify uses savepoints)
+        reminded = await remind(today, cal, reminder_days)
     return {"date": today.isoformat(), "marked_overdue": len(marked),
             "thresholds_crossed": crossed, "announced": announced, "reminded": reminded}
 

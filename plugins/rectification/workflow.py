@@ -158,8 +158,10 @@ def _deadline_from(ctx: Ctx, task: Task, data: dict[str, Any], changes: dict[str
 
 
 def _overdue_for(deadline: dt.date, today: dt.date) -> dict[str, Any]:
+    """A new deadline: overdue as of today, and the reminders armed again."""
     late = deadline < today
-    return {"overdue": late, "overdue_since": deadline + dt.timedelta(days=1) if late else None}
+    return {"overdue": late, "overdue_since": deadline + dt.timedelta(days=1) if late else None,
+            "reminded_before": None, "reminded_passed": None}
 
 
 # -- step handlers: each returns (changes, reason, data for the timeline) ---------------------
