@@ -95,3 +95,10 @@ def kaohe_apply_assessment(section, definition):
     from plugins.ranking.services import apply_section
 
     return apply_section(section, definition)
+
+
+@hookimpl
+def kaohe_demo_data(ctx):
+    from plugins.ranking.demo import build
+
+    return build(ctx)

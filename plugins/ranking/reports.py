@@ -21,7 +21,7 @@ from core.accounts import User
 from core.archive import ReportFile, file_path
 from core.calendar import WorkCalendar
 from core.contrib import ExportRequest
-from core.errors import Invalid
+from core.errors import Invalid, KaoheError
 from core.notify_models import MailMessage
 from plugins.ranking import config, models
 from plugins.ranking.subscriptions import (
@@ -98,7 +98,10 @@ async def fire(settings: Any, sub: models.Subscription, scheduled_for: dt.dateti
     try:
         await _run(settings, sub, firing)
     except Exception as exc:  # a broken exporter or rule is logged and reported, never raised
-        log.exception("report subscription %s failed", sub.key)
+        if isinstance(exc, KaoheError):  # expected (no published ranking yet, …): no traceback
+            log.warning("report subscription %s failed: %s", sub.key, exc.message)
+        else:
+            log.exception("report subscription %s failed", sub.key)
         firing.status, firing.error = "failed", _describe(exc)
         await _tell_admins(f"定时报表发送失败：{sub.title}",
                            f"订阅 {sub.key} 于 {_local(scheduled_for)} 的发送失败：{firing.error}",
@@ -251,6 +254,9 @@ async def dry_run(sub: models.Subscription, now: dt.datetime | None = None) -> d
         period, problem = "", exc.message
     if sub.exporter not in all_exporters():
         problem = f"exporter: unknown exporter '{sub.exporter}'"
+    elif sub.exporter == "ranking" and period and not await models.Ranking.filter(
+            period=period, group=sub.group, status__in=("objection", "final")).exists():
+        problem = f"no published ranking of group '{sub.group}' for period '{period}' yet"
     recipients = await resolve_recipients(sub)
     main, per = plan(sub, period or "?", recipients)
     return {
@@ -264,8 +270,6 @@ async def dry_run(sub: models.Subscription, now: dt.datetime | None = None) -> d
 
 
 def _describe(exc: Exception) -> str:
-    from core.errors import KaoheError
-
     if isinstance(exc, KaoheError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"[:2000]

@@ -1,6 +1,6 @@
 """The indicator scheme: the [ranking] section of an assessment definition, checked and typed.
 
-Scoring scale (one rule, documented in docs/plugins/ranking.md):
+Scoring scale (one rule, documented in plugins/ranking/README.md):
 - every indicator scores 0–100 (full marks 100), quantized to 0.01 half up;
 - an aspect's score is the weighted mean of its indicators (indicator weights inside an
   aspect add up to 100), quantized the same way;

@@ -1,7 +1,7 @@
 """Report subscriptions: checking them (naming the field), storing them, resolving their
 period rule, recipients and due times.
 
-Design (see docs/plugins/ranking.md): one job `ranking.reports` runs every few minutes and
+Design (see plugins/ranking/README.md): one job `ranking.reports` runs every few minutes and
 fires every subscription whose cron rule (plus its working-day filter) fell due since the
 last check. A firing first claims the unique row (subscription, scheduled time), so each
 firing runs once however many instances run the job. Per-subscription JobSpecs were not
