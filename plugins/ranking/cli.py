@@ -82,7 +82,7 @@ def register(cli: click.Group) -> None:
             ranking = await latest(period, group)
             if ranking is None:
                 fail(f"no ranking of group '{group}' for period '{period}': compute it first")
-            ranking = await publish(ranking.id, "cli")
+            ranking = await publish(ranking.id, "cli", settings)
             click.echo(f"ranking #{ranking.id} published ({ranking.status}"
                        f"{', objections until ' + str(ranking.objection_until) if ranking.objection_until else ''}); "
                        f"inputs sha256 {ranking.inputs_sha256}")

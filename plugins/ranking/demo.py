@@ -61,6 +61,6 @@ async def build(ctx: Any) -> dict[str, Any]:
         for group in scheme.groups:
             ctx.progress(f"ranking {period} {group.key}")
             ranking = await rankings.compute(period, group.key, "demo")
-            published.append((await rankings.publish(ranking.id, "demo")).id)
+            published.append((await rankings.publish(ranking.id, "demo", ctx.settings)).id)
     drafts = [(await rankings.compute(DRAFT, g.key, "demo")).id for g in scheme.groups]
     return {"values": len(rows), "published": published, "drafts": drafts}

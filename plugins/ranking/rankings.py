@@ -4,6 +4,7 @@ objections within the window, finalization and revisions. Nothing published chan
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from plugins.ranking.services import current_scheme, get_group, group_units, sch
 from plugins.ranking.values import Inputs, gather_inputs
 
 PUBLISHED = ("objection", "final")
+log = logging.getLogger("kaohe.ranking")
 
 
 def link(ranking_id: int) -> str:
@@ -156,8 +158,10 @@ async def _input_changes(ranking: models.Ranking, scheme: Scheme,
     return changes, inputs
 
 
-async def publish(ranking_id: int, actor: str | None = None) -> models.Ranking:
-    """Freeze a draft: refused twice, refused when its inputs or scheme changed since compute."""
+async def publish(ranking_id: int, actor: str | None = None,
+                  settings: Any = None) -> models.Ranking:
+    """Freeze a draft: refused twice, refused when its inputs or scheme changed since compute.
+    With the platform settings, the published workbook also goes into the report archive."""
     actor = actor or audit.current_actor()
     ranking = await get_ranking(ranking_id)
     if ranking.status != "draft":
@@ -196,7 +200,28 @@ async def publish(ranking_id: int, actor: str | None = None) -> models.Ranking:
                                   "definition_version": ranking.definition_version})
     ranking = await get_ranking(ranking.id)
     await get_host().announce(published_event(ranking, rows))
+    if settings is not None:
+        await archive_published(settings, ranking)
     return ranking
+
+
+async def archive_published(settings: Any, ranking: models.Ranking) -> Any:
+    """Put the published ranking's workbook in the report archive (for leaders to download).
+    Publishing stands even if this fails: the admins are told and can archive it again."""
+    from core.contrib import ExportRequest
+    from core.exports import archive_export, build_export
+
+    request = ExportRequest(period=ranking.period, group=ranking.group)
+    try:
+        data = await build_export("ranking", request)
+        return await archive_export("ranking", request, data, created_by=audit.current_actor(),
+                                    settings=settings)
+    except Exception as exc:
+        log.exception("ranking #%s: archiving the published workbook failed", ranking.id)
+        admins = await User.filter(role="admin", is_active=True)
+        await notify.notify(admins, f"排位 #{ranking.id} 已发布，但归档失败", str(exc),
+                            key=f"ranking.archive_failed:{ranking.id}", link=link(ranking.id))
+        return None
 
 
 def published_event(ranking: models.Ranking, rows: list[models.RankingRow]) -> DomainEvent:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -60,6 +60,13 @@ async def _defaults(period: str, group: str) -> tuple[Any, Any, str, str]:
     return row, scheme, period, group
 
 
+def f2(text: Any) -> str:
+    """A stored score ("87.5") as shown and served: two decimals ("87.50"); "" when none."""
+    if text is None or text == "":
+        return ""
+    return str(Decimal(str(text)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def ranking_json(r: models.Ranking) -> dict[str, Any]:
     return {"id": r.id, "period": r.period, "group": r.group, "revision": r.revision,
             "status": r.status, "definition": r.definition_slug,
@@ -80,7 +87,8 @@ def row_json(r: models.RankingRow) -> dict[str, Any]:
             "total": str(r.total) if r.total is not None else None,
             "prev_rank": r.prev_rank, "rank_change": change,
             "prev_total": str(r.prev_total) if r.prev_total is not None else None,
-            "flag": r.flag, "excluded": r.excluded, "missing": r.missing, "aspects": r.aspects}
+            "flag": r.flag, "excluded": r.excluded, "missing": r.missing,
+            "aspects": {k: f2(v) or None for k, v in r.aspects.items()}}
 
 
 async def drilldown(ranking: models.Ranking, unit_code: str, user: Any) -> dict[str, Any]:
@@ -110,12 +118,12 @@ async def drilldown(ranking: models.Ranking, unit_code: str, user: Any) -> dict[
                 "method_text": workbook.method_text(i), "source": i.source,
                 "source_label": workbook.source_label(i.source),
                 "value": frozen.get("v"), "sha256": frozen.get("h"),
-                "score": row.scores.get(i.key),
+                "score": f2(row.scores.get(i.key)) or None,
                 "entered_by": value_row.updated_by if value_row and i.stored else "",
                 "origin": value_row.origin if value_row and i.stored else "",
                 "contribution": _contribution(row.scores.get(i.key), i.weight, a.weight)})
         aspects.append({"key": a.key, "name": a.name, "weight": str(a.weight),
-                        "score": row.aspects.get(a.key), "indicators": inds})
+                        "score": f2(row.aspects.get(a.key)) or None, "indicators": inds})
     return {"ranking": ranking_json(ranking), "unit": row_json(row), "aspects": aspects}
 
 
@@ -169,7 +177,7 @@ async def ranking_page(request: Request, ranking_id: FromPath[int]) -> Template:
         own = [c for c, p in paths.items() if scope.allows_unit_path(p)]
         objections = [o for o in objections if o.unit_code in own]
     ranked = [r for r in rows if r.rank is not None]
-    return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows,
+    return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
                 objections=objections, own=own, today=rankings.today(),
                 chart_labels=[r.unit_name for r in ranked[:40]],
                 chart_values=[float(r.total) for r in ranked[:40]])
@@ -185,7 +193,8 @@ async def unit_page(request: Request, ranking_id: FromPath[int],
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
 async def publish_page(request: Request, ranking_id: FromPath[int]) -> Redirect:
-    ranking = await rankings.publish(ranking_id, current_user(request).username)
+    ranking = await rankings.publish(ranking_id, current_user(request).username,
+                                     request.app.state.settings)
     return _go(rankings.link(ranking.id), request, "published", id=ranking.id)
 
 
@@ -232,8 +241,8 @@ async def resolve_page(request: Request, objection_id: FromPath[int],
 async def values_page(request: Request, period: FromQuery[str] = "",
                       group: FromQuery[str] = "") -> Template:
     _, scheme, period, group = await _defaults(period, group)
-    if scheme is None:
-        raise NotFound("no_scheme", "no assessment definition with a [ranking] section")
+    if scheme is None:  # nothing to enter yet: say so on the page
+        return page(request, "ranking/values.html", scheme=None)
     g = get_group(scheme, group)
     grid = await values.grid(period, g, scheme)
     frozen = await values.published_units(period, [u.code for u in grid["units"]])
@@ -476,7 +485,8 @@ async def api_unit(request: Request, ranking_id: FromPath[int],
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"], status_code=200)
 async def api_publish(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
     """Publish a draft: frozen with its definition version and the hash of every input."""
-    return ranking_json(await rankings.publish(ranking_id, current_user(request).username))
+    return ranking_json(await rankings.publish(ranking_id, current_user(request).username,
+                                               request.app.state.settings))
 
 
 @get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, tags=["ranking"])

@@ -63,6 +63,14 @@ async def test_api_enter_compute_publish_verify_and_refusals(client):
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "final"
+    # Publishing put the workbook in the report archive, where the leader finds it.
+    r = await client.get("/api/archive", headers=leader)
+    [report] = [x for x in r.json() if x["exporter"] == "ranking"]
+    assert (report["period"], report["group"]) == ("2014", "districts")
+    r = await client.get(report["download"], headers=leader)
+    assert r.status_code == 200
+    archived = CalamineWorkbook.from_filelike(io.BytesIO(r.content))
+    assert archived.get_sheet_by_name("排位汇总").to_python()[3][1:4] == ["520102", "南明区", 100.0]
     r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_published"
     r = await client.put("/api/ranking/values", headers=admin, json={
@@ -80,7 +88,8 @@ async def test_api_enter_compute_publish_verify_and_refusals(client):
     detail = r.json()
     gov = [a for a in detail["aspects"] if a["key"] == "gov"][0]
     rate = [i for i in gov["indicators"] if i["key"] == "rate"][0]
-    assert (rate["value"], rate["score"], rate["source"]) == ("90", "90", "plugin:stub.rate")
+    assert (rate["value"], rate["score"], rate["source"]) == ("90", "90.00", "plugin:stub.rate")
+    assert gov["score"] == "70.00"
     assert rate["contribution"] == "18.00"  # 90 × 50 % × 40 %
     r = await client.get(f"/ranking/rankings/{rid}/export", headers=leader)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.open")
@@ -236,3 +245,13 @@ async def test_subscription_api_refuses_bad_fields_and_runs(client):
     assert r.status_code == 422 and "cron:" in r.text
     r = await client.get(f"/ranking/subscriptions/{sid}", headers={"accept": "text/html"})
     assert r.status_code == 200 and "leader1@example.org" in r.text
+
+
+async def test_pages_without_a_scheme_say_so(client):
+    await make_user("admin1", "admin")
+    await login(client, "admin1")
+    for path in ("/ranking", "/ranking/values", "/ranking/subscriptions", "/"):
+        r = await client.get(path, headers={"accept": "text/html"})
+        assert r.status_code == 200, (path, r.text[:300])
+    r = await client.get("/ranking/values", headers={"accept": "text/html"})
+    assert 'id="no-scheme"' in r.text
