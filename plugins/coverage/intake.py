@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -20,7 +21,15 @@ from core.uploads import CellError, Preview, UploadRejected, stage, take
 from core.uploads_models import PendingUpload
 from plugins.coverage.config import CoverageSettings
 from plugins.coverage.registry_import import plan_registry, save_registry
-from plugins.coverage.reporting import ReportPlan, plan_rows, report_period, save_plan
+from plugins.coverage.reporting import (
+    ReportPlan,
+    clean_rows,
+    decide_rows,
+    dump_clean,
+    load_clean,
+    report_period,
+    save_plan,
+)
 from plugins.coverage.workbooks import REGISTRY_TEMPLATE, REPORT_TEMPLATE, read_upload
 
 REPORTS = "coverage-reports"
@@ -47,39 +56,60 @@ def _with_field(exc: UploadRejected) -> UploadRejected:
 
 
 # -- reports -------------------------------------------------------------------------------
+PREVIEW_ITEMS = 500  # rows listed on the preview page; the counts cover every row
+
+
+@dataclass
+class ReportUpload:
+    plan: ReportPlan
+    table: Any
+    cleaned: list[tuple[int, dict[str, Any]]]
+    clean_errors: list[CellError]
+
+
 async def plan_report_upload(data: bytes, filename: str, period_code: str, user: User | None,
                              lang: str = "zh", settings: Any = None,
-                             progress: Callable[[int], None] | None = None
-                             ) -> tuple[ReportPlan, Any]:
+                             progress: Callable[[int], None] | None = None) -> ReportUpload:
     period = await report_period(period_code)
     try:
         table = read_upload(data, filename, REPORT_TEMPLATE, period.code, lang, settings)
     except UploadRejected as exc:
         raise _with_field(exc) from None
-    plan = await plan_rows(table.rows, period, user, sheet=table.sheet, letters=table.letters,
-                           prior=table.errors, lang=lang, progress=progress)
-    return plan, table
+    cleaned, errors, skipped = clean_rows(table.rows, period, sheet=table.sheet,
+                                          letters=table.letters, prior=table.errors, lang=lang,
+                                          progress=progress)
+    plan = await decide_rows(cleaned, period, user, sheet=table.sheet, letters=table.letters,
+                             errors=errors, skipped=skipped, lang=lang)
+    return ReportUpload(plan, table, cleaned, errors)
 
 
 async def preview_reports(data: bytes, filename: str, period_code: str, user: User,
                           lang: str = "zh", settings: Any = None
                           ) -> tuple[PendingUpload, ReportPlan]:
-    plan, table = await plan_report_upload(data, filename, period_code, user, lang, settings)
+    """Check the workbook and stage it with its clean rows; nothing is saved yet."""
+    up = await plan_report_upload(data, filename, period_code, user, lang, settings)
     ttl = _settings(settings).upload_ttl_minutes
-    pending = await stage(REPORTS, user, filename, data, plan.preview(lang),
-                          context={"period": plan.period, "summary": plan.summary(),
-                                   **_rows_context(table)}, ttl_minutes=ttl)
-    return pending, plan
+    # The clean rows travel as one JSON text: the confirm repeats only the database checks.
+    pending = await stage(REPORTS, user, filename, data, up.plan.preview(lang, PREVIEW_ITEMS),
+                          context={"period": up.plan.period, "summary": up.plan.summary(),
+                                   "sheet": up.table.sheet, "letters": up.table.letters,
+                                   "skipped": up.plan.skipped_blank,
+                                   "clean_errors": [e.as_dict() for e in up.clean_errors],
+                                   "clean": dump_clean(up.cleaned)}, ttl_minutes=ttl)
+    return pending, up.plan
 
 
 async def confirm_reports(token: str, user: User, lang: str = "zh") -> dict[str, Any]:
+    """Save the staged upload's valid rows in one transaction, decided against the database
+    as it is now; a refusal of the whole confirm leaves everything (claim included) as it was."""
     async with in_transaction():
         pending = await take(token, user, REPORTS, allow_errors=True, lang=lang)
         context = pending.context
         period = await report_period(context["period"])
-        rows, prior = _rows_of(context)
-        plan = await plan_rows(rows, period, user, sheet=context["sheet"],
-                               letters=context["letters"], prior=prior, lang=lang)
+        plan = await decide_rows(load_clean(context["clean"]), period, user,
+                                 sheet=context["sheet"], letters=context["letters"],
+                                 errors=[CellError(**e) for e in context["clean_errors"]],
+                                 skipped=context.get("skipped", 0), lang=lang)
         result = await save_plan(plan, user, source="upload", reference=pending.sha256)
     return {**result, "period": plan.period, "errors_list": [e.as_dict() for e in plan.errors]}
 
@@ -137,18 +167,18 @@ def _ctx(ctx: Any, key: str, default: Any = None) -> Any:
 
 
 async def importer_preview_reports(data: bytes, ctx: Any) -> Preview:
-    plan, _ = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
-                                       _ctx(ctx, "period"), _ctx(ctx, "user"),
-                                       _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
-    return plan.preview(_ctx(ctx, "lang", "zh"))
+    up = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
+                                  _ctx(ctx, "period"), _ctx(ctx, "user"),
+                                  _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
+    return up.plan.preview(_ctx(ctx, "lang", "zh"))
 
 
 async def importer_confirm_reports(data: bytes, ctx: Any) -> dict[str, Any]:
     async with in_transaction():
-        plan, _ = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
-                                           _ctx(ctx, "period"), _ctx(ctx, "user"),
-                                           _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
-        return await save_plan(plan, _ctx(ctx, "user"), source="upload",
+        up = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
+                                      _ctx(ctx, "period"), _ctx(ctx, "user"),
+                                      _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
+        return await save_plan(up.plan, _ctx(ctx, "user"), source="upload",
                                reference=hashlib.sha256(data).hexdigest())
 
 

@@ -25,8 +25,6 @@ from plugins.coverage.codes import FieldError
 from plugins.coverage.models import (
     CoverageReport,
     InstructorAssignment,
-    Organization,
-    PartyOrgLink,
 )
 from plugins.coverage.workbooks import REPORT_FIELDS, REPORT_HEADERS
 
@@ -46,40 +44,42 @@ def is_blank(values: dict[str, Any]) -> bool:
     return all(values.get(k) in (None, "") for k in REPORT_FIELDS)
 
 
+def _check(clean: dict[str, Any], errors: list[FieldError], skip: Any, name: str,
+           fn: Callable[..., Any], *args: Any) -> None:
+    if name in skip:
+        return
+    try:
+        clean[name] = fn(*args)
+    except FieldError as exc:
+        errors.append(exc)
+
+
 def clean_report(values: dict[str, Any], period: Period, skip: Iterable[str] = (),
                  on: dt.date | None = None) -> tuple[dict[str, Any], list[FieldError]]:
     """Check one report's values; return the clean values and every problem found.
 
     `skip` names fields whose cell already failed to convert (reported once, not twice).
     """
-    skip = set(skip)
+    skip = skip if isinstance(skip, set | frozenset) else set(skip)
     errors: list[FieldError] = []
     clean: dict[str, Any] = {}
-
-    def take(name: str, fn: Callable[[], Any]) -> None:
-        if name in skip:
-            return
-        try:
-            clean[name] = fn()
-        except FieldError as exc:
-            errors.append(exc)
-
-    take("uscc", lambda: codes.check_uscc(values.get("uscc")))
+    get = values.get
+    _check(clean, errors, skip, "uscc", codes.check_uscc, get("uscc"))
     for name in COUNT_FIELDS:
-        take(name, lambda name=name: codes.check_count(values.get(name), name))
+        _check(clean, errors, skip, name, codes.check_count, get(name), name)
     for name in ("visits", "activities"):
-        take(name, lambda name=name: codes.check_count(values.get(name), name, required=False))
-    if all(name in clean for name in COUNT_FIELDS):
+        _check(clean, errors, skip, name, codes.check_count, get(name), name, False)
+    if "party_members" in clean and "formal_members" in clean and "probationary_members" in clean:
         try:
             codes.check_members(clean["party_members"], clean["formal_members"],
                                 clean["probationary_members"])
         except FieldError as exc:
             errors.append(exc)
-    take("party_org_change", lambda: codes.from_label(
-        values.get("party_org_change") or "none", codes.CHANGE_LABELS, "party_org_change"))
+    _check(clean, errors, skip, "party_org_change", codes.from_label,
+           get("party_org_change") or "none", codes.CHANGE_LABELS, "party_org_change")
     change = clean.get("party_org_change", "none")
-    take("change_date", lambda: codes.check_date(values.get("change_date"), "change_date",
-                                                 required=change != "none"))
+    _check(clean, errors, skip, "change_date", codes.check_date, get("change_date"),
+           "change_date", change != "none")
     day = clean.get("change_date")
     if day is not None:
         if day > period.end:
@@ -88,21 +88,19 @@ def clean_report(values: dict[str, Any], period: Period, skip: Iterable[str] = (
                                       "end": period.end.isoformat()}))
         elif day > (on or today()):
             errors.append(FieldError("change_date", "date_in_future", {"value": day.isoformat()}))
-    if change == "established" or values.get("party_org_type"):
-        take("party_org_type", lambda: codes.from_label(
-            values.get("party_org_type"), codes.PARTY_ORG_TYPE_LABELS, "party_org_type")
-            if values.get("party_org_type") else _required("party_org_type"))
-    take("secretary", lambda: codes.check_text(values.get("secretary"), "secretary", 100))
-    take("remarks", lambda: codes.check_text(values.get("remarks"), "remarks", 500))
+    if change == "established" or get("party_org_type"):
+        if get("party_org_type"):
+            _check(clean, errors, skip, "party_org_type", codes.from_label,
+                   get("party_org_type"), codes.PARTY_ORG_TYPE_LABELS, "party_org_type")
+        elif "party_org_type" not in skip:
+            errors.append(FieldError("party_org_type", "required"))
+    _check(clean, errors, skip, "secretary", codes.check_text, get("secretary"), "secretary", 100)
+    _check(clean, errors, skip, "remarks", codes.check_text, get("remarks"), "remarks", 500)
     if change == "none":
         clean["change_date"] = None
         clean["party_org_type"] = ""
     clean.setdefault("party_org_type", "")
     return clean, errors
-
-
-def _required(name: str) -> Any:
-    raise FieldError(name, "required")
 
 
 # -- checks against the database -----------------------------------------------------------
@@ -126,6 +124,34 @@ class RowOutcome:
     org: OrgInfo | None = None
 
 
+RAW_CHUNK = 5000
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _stored(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["change_date"] = _date(row.get("change_date"))
+    return out
+
+
+async def _raw_chunks(codes: list[str], sql: Callable[[str], str]) -> list[dict[str, Any]]:
+    from tortoise import Tortoise
+
+    conn = Tortoise.get_connection("default")
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(codes), RAW_CHUNK):
+        chunk = codes[i:i + RAW_CHUNK]
+        if any(not c.isalnum() for c in chunk):  # never true after check_uscc; belt and braces
+            raise ValueError("credit codes must be alphanumeric")
+        out.extend(await conn.execute_query_dict(sql(", ".join(f"'{c}'" for c in chunk))))
+    return out
+
+
 async def _in_chunks(keys: list[Any], fetch: Callable[[list[Any]], Any]) -> list[Any]:
     out: list[Any] = []
     for i in range(0, len(keys), CHUNK):
@@ -142,23 +168,37 @@ class ReportPlanner:
         self.orgs: dict[str, OrgInfo] = {}
         self.assigned: set[int] | None = None
         self.own_party: set[int] = set()
-        self.existing: dict[str, CoverageReport] = {}
+        self.existing: dict[str, dict[str, Any]] = {}
 
     async def load(self, usccs: Iterable[str]) -> None:
+        """Everything the rows need, in a handful of queries.
+
+        Credit codes are checked (18 characters of the GB 32100 alphabet) before they get
+        here, so they are written into the IN lists directly: building 10,000 bound
+        parameters through the query builder costs more than the queries themselves.
+        """
         keys = sorted(set(usccs))
-        rows = await _in_chunks(keys, lambda chunk: Organization.filter(uscc__in=chunk).values_list(
-            "id", "uscc", "name", "status", "closed_on"))
-        self.orgs = {r[1]: OrgInfo(*r) for r in rows}
-        ids = [o.id for o in self.orgs.values()]
+        rows = await _raw_chunks(keys, lambda codes: (
+            "SELECT id, uscc, name, status, closed_on FROM coverage_org "
+            f"WHERE uscc IN ({codes})"))
+        self.orgs = {r["uscc"]: OrgInfo(r["id"], r["uscc"], r["name"], r["status"],
+                                        _date(r["closed_on"])) for r in rows}
         if self.user is not None and self.user.role == "instructor":
             self.assigned = set(await InstructorAssignment.filter(
                 instructor_id=self.user.id, end_on=None).values_list("organization_id", flat=True))
-        self.own_party = set(await _in_chunks(ids, lambda chunk: PartyOrgLink.filter(
-            organization_id__in=chunk, party_org__formation="standalone",
-            party_org__dissolved_on=None).values_list("organization_id", flat=True)))
-        reports = await _in_chunks(keys, lambda chunk: CoverageReport.filter(
-            period_code=self.period.code, uscc__in=chunk))
-        self.existing = {r.uscc: r for r in reports}
+        own = await _raw_chunks(keys, lambda codes: (
+            "SELECT o.id AS id FROM coverage_org o "
+            "JOIN coverage_party_org_link l ON l.organization_id = o.id "
+            "JOIN coverage_party_org p ON p.id = l.party_org_id "
+            f"WHERE o.uscc IN ({codes}) AND p.formation = 'standalone' "
+            "AND p.dissolved_on IS NULL"))
+        self.own_party = {r["id"] for r in own}
+        period = self.period.code.replace("'", "")
+        fields = ", ".join(REPORT_FIELDS)
+        found = await _raw_chunks(keys, lambda codes: (
+            f"SELECT id, uscc, status, {fields} FROM coverage_report "
+            f"WHERE period_code = '{period}' AND uscc IN ({codes})"))
+        self.existing = {r["uscc"]: _stored(r) for r in found}
 
     def decide(self, row: int, clean: dict[str, Any]) -> RowOutcome:
         uscc = clean["uscc"]
@@ -177,8 +217,8 @@ class ReportPlanner:
             return out
         old = self.existing.get(uscc)
         if old is not None:
-            out.changes = {name: (getattr(old, name), clean[name]) for name in REPORT_FIELDS
-                           if _norm(getattr(old, name)) != _norm(clean[name])}
+            out.changes = {name: (old[name], clean[name]) for name in REPORT_FIELDS
+                           if _norm(old[name]) != _norm(clean[name])}
             if not out.changes:
                 out.action = "unchanged"
                 return out
@@ -208,16 +248,24 @@ class ReportPlan:
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
 
-    def preview(self, lang: str = "zh") -> Preview:
+    def preview(self, lang: str = "zh", limit: int | None = None) -> Preview:
+        """What confirming would do; `limit` caps the listed rows (the counts stay whole)."""
         h = REPORT_HEADERS
         keys = ["uscc", "name", *REPORT_FIELDS]
-        create, change = [], []
+        create: list[dict[str, Any]] = []
+        change: list[dict[str, Any]] = []
         for o in self.outcomes:
+            if limit is not None and len(create) >= limit and len(change) >= limit:
+                break
             if o.action == "create":
+                if limit is not None and len(create) >= limit:
+                    continue
                 values = {k: _shown(o.values.get(k)) for k in keys}
                 values["name"] = o.org.name if o.org else ""
                 create.append({"row": o.row, "values": values})
             elif o.action == "change":
+                if limit is not None and len(change) >= limit:
+                    continue
                 change.append({"row": o.row, "label": f"{o.org.name}（{o.uscc}）" if o.org else o.uscc,
                                "changes": [{"field": h[k], "before": _shown(b), "after": _shown(a)}
                                            for k, (b, a) in o.changes.items()]})
@@ -246,28 +294,30 @@ def _cell_error(sheet: str, letters: dict[str, str], row: int, err: FieldError,
     return CellError(sheet, row, letters.get(key, ""), err.message(lang), REPORT_HEADERS.get(key, key))
 
 
-async def plan_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, user: User | None,
-                    *, sheet: str = "报送", letters: dict[str, str] | None = None,
-                    prior: list[CellError] = (), lang: str = "zh",
-                    progress: Callable[[int], None] | None = None) -> ReportPlan:
-    """The plan of typed rows (from read_table, or stored between preview and confirm)."""
+def clean_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, *, sheet: str = "报送",
+               letters: dict[str, str] | None = None, prior: Iterable[CellError] = (),
+               lang: str = "zh", progress: Callable[[int], None] | None = None
+               ) -> tuple[list[tuple[int, dict[str, Any]]], list[CellError], int]:
+    """The checks that need no database, for every row: (clean rows, errors, blank rows)."""
     letters = letters or {}
     errors: list[CellError] = list(prior)
     bad_cells: dict[int, set[str]] = {}
     by_letter = {v: k for k, v in letters.items()}
-    for e in prior:
+    for e in errors:
         bad_cells.setdefault(e.row, set()).add(by_letter.get(e.column, e.column))
     cleaned: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     skipped = 0
+    on = today()
+    nothing: frozenset[str] = frozenset()
     for n, (row, values) in enumerate(rows, start=1):
         if progress and n % 500 == 0:
             progress(500)
-        skip = bad_cells.get(row, set())
+        skip = bad_cells.get(row, nothing)
         if is_blank(values) and not (skip & set(REPORT_FIELDS)):
             skipped += 1  # a pre-filled row left empty: not reported yet
             continue
-        clean, problems = clean_report(values, period, skip=skip)
+        clean, problems = clean_report(values, period, skip=skip, on=on)
         uscc = clean.get("uscc")
         if uscc:
             if uscc in seen:
@@ -277,6 +327,19 @@ async def plan_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, user
         errors.extend(_cell_error(sheet, letters, row, p, lang) for p in problems)
         if not problems and not skip:
             cleaned.append((row, clean))
+    if progress:
+        progress(len(rows) % 500)
+    return cleaned, errors, skipped
+
+
+async def decide_rows(cleaned: list[tuple[int, dict[str, Any]]], period: Period,
+                      user: User | None, *, sheet: str = "报送",
+                      letters: dict[str, str] | None = None, errors: Iterable[CellError] = (),
+                      skipped: int = 0, lang: str = "zh") -> ReportPlan:
+    """The checks against the registry and the caller's assignments, and the difference with
+    what is stored: run at preview and again at confirm (the database may have moved)."""
+    letters = letters or {}
+    errors = list(errors)
     planner = ReportPlanner(period, user)
     await planner.load(c["uscc"] for _, c in cleaned)
     outcomes = []
@@ -284,10 +347,39 @@ async def plan_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, user
         out = planner.decide(row, clean)
         errors.extend(_cell_error(sheet, letters, row, p, lang) for p in out.errors)
         outcomes.append(out)
-    if progress:
-        progress(len(rows) % 500)
     errors.sort(key=lambda e: (e.row, e.column))
     return ReportPlan(period.code, outcomes, errors, skipped)
+
+
+async def plan_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, user: User | None,
+                    *, sheet: str = "报送", letters: dict[str, str] | None = None,
+                    prior: Iterable[CellError] = (), lang: str = "zh",
+                    progress: Callable[[int], None] | None = None) -> ReportPlan:
+    """The plan of typed rows (from read_table): clean, then decide."""
+    cleaned, errors, skipped = clean_rows(rows, period, sheet=sheet, letters=letters,
+                                          prior=prior, lang=lang, progress=progress)
+    return await decide_rows(cleaned, period, user, sheet=sheet, letters=letters, errors=errors,
+                             skipped=skipped, lang=lang)
+
+
+def dump_clean(cleaned: list[tuple[int, dict[str, Any]]]) -> str:
+    """Clean rows as one JSON text, kept with a staged upload until its confirmation."""
+    import json
+
+    return json.dumps([[row, {k: v.isoformat() if isinstance(v, dt.date) else v
+                              for k, v in clean.items()}] for row, clean in cleaned],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def load_clean(text: str) -> list[tuple[int, dict[str, Any]]]:
+    import json
+
+    out = []
+    for row, clean in json.loads(text):
+        if clean.get("change_date"):
+            clean["change_date"] = dt.date.fromisoformat(clean["change_date"])
+        out.append((row, clean))
+    return out
 
 
 # -- saving --------------------------------------------------------------------------------
@@ -303,11 +395,12 @@ async def save_plan(plan: ReportPlan, user: User | None, *, source: str = "uploa
     user_id = user.id if user is not None else None
     async with in_transaction():
         if creates:
-            await CoverageReport.bulk_create([
-                CoverageReport(organization_id=o.org.id, uscc=o.uscc, period_code=plan.period,
-                               status="submitted", submitted_by_id=user_id, submitted_at=now,
-                               **{k: o.values[k] for k in REPORT_FIELDS})
-                for o in creates], batch_size=1000)
+            await _insert_reports([
+                {"organization_id": o.org.id, "uscc": o.uscc, "period_code": plan.period,
+                 **{k: o.values[k] for k in REPORT_FIELDS}, "status": "submitted",
+                 "return_reason": "", "submitted_by_id": user_id, "submitted_at": now,
+                 "reviewed_by": "", "reviewed_at": None, "created_at": now, "updated_at": now}
+                for o in creates])
         if changes:
             existing = {r.uscc: r for r in await _in_chunks(
                 [o.uscc for o in changes], lambda chunk: CoverageReport.filter(
@@ -325,13 +418,54 @@ async def save_plan(plan: ReportPlan, user: User | None, *, source: str = "uploa
                 objs, fields=[*REPORT_FIELDS, "status", "return_reason", "reviewed_by",
                               "reviewed_at", "submitted_by_id", "submitted_at", "updated_at"],
                 batch_size=500)
-        await audit.record_many("coverage.report.submit", "coverage_report", [
-            *((f"{o.uscc}@{plan.period}", None, {**o.values, "source": source, "ref": reference})
-              for o in creates),
-            *((f"{o.uscc}@{plan.period}", {k: b for k, (b, _) in o.changes.items()},
-               {**{k: a for k, (_, a) in o.changes.items()}, "source": source, "ref": reference})
-              for o in changes)])
+        await audit.record("coverage.report.submit", "coverage_report",
+                           _audit_id(plan, creates, changes, reference),
+                           before=_audit_before(changes),
+                           after=_audit_after(creates, changes, source, reference))
     return plan.summary()
+
+
+async def _insert_reports(rows: list[dict[str, Any]]) -> None:
+    """A bulk insert of plain rows: building 10,000 model instances for bulk_create costs
+    several times the INSERT itself. Values are what Tortoise would bind (dates, aware
+    datetimes), in the caller's transaction."""
+    from tortoise.transactions import in_transaction as tx
+
+    columns = list(rows[0])
+    async with tx() as conn:
+        if conn.capabilities.dialect == "postgres":
+            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        else:
+            marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO coverage_report ({', '.join(columns)}) VALUES ({marks})"
+        for i in range(0, len(rows), 2000):
+            await conn.execute_many(sql, [[r[c] for c in columns] for r in rows[i:i + 2000]])
+
+
+AUDIT_VALUES_UP_TO = 100  # beyond this the entry lists keys; values stay in the rows and file
+
+
+def _audit_id(plan: ReportPlan, creates: list[RowOutcome], changes: list[RowOutcome],
+              reference: str) -> str:
+    if len(creates) + len(changes) == 1:
+        return f"{(creates or changes)[0].uscc}@{plan.period}"
+    return f"{plan.period}:{reference[:16] or 'batch'}"
+
+
+def _audit_before(changes: list[RowOutcome]) -> dict[str, Any] | None:
+    if not changes:
+        return None
+    return {o.uscc: {k: b for k, (b, _) in o.changes.items()} for o in changes}
+
+
+def _audit_after(creates: list[RowOutcome], changes: list[RowOutcome], source: str,
+                 reference: str) -> dict[str, Any]:
+    """One entry per save: what was created and what changed, by credit code."""
+    small = len(creates) <= AUDIT_VALUES_UP_TO
+    return {"source": source, "ref": reference,
+            "created": ({o.uscc: {k: o.values[k] for k in REPORT_FIELDS} for o in creates}
+                        if small else [o.uscc for o in creates]),
+            "changed": {o.uscc: {k: a for k, (_, a) in o.changes.items()} for o in changes}}
 
 
 # -- one report by form or API -------------------------------------------------------------

@@ -57,10 +57,9 @@ def report_specs(lang: str = "zh") -> list[ColumnSpec]:
     nonneg = _nonneg(lang)
     h = REPORT_HEADERS
     return [
+        # 组织名称, 类别 and 所在社区 are there for people; the credit code decides, so they
+        # are not read (unknown columns are allowed).
         ColumnSpec("uscc", h["uscc"], required=True, aliases=("uscc",)),
-        ColumnSpec("name", h["name"], optional=True),
-        ColumnSpec("kind", h["kind"], optional=True),
-        ColumnSpec("community", h["community"], optional=True),
         ColumnSpec("party_members", h["party_members"], kind="int", check=nonneg),
         ColumnSpec("formal_members", h["formal_members"], kind="int", check=nonneg),
         ColumnSpec("probationary_members", h["probationary_members"], kind="int", check=nonneg),
