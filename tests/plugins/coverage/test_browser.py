@@ -1,0 +1,150 @@
+"""In Debian's chromium on a phone-sized window: an instructor reports one organization by
+the form and the others by uploading the template; the admin confirms and sees the rates move."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from plugins.coverage.models import CoverageReport
+from tests.conftest import make_user
+from tests.plugins.coverage.helpers import REPORT, fill
+from tests.plugins.coverage.world import build_world
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait(url: str, proc, timeout: float = 90) -> None:
+    loop = asyncio.get_running_loop()
+    for _ in range(int(timeout * 10)):
+        if proc.returncode is not None:
+            raise RuntimeError(f"server exited: {(await proc.stderr.read()).decode()[-800:]}")
+        try:
+            await loop.run_in_executor(None, lambda: urllib.request.urlopen(url, timeout=1))
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@pytest.fixture
+async def server(db, settings):
+    world = await build_world()
+    await make_user("boss", "admin")
+    port = _free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core", "--settings", str(settings.source), "serve",
+        "--port", str(port), "--no-scheduler", stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait(f"{base}/login", proc)
+        yield base, world
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def _login(page, base: str, name: str) -> None:
+    await page.goto(f"{base}/login")
+    await page.fill("input[name=username]", name)
+    await page.fill("input[name=password]", "password1")
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_url(f"{base}/")
+
+
+async def _org_rate(page, base: str) -> str:
+    await page.goto(f"{base}/coverage/stats?period=2014Q3&unit=520100")
+    cell = page.locator("tr[data-unit='520100'] td[data-figure='org_rate']")
+    return (await cell.inner_text()).strip()
+
+
+async def test_instructor_on_a_phone_reports_by_form_and_upload(server, tmp_path):
+    pw_api = pytest.importorskip("playwright.async_api")
+    base, world = server
+    e4, e8 = world["orgs"]["E4"].uscc, world["orgs"]["E8"].uscc
+    async with pw_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            admin = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await _login(admin, base, "boss")
+            assert await _org_rate(admin, base) == "58.33%"  # 7 of 12 (hand-counted)
+
+            phone = await browser.new_context(viewport={"width": 390, "height": 844},
+                                              is_mobile=True, has_touch=True,
+                                              device_scale_factor=3, accept_downloads=True)
+            page = await phone.new_page()
+            await _login(page, base, "zhang")
+            await page.goto(f"{base}/coverage/?period=2014Q3")
+            cards = page.locator("#my-orgs li.cov-item")
+            assert await cards.count() == 2
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the page is {width}px wide on a 390px screen"
+
+            # One organization by the form: it set up its own party branch in August.
+            await page.click(f"li[data-uscc='{e4}'] a.button")
+            await page.fill("input[name=party_members]", "6")
+            await page.fill("input[name=formal_members]", "6")  # counts the probationary one
+            await page.fill("input[name=probationary_members]", "1")
+            await page.select_option("select[name=party_org_change]", "established")
+            await page.select_option("select[name=party_org_type]", "branch")
+            await page.fill("input[name=change_date]", "2014-08-18")
+            await page.fill("input[name=secretary]", "王书记")
+            await page.fill("input[name=visits]", "2")
+            await page.click("#save-report")
+            assert "预备党员" in await page.inner_text("#form-errors")  # refused, field named
+            await page.fill("input[name=formal_members]", "5")
+            await page.click("#save-report")
+            await page.wait_for_url(f"{base}/coverage/?period=2014Q3*")
+            assert "已保存" in await page.inner_text(".flash")
+            assert "已报送" in await page.inner_text(f"li[data-uscc='{e4}'] .badge")
+
+            # The other by the Excel template: download, fill, upload, preview, confirm.
+            async with page.expect_download() as info:
+                await page.click("#download-template")
+            download = await info.value
+            template = Path(await download.path()).read_bytes()
+            filled = tmp_path / "报送.xlsx"
+            filled.write_bytes(fill(template, {e8: {**REPORT, "备注": "现场走访"}}))
+            await page.set_input_files("#upload-form input[type=file]", str(filled))
+            await page.click("#upload-form button[type=submit]")
+            await page.wait_for_selector("#upload-summary")
+            assert await page.inner_text("#n-create") == "1"
+            assert await page.inner_text("#n-unchanged") == "1"  # E4, reported by the form
+            assert await page.inner_text("#n-errors") == "0"
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            await page.click("#confirm-upload")
+            await page.wait_for_url(f"{base}/coverage/?period=2014Q3*")
+            assert "新增 1" in await page.inner_text(".flash")
+            assert "2" in await page.inner_text("#progress")
+            await phone.close()
+
+            # The admin confirms both reports; E4's own party branch raises the rate.
+            assert await CoverageReport.filter(period_code="2014Q3").count() == 2
+            await admin.goto(f"{base}/coverage/review?period=2014Q3&status=submitted")
+            assert await admin.locator("#reports tr[data-uscc]").count() == 2
+            await admin.check("input[type=checkbox]:not([name])")  # select all
+            await admin.click("#confirm-selected-button")
+            await admin.wait_for_url(f"{base}/coverage/review*")
+            assert await _org_rate(admin, base) == "66.67%"  # 8 of 12
+            await admin.goto(f"{base}/")
+            assert "应建未建" in await admin.inner_text("#coverage-panel")
+        finally:
+            await browser.close()
