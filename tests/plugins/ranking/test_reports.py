@@ -298,3 +298,30 @@ async def test_period_rules(db, host):
     sub.period_rule = "fixed:2099"
     with pytest.raises(Invalid):
         await subscriptions.resolve_period(sub, local(2014, 8, 1, 8))
+
+
+async def test_two_instances_firing_the_same_time_run_it_once(db, host, settings):
+    import asyncio
+
+    sub = await setup_world(host)
+    when = local(2014, 7, 1, 8)
+    results = await asyncio.gather(reports.fire(settings, sub, when),
+                                   reports.fire(settings, sub, when))
+    assert sorted(r is None for r in results) == [False, True]
+    assert await models.Firing.filter(subscription=sub).count() == 1
+    assert await ReportFile.filter(group="districts").count() == 1
+
+
+async def test_the_report_job_runs_through_the_platform_scheduler(db, host, settings):
+    from core.scheduler import PlatformScheduler, make_trigger
+
+    sched = PlatformScheduler(settings, host)
+    assert {"ranking.reports", "ranking.finalize"} <= set(sched.jobs)
+    assert str(make_trigger(sched.jobs["ranking.reports"].trigger, "Asia/Shanghai")).startswith(
+        "cron[")
+    await setup_world(host)
+    run = await sched.run_now("ranking.reports")
+    assert run.status == "ok", run.error
+    assert set(run.changed) == {"fired", "claimed_elsewhere", "deliveries"}
+    run = await sched.run_now("ranking.finalize")
+    assert run.status == "ok" and run.changed == {"finalized": []}
