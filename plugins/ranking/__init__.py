@@ -102,3 +102,12 @@ def kaohe_demo_data(ctx):
     from plugins.ranking.demo import build
 
     return build(ctx)
+
+
+@hookimpl
+def kaohe_importers():
+    from core.contrib import Importer
+    from plugins.ranking import values_io
+
+    return [Importer(values_io.IMPORTER, "排位指标数据", values_io.importer_preview,
+                     values_io.importer_confirm, values_io.importer_template, roles=("admin",))]

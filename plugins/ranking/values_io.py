@@ -104,6 +104,15 @@ async def _read(data: bytes, filename: str, period: str, group_key: str, setting
 
 async def preview(data: bytes, filename: str, period: str, group_key: str, user: Any,
                   settings: Any) -> uploads.PendingUpload:
+    """Check an upload and keep it with its preview until the uploader confirms it."""
+    pv = await plan(data, filename, period, group_key, settings)
+    return await uploads.stage(IMPORTER, user, filename, data, pv,
+                               context={"period": period, "group": group_key})
+
+
+async def plan(data: bytes, filename: str, period: str, group_key: str,
+               settings: Any) -> Preview:
+    """What confirming would change: new values, changed values, cell errors."""
     scheme, table, entries, current = await _read(data, filename, period, group_key, settings)
     by_row: dict[str, list[Entry]] = {}
     for e in entries:
@@ -129,8 +138,7 @@ async def preview(data: bytes, filename: str, period: str, group_key: str, user:
         else:
             pv.change.append({"row": row_of.get(unit, 0), "label": unit, "changes": changes})
     pv.summary = f"考核期 {period} · 排位组 {group_key}"
-    return await uploads.stage(IMPORTER, user, filename, data, pv,
-                               context={"period": period, "group": group_key})
+    return pv
 
 
 async def confirm(token: str, user: Any, settings: Any) -> dict[str, int]:
@@ -138,13 +146,40 @@ async def confirm(token: str, user: Any, settings: Any) -> dict[str, int]:
     async with in_transaction():
         pending = await uploads.take(token, user, IMPORTER)
         period, group = pending.context["period"], pending.context["group"]
-        _, table, entries, _ = await _read(bytes(pending.data), pending.filename, period, group,
-                                           settings)
-        if table.errors:  # the data changed under the preview (e.g. a unit left the group)
-            from core.errors import Invalid
-
-            raise Invalid("upload_invalid", "; ".join(str(e) for e in table.errors[:5]),
-                          details=[e.as_dict() for e in table.errors])
-        counts = await set_values(period, group, entries, origin="upload",
-                                  actor=user.username)
+        counts = await apply(bytes(pending.data), pending.filename, period, group, user,
+                             settings)
     return {**counts, "period": period, "group": group}
+
+
+async def apply(data: bytes, filename: str, period: str, group: str, user: Any,
+                settings: Any) -> dict[str, int]:
+    _, table, entries, _ = await _read(data, filename, period, group, settings)
+    if table.errors:  # the data changed under the preview (e.g. a unit left the group)
+        from core.errors import Invalid
+
+        raise Invalid("upload_invalid", "; ".join(str(e) for e in table.errors[:5]),
+                      details=[e.as_dict() for e in table.errors])
+    return await set_values(period, group, entries, origin="upload",
+                            actor=getattr(user, "username", "") or "upload")
+
+
+# -- the same path as a kaohe_importers entry (ctx: mapping or object with filename, period,
+# group, user, settings) ----------------------------------------------------------------------
+def _ctx(ctx: Any, key: str, default: Any = None) -> Any:
+    if isinstance(ctx, dict):
+        return ctx.get(key, default)
+    return getattr(ctx, key, default)
+
+
+async def importer_preview(data: bytes, ctx: Any) -> Preview:
+    return await plan(data, _ctx(ctx, "filename", "upload.xlsx"), _ctx(ctx, "period", ""),
+                      _ctx(ctx, "group", ""), _ctx(ctx, "settings"))
+
+
+async def importer_confirm(data: bytes, ctx: Any) -> dict[str, int]:
+    return await apply(data, _ctx(ctx, "filename", "upload.xlsx"), _ctx(ctx, "period", ""),
+                       _ctx(ctx, "group", ""), _ctx(ctx, "user"), _ctx(ctx, "settings"))
+
+
+async def importer_template(ctx: Any = None) -> bytes:
+    return await template(_ctx(ctx, "period", ""), _ctx(ctx, "group", ""))

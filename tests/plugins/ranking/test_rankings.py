@@ -284,3 +284,33 @@ async def test_change_against_the_previous_period(db, host):
     assert prev == {"520103": 1, "520111": 2, "520102": 3, "520112": 4}
     assert {c: r.prev_rank for c, r in rows.items()} == prev
     assert rows["520102"].prev_total is not None
+
+
+async def test_importer_entry_previews_and_confirms(db, host, settings):
+    import io
+
+    import openpyxl
+
+    await apply(host)
+    [importer] = [i for p, i in host.collect("kaohe_importers") if i.name == "ranking-values"]
+    ctx = {"filename": "v.xlsx", "period": "2014", "group": "districts", "settings": settings,
+           "user": await make_user("imp", "admin")}
+    wb = openpyxl.load_workbook(io.BytesIO(await importer.template(ctx)))
+    ws = wb["指标数据"]
+    header = [c.value for c in ws[3]]
+    ws.cell(4, header.index("群众满意度") + 1).value = 2.675
+    ws.cell(5, header.index("案件数") + 1).value = 3.5  # must be a whole number
+    buf = io.BytesIO()
+    wb.save(buf)
+    preview = await importer.preview(buf.getvalue(), ctx)
+    assert [e.message for e in preview.errors] == ["3.5 is not a whole number (案件数 counts 件)"]
+    assert preview.errors[0].row == 5
+    ws.cell(5, header.index("案件数") + 1).value = 3
+    buf = io.BytesIO()
+    wb.save(buf)
+    preview = await importer.preview(buf.getvalue(), ctx)
+    assert not preview.errors and len(preview.create) == 2
+    counts = await importer.confirm(buf.getvalue(), ctx)
+    assert counts["created"] == 2
+    stored = {(v.unit_code, v.indicator): D(v.value) for v in await models.IndicatorValue.all()}
+    assert stored == {("520102", "sat"): D("2.675"), ("520103", "cases"): D(3)}
