@@ -17,6 +17,10 @@ async def panels(user: Any) -> list[Panel]:
         .order_by("-published_at", "-id").first()
     ctx: dict[str, Any] = {"ranking": ranking, "labels": [], "values": [], "bottom": []}
     if ranking is not None:
+        from plugins.ranking.services import scheme_of
+
+        group = scheme_of(await models.Scheme.get(id=ranking.scheme_id)).group(ranking.group)
+        ctx["group_name"] = group.name if group else ranking.group
         rows = await models.RankingRow.filter(ranking=ranking, rank__isnull=False) \
             .order_by("position").values("unit_name", "total", "flag", "rank")
         ctx["labels"] = [r["unit_name"] for r in rows[:PANEL_BARS]]

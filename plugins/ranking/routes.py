@@ -47,6 +47,12 @@ async def _visible(ranking_id: int, request: Request) -> models.Ranking:
     return ranking
 
 
+async def _group_name(ranking: models.Ranking) -> str:
+    scheme = scheme_of(await models.Scheme.get(id=ranking.scheme_id))
+    group = scheme.group(ranking.group)
+    return group.name if group else ranking.group
+
+
 async def _defaults(period: str, group: str) -> tuple[Any, Any, str, str]:
     row, scheme = await current_scheme(required=False)
     if scheme is None:
@@ -188,7 +194,8 @@ async def unit_page(request: Request, ranking_id: FromPath[int],
                     unit_code: FromPath[str]) -> Template:
     ranking = await _visible(ranking_id, request)
     detail = await drilldown(ranking, unit_code, current_user(request))
-    return page(request, "ranking/unit.html", d=detail, ranking=ranking)
+    return page(request, "ranking/unit.html", d=detail, ranking=ranking,
+                group_name=await _group_name(ranking))
 
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
@@ -209,7 +216,7 @@ async def revise_page(request: Request, ranking_id: FromPath[int],
 async def verify_page(request: Request, ranking_id: FromPath[int]) -> Template:
     ranking = await _visible(ranking_id, request)
     return page(request, "ranking/verify.html", ranking=ranking,
-                v=await rankings.verify(ranking.id))
+                v=await rankings.verify(ranking.id), group_name=await _group_name(ranking))
 
 
 @get("/rankings/{ranking_id:int}/export", opt=EXPORTERS, include_in_schema=False)
