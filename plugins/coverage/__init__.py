@@ -116,3 +116,10 @@ def kaohe_cli_commands(cli):
     from plugins.coverage.cli import register
 
     register(cli)
+
+
+@hookimpl
+async def kaohe_demo_data(ctx):
+    from plugins.coverage.demo import build
+
+    return await build(ctx)
