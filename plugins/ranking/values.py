@@ -12,7 +12,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from core import audit
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, get_open_period
 from plugins.ranking import models
 from plugins.ranking.scheme import Group, Indicator, Scheme
@@ -192,8 +192,13 @@ async def gather_inputs(scheme: Scheme, period: str, units: list[OrgUnit]) -> In
                 raise Invalid("source_unavailable",
                               f"indicator '{ind.key}': source '{ind.source}' is not provided by "
                               f"any loaded plugin", field=f"indicators.{ind.key}.source")
-            got = await src.values(period, codes)
-            pulled[key] = got or {}
+            try:
+                got = await src.values(period, codes)
+            except Exception as exc:  # another plugin's failure, named, never a bare 500
+                raise KaoheError("source_failed", f"indicator '{ind.key}': source "
+                                 f"'{ind.source}' failed: {type(exc).__name__}: {exc}",
+                                 status=502, field=f"indicators.{ind.key}.source") from exc
+            pulled[key] = got if isinstance(got, dict) else {}
         got = pulled[key]
         for code in codes:
             values[code][ind.key] = _plugin_value(got.get(code), ind)

@@ -314,3 +314,33 @@ async def test_importer_entry_previews_and_confirms(db, host, settings):
     assert counts["created"] == 2
     stored = {(v.unit_code, v.indicator): D(v.value) for v in await models.IndicatorValue.all()}
     assert stored == {("520102", "sat"): D("2.675"), ("520103", "cases"): D(3)}
+
+
+async def test_a_failing_source_plugin_is_named(db, host):
+    from core.errors import KaoheError
+
+    await apply(host)
+    await enter("2014", "districts", scenario_values())
+    STUB_VALUES["520102"] = object()  # the stub returns it; Decimal() cannot read it
+    ranking = await rankings.compute("2014", "districts", "t")
+    assert (await ranked(ranking))["520102"].missing == ["rate"]  # unreadable counts as missing
+
+    async def broken(period, units):
+        raise RuntimeError("coverage table locked")
+
+    from core.contrib import IndicatorSource
+
+    module = types.ModuleType("broken_source")
+
+    @hookimpl
+    def kaohe_indicator_sources():
+        return [IndicatorSource("stub.rate", "x", "%", broken)]
+
+    module.kaohe_indicator_sources = kaohe_indicator_sources
+    host.pm.unregister(name="stub")
+    host.plugins.pop("stub", None)
+    host.register("stub", module)
+    with pytest.raises(KaoheError) as info:
+        await rankings.compute("2014", "districts", "t")
+    assert info.value.code == "source_failed" and "coverage table locked" in info.value.message
+    assert "rate" in info.value.message
