@@ -492,9 +492,16 @@ async def submit_one(user: User, period_code: str, values: dict[str, Any],
 
 
 def _invalid(problems: list[FieldError], lang: str) -> Invalid:
+    """422 naming the field in its message too ("正式党员：…"), every problem in details."""
+    from core import i18n
+
+    def named(p: FieldError) -> str:
+        sep = "：" if lang == "zh" else ": "
+        return f"{i18n.t(f'coverage.field.{p.field}', lang)}{sep}{p.message(lang)}"
+
     first = problems[0]
-    return Invalid(f"invalid_{first.field}", first.message(lang), field=first.field,
-                   details=[{"field": p.field, "message": p.message(lang)} for p in problems])
+    return Invalid(f"invalid_{first.field}", named(first), field=first.field,
+                   details=[{"field": p.field, "message": named(p)} for p in problems])
 
 
 async def _report_period(code: str) -> Period:

@@ -215,3 +215,26 @@ async def test_every_coverage_route_answers_without_a_server_error(client):
             r = await client.request(method, _concrete(path), headers={
                 "X-CSRF-Token": csrf, "accept": "application/json"})
             assert r.status_code < 500, (username, method, path, r.text[:300])
+
+
+async def test_pages_in_english(client):
+    w = await _world_and_users()
+    await login(client, "boss")
+    client.cookies.set("lang", "en")
+    r = await client.get("/coverage/stats?period=2014Q3", headers={"accept": "text/html"})
+    assert r.status_code == 200
+    assert "Organization coverage" in r.text and "Work coverage" in r.text
+    r = await client.get("/api/coverage/stats", params={"period": "2014Q3", "unit": "x"})
+    assert r.status_code == 404 and r.json()["error"]["field"] == "unit"
+    client.cookies.clear()
+    csrf = await login(client, "zhang")
+    client.cookies.set("lang", "en")
+    r = await client.post("/api/coverage/reports", headers={"X-CSRF-Token": csrf}, json={
+        "period": "2014Q3", "uscc": w["orgs"]["E4"].uscc, "party_members": 3,
+        "formal_members": 3, "probationary_members": 1})
+    assert r.status_code == 422 and "probationary members were counted as formal" in r.text
+    assert r.json()["error"]["message"].startswith("Formal members: ")
+    r = await client.post("/api/coverage/reports", headers={"X-CSRF-Token": csrf}, json={
+        "period": "2014Q3", "uscc": w["orgs"]["E4"].uscc, "formal_members": 3,
+        "probationary_members": 1})
+    assert r.json()["error"]["message"] == "Party members: required"
