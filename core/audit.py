@@ -53,6 +53,8 @@ class AuditEntry(Model):
     class Meta:
         table = "core_audit"
         ordering = ["id"]
+        # The audit page filters by time, actor and object.
+        indexes = (("at",), ("actor",), ("object_type", "object_id"))
 
 
 def current_actor() -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tomllib
+from typing import Any
 
 import chinese_calendar
+from tortoise.transactions import in_transaction
 
+from core import audit
 from core.calendar_models import CalendarDay
 
 log = logging.getLogger("kaohe.calendar")
@@ -112,3 +115,68 @@ async def load_schedule(text: str) -> int:
         day += dt.timedelta(days=1)
     await CalendarDay.bulk_create(rows)
     return len(rows)
+
+
+TOP_KEYS = {"year", "source", "holidays", "workdays"}
+ENTRY_KEYS = {"holidays": ({"name", "days"}, "days"), "workdays": ({"name", "day"}, "day")}
+
+
+def check_schedule(text: str) -> list[tuple[dt.date, bool, str]]:
+    """`parse_schedule` plus what it lets through: unknown or missing keys, a day listed twice.
+
+    Raises ValueError whose message starts with the key path, e.g. `holidays[2].dayz: ...`.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ValueError(f"{key}: unknown key (expected: {', '.join(sorted(TOP_KEYS))})")
+    for table, (allowed, required) in ENTRY_KEYS.items():
+        entries = data.get(table, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"{table}: expected a list of tables ([[{table}]])")
+        for i, entry in enumerate(entries):
+            for key in entry:
+                if key not in allowed:
+                    raise ValueError(f"{table}[{i}].{key}: unknown key "
+                                     f"(expected: {', '.join(sorted(allowed))})")
+            if required not in entry:
+                raise ValueError(f"{table}[{i}].{required}: missing")
+            if table == "holidays" and not isinstance(entry["days"], list):
+                raise ValueError(f"holidays[{i}].days: expected a list of dates")
+    entries = parse_schedule(text)
+    if not data.get("holidays"):
+        raise ValueError("holidays: no holidays listed (a year always has some)")
+    seen: dict[dt.date, bool] = {}
+    for day, is_workday, _ in entries:
+        if day in seen:
+            what = "both a holiday and a workday" if seen[day] != is_workday else "twice"
+            raise ValueError(f"{'workdays' if is_workday else 'holidays'}: {day} is listed {what}")
+        seen[day] = is_workday
+    return entries
+
+
+async def year_summary(year: int) -> dict[str, Any] | None:
+    """What a loaded year holds: weekday holidays and weekend workdays, or None if not loaded."""
+    rows = await CalendarDay.filter(day__gte=dt.date(year, 1, 1),
+                                    day__lte=dt.date(year, 12, 31)).order_by("day")
+    if not rows:
+        return None
+    special = [r for r in rows if r.is_workday != (r.day.weekday() < 5) or r.name]
+    return {"year": year, "days": len(rows),
+            "holidays": [str(r.day) for r in special if not r.is_workday],
+            "workdays": [str(r.day) for r in special if r.is_workday]}
+
+
+async def apply_schedule(text: str) -> dict[str, Any]:
+    """Check and store a year's schedule atomically; audited with the year's old and new days."""
+    entries = check_schedule(text)
+    year = entries[0][0].year
+    async with in_transaction():
+        before = await year_summary(year)
+        await load_schedule(text)
+        after = await year_summary(year)
+        await audit.record("calendar.load", "calendar_year", year, before=before, after=after)
+    return after or {}

@@ -260,18 +260,17 @@ def register_core_commands(cli: click.Group) -> None:
     @click.pass_obj
     def calendar_load(obj: Ctx, file: str) -> None:
         """Load a year's holiday schedule from a TOML file."""
-        from core import audit
-        from core.calendar import load_schedule
+        from core.calendar import apply_schedule, check_schedule
 
         text = Path(file).read_text(encoding="utf-8")
+        try:
+            check_schedule(text)  # before touching the database: errors name the key
+        except ValueError as exc:
+            fail(f"{file}: {exc}")
 
         async def body(settings, host):
-            try:
-                n = await load_schedule(text)
-            except (ValueError, KeyError) as exc:
-                fail(f"{file}: {exc}")
             with acting_as("cli"):
-                await audit.record("calendar.load", "calendar", Path(file).name, after={"days": n})
-            click.echo(f"{n} days loaded")
+                summary = await apply_schedule(text)
+            click.echo(f"{summary.get('year')}: {summary.get('days')} days loaded")
 
         run_with_db(obj, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,26 @@ def dialect() -> str:
     return Tortoise.get_connection("default").capabilities.dialect
 
 
+def _sqlite_datetimes_in_utc() -> None:
+    """SQLite keeps datetimes as text and compares them as text; Tortoise writes each value
+    with whatever offset it carries (+08:00 from save(), +00:00 from update()), so ranges
+    went wrong. Writing every aware datetime in UTC makes text order equal time order."""
+    import sqlite3
+
+    import tortoise.backends.sqlite.executor  # noqa: F401  (registers Tortoise's adapter first)
+
+    def adapt(value: dt.datetime) -> str:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat(" ")
+
+    sqlite3.register_adapter(dt.datetime, adapt)
+
+
 async def init_db(settings: Settings, host: PluginHost) -> dict[str, Any]:
     config = tortoise_config(settings, host)
+    if config["connections"]["default"].startswith("sqlite"):
+        _sqlite_datetimes_in_utc()
     await close_db()
     try:
         await Tortoise.init(config=config, _enable_global_fallback=True)

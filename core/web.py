@@ -42,6 +42,8 @@ CORE_NAV = [
     NavItem("nav.jobs", "/jobs", ("admin",), 93),
     NavItem("nav.audit", "/audit", ("admin",), 94),
     NavItem("nav.users", "/users", ("admin",), 95),
+    NavItem("nav.calendar", "/calendar", ("admin",), 96),
+    NavItem("nav.mail", "/mail", ("admin",), 97),
 ]
 
 
