@@ -223,7 +223,8 @@ def _plain_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
         values = [g(row) for g in getters]
         for i in texts:  # user text never becomes a formula, styled or not
             if is_formula_like(values[i]):
-                cell = Cell(ws)
+                # A placed cell: openpyxl's converter prints it (coordinate) before taking it.
+                cell = Cell(ws, row=1, column=i + 1)
                 set_safe(cell, values[i])
                 values[i] = cell
         ws.append(values)

@@ -113,3 +113,43 @@ async def test_group_is_required(db, host):
     with pytest.raises(Invalid) as info:
         await build_export("ranking", ExportRequest(period="2014"))
     assert info.value.field == "group"
+
+
+def test_big_rankings_stream_detail_rows_and_keep_user_text_safe():
+    """Above WRITE_ONLY_FROM units the detail sheets are plain rows written past the kit's
+    cell path: check the cells, the filter range, and that a unit name never runs as a formula."""
+    import tomllib
+    from decimal import Decimal as D
+
+    from plugins.ranking import scoring
+    from plugins.ranking.scheme import parse
+    from plugins.ranking.workbook import WRITE_ONLY_FROM, RankingBook, write
+    from tests.plugins.ranking.helpers import definition
+
+    scheme = parse(tomllib.loads(definition())["ranking"], None)
+    n = WRITE_ONLY_FROM + 5
+    units = [(f"U{i:05d}", "=HYPERLINK(\"http://x\")" if i == 7 else f"单位{i}") for i in range(n)]
+    values = {c: {"sat": D(60 + i % 40), "sec": D(85), "cases": D(i % 9), "rate": D(90)}
+              for i, (c, _) in enumerate(units)}
+    results = scoring.compute(scheme, units, values)
+    num = scoring.num
+    rows = [{"position": p, "unit_code": r.code, "unit_name": r.name, "rank": r.rank,
+             "total": num(r.total), "prev_rank": None, "prev_total": None, "flag": r.flag,
+             "excluded": r.excluded, "missing": r.missing,
+             "aspects": {k: num(v) for k, v in r.aspects.items()},
+             "scores": {k: num(v) for k, v in r.scores.items()},
+             "inputs": {k: {"v": num(values[r.code][k]), "s": "manual", "h": ""}
+                        for k in values[r.code]}} for p, r in enumerate(results)]
+    data = write(RankingBook(scheme, "2014", "g", "组", "final", rows))
+    gov = sheet(data, "治理")
+    assert len(gov) == 3 + n
+    first = rows[0]
+    assert gov[3][:4] == [float(first["rank"]), first["unit_code"], first["unit_name"],
+                          float(first["aspects"]["gov"])]
+    raw = sheet(data, "原始数据")
+    evil = [r for r in raw[3:] if r[0] == "U00007"][0]
+    assert evil[1] == "=HYPERLINK(\"http://x\")"  # kept as text
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")}
+    assert not any("<f>" in xml for xml in names.values())  # no formula anywhere
+    assert any(f'ref="A3:F{3 + n}"' in xml for xml in names.values())  # 治理: 6 columns
