@@ -55,16 +55,19 @@ def _check(clean: dict[str, Any], errors: list[FieldError], skip: Any, name: str
 
 
 def clean_report(values: dict[str, Any], period: Period, skip: Iterable[str] = (),
-                 on: dt.date | None = None) -> tuple[dict[str, Any], list[FieldError]]:
+                 on: dt.date | None = None, check_character: bool = True
+                 ) -> tuple[dict[str, Any], list[FieldError]]:
     """Check one report's values; return the clean values and every problem found.
 
     `skip` names fields whose cell already failed to convert (reported once, not twice).
+    With `check_character=False` the credit code's check character is left to
+    ReportPlanner.decide, which verifies it for codes the registry does not hold.
     """
     skip = skip if isinstance(skip, set | frozenset) else set(skip)
     errors: list[FieldError] = []
     clean: dict[str, Any] = {}
     get = values.get
-    _check(clean, errors, skip, "uscc", codes.check_uscc, get("uscc"))
+    _check(clean, errors, skip, "uscc", codes.check_uscc, get("uscc"), "uscc", check_character)
     for name in COUNT_FIELDS:
         _check(clean, errors, skip, name, codes.check_count, get(name), name)
     for name in ("visits", "activities"):
@@ -178,33 +181,42 @@ class ReportPlanner:
         parameters through the query builder costs more than the queries themselves.
         """
         keys = sorted(set(usccs))
-        rows = await _raw_chunks(keys, lambda codes: (
-            "SELECT id, uscc, name, status, closed_on FROM coverage_org "
-            f"WHERE uscc IN ({codes})"))
-        self.orgs = {r["uscc"]: OrgInfo(r["id"], r["uscc"], r["name"], r["status"],
-                                        _date(r["closed_on"])) for r in rows}
+        period = self.period.code.replace("'", "")
+        fields = ", ".join(f"r.{f} AS {f}" for f in REPORT_FIELDS)
+        # One pass: the organization, whether it has its own party organization, and this
+        # period's report if there is one.
+        rows = await _raw_chunks(keys, lambda codes: f"""
+SELECT o.id AS id, o.uscc AS uscc, o.name AS name, o.status AS status, o.closed_on AS closed_on,
+       CASE WHEN EXISTS (SELECT 1 FROM coverage_party_org_link l
+                         JOIN coverage_party_org p ON p.id = l.party_org_id
+                         WHERE l.organization_id = o.id AND p.formation = 'standalone'
+                           AND p.dissolved_on IS NULL) THEN 1 ELSE 0 END AS own,
+       r.id AS report_id, r.status AS report_status, {fields}
+FROM coverage_org o
+LEFT JOIN coverage_report r ON r.uscc = o.uscc AND r.period_code = '{period}'
+WHERE o.uscc IN ({codes})""")
+        self.orgs, self.existing, self.own_party = {}, {}, set()
+        for r in rows:
+            self.orgs[r["uscc"]] = OrgInfo(r["id"], r["uscc"], r["name"], r["status"],
+                                           _date(r["closed_on"]))
+            if r["own"]:
+                self.own_party.add(r["id"])
+            if r["report_id"] is not None:
+                self.existing[r["uscc"]] = _stored(r)
         if self.user is not None and self.user.role == "instructor":
             self.assigned = set(await InstructorAssignment.filter(
                 instructor_id=self.user.id, end_on=None).values_list("organization_id", flat=True))
-        own = await _raw_chunks(keys, lambda codes: (
-            "SELECT o.id AS id FROM coverage_org o "
-            "JOIN coverage_party_org_link l ON l.organization_id = o.id "
-            "JOIN coverage_party_org p ON p.id = l.party_org_id "
-            f"WHERE o.uscc IN ({codes}) AND p.formation = 'standalone' "
-            "AND p.dissolved_on IS NULL"))
-        self.own_party = {r["id"] for r in own}
-        period = self.period.code.replace("'", "")
-        fields = ", ".join(REPORT_FIELDS)
-        found = await _raw_chunks(keys, lambda codes: (
-            f"SELECT id, uscc, status, {fields} FROM coverage_report "
-            f"WHERE period_code = '{period}' AND uscc IN ({codes})"))
-        self.existing = {r["uscc"]: _stored(r) for r in found}
 
     def decide(self, row: int, clean: dict[str, Any]) -> RowOutcome:
         uscc = clean["uscc"]
         out = RowOutcome(row, uscc, "error", values=clean)
         org = self.orgs.get(uscc)
         if org is None:
+            try:  # a wrong check character says more than "not in the registry"
+                codes.check_uscc(uscc)
+            except FieldError as exc:
+                out.errors.append(exc)
+                return out
             out.errors.append(FieldError("uscc", "unknown_org", {"value": uscc}))
             return out
         out.org = org
@@ -317,7 +329,7 @@ def clean_rows(rows: list[tuple[int, dict[str, Any]]], period: Period, *, sheet:
         if is_blank(values) and not (skip & set(REPORT_FIELDS)):
             skipped += 1  # a pre-filled row left empty: not reported yet
             continue
-        clean, problems = clean_report(values, period, skip=skip, on=on)
+        clean, problems = clean_report(values, period, skip=skip, on=on, check_character=False)
         uscc = clean.get("uscc")
         if uscc:
             if uscc in seen:
