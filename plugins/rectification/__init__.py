@@ -101,6 +101,13 @@ def kaohe_indicator_sources():
 
 
 @hookimpl
+async def kaohe_demo_data(ctx):
+    from plugins.rectification.demo import build
+
+    return await build(ctx)
+
+
+@hookimpl
 def kaohe_validate_assessment(section, definition):
     from plugins.rectification.config import validate
 
