@@ -103,10 +103,11 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
     return crossed
 
 
-async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000) -> int:
-    """Announce every crossing not yet announced, oldest first; returns how many went out."""
+async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000) -> list[int]:
+    """Announce every crossing not yet announced, oldest first; returns the tasks' ids."""
     host = get_host()
-    sent, last_id = 0, 0
+    sent: list[int] = []
+    last_id = 0
     days_for: dict[dt.date, int] = {}
     while True:
         rows = await OverdueNotice.filter(announced_at=None, id__gt=last_id).order_by("id") \
@@ -115,7 +116,7 @@ async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000)
                                  "task__unit__code", "task__period__code")
         if not rows:
             return sent
-        done = []
+        done, tasks = [], []
         for r in rows:
             last_id = r["id"]
             deadline = r["task__deadline"]
@@ -136,12 +137,14 @@ async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000)
                 log.exception("announcing %s failed", event.key)
                 continue
             done.append(r["id"])
+            tasks.append(r["task_id"])
         if done:
             await OverdueNotice.filter(id__in=done).update(announced_at=now_utc())
-            sent += len(done)
+            sent += tasks
 
 
-async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[str, int]:
+async def remind(today: dt.date, cal: WorkCalendar,
+                 reminder_days: int) -> tuple[dict[str, int], dict[str, list[int]]]:
     """Tell unit officers N working days before a deadline and when it has passed.
 
     Each task is reminded once per deadline (the reminded_* column holds the deadline it was
@@ -151,6 +154,7 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[
     soon = cal.add_working_days(today, reminder_days)
     officers = await officers_by_path()
     told = {"before": 0, "passed": 0}
+    reminded: dict[str, list[int]] = {"before": [], "passed": []}
     stages = {
         "before": Task.filter(status="dispatched", deadline__gte=today, deadline__lte=soon),
         "passed": Task.filter(status="dispatched", overdue=True),
@@ -170,8 +174,9 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int) -> dict[
         for user, tasks in per_user.values():
             told[stage] += await _tell(user, stage, tasks, today, cal)
         # Set-based: every task of this stage now carries the deadline it was reminded for.
-        await Task.filter(id__in=[r["id"] for r in rows]).update(**{column: F("deadline")})
-    return told
+        reminded[stage] = [r["id"] for r in rows]
+        await Task.filter(id__in=reminded[stage]).update(**{column: F("deadline")})
+    return told, reminded
 
 
 async def _tell(user: Any, stage: str, tasks: list[dict], today: dt.date,
@@ -210,9 +215,16 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
                                reason="daily overdue scan (set-based update)")
     announced = await announce_pending(today, cal)
     async with in_transaction():  # one commit for all reminders (notify uses savepoints)
-        reminded = await remind(today, cal, reminder_days)
+        told, reminded = await remind(today, cal, reminder_days)
+        if announced or any(reminded.values()):  # outbox and reminder columns, set-based
+            await audit.record("rectification.overdue_notify", "rectification_task",
+                               f"scan:{today.isoformat()}",
+                               after={"announced_task_ids": id_ranges(announced),
+                                      "reminded_task_ids": {k: id_ranges(v)
+                                                            for k, v in reminded.items()}},
+                               reason="overdue events announced, unit officers reminded")
     return {"date": today.isoformat(), "marked_overdue": len(marked),
-            "thresholds_crossed": crossed, "announced": announced, "reminded": reminded}
+            "thresholds_crossed": crossed, "announced": len(announced), "reminded": told}
 
 
 def id_ranges(ids: list[int], limit: int = 2000) -> str:

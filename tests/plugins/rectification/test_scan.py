@@ -127,8 +127,12 @@ async def test_scan_writes_are_audited_with_the_ids(people):
     assert entry.after["marked_overdue"] == 2
     assert entry.after["ids"] == id_ranges([a.id, b.id])
     assert entry.after["thresholds_crossed"] == {"1": 2, "15": 0, "30": 0}
+    notify = await AuditEntry.filter(action="rectification.overdue_notify").first()
+    assert notify.after["announced_task_ids"] == id_ranges([a.id, b.id])
+    assert notify.after["reminded_task_ids"]["passed"] == id_ranges([a.id, b.id])
     await overdue_scan(today=D("2026-10-12"))  # nothing changed: no new audit entry
     assert await AuditEntry.filter(action="rectification.overdue_scan").count() == 1
+    assert await AuditEntry.filter(action="rectification.overdue_notify").count() == 1
 
 
 def test_id_ranges():
