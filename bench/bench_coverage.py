@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +35,8 @@ DISTRICTS = 88
 COMMUNITIES = 1_411
 INSTRUCTORS = 5_000
 UPLOAD_ROWS = 10_000
+UPLOAD_PERIODS = ("2014Q1", "2014Q2", "2014Q3")  # three runs, the median is reported
+STATS_RUNS = 3
 PG_URL = os.environ.get("KAOHE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 
 
@@ -67,7 +70,8 @@ async def _province(rng: random.Random) -> tuple[list, list]:
     from core.orgs import OrgUnit, ensure_period
 
     await ensure_period("2014")
-    await ensure_period("2014Q3")  # open: the reporting period of the upload
+    for q in UPLOAD_PERIODS:  # open quarters: one fresh reporting period per upload run
+        await ensure_period(q)
     root, _ = await _unit("520000", "省", "city", None)
     districts = [OrgUnit(code=f"52{i + 1:04d}", name=f"区县{i}", level="district", parent=root,
                          path=f"{root.path}52{i + 1:04d}/", sort_order=i) for i in range(DISTRICTS)]
@@ -182,12 +186,15 @@ async def bench_stats(label: str) -> dict:
     from plugins.coverage import stats
 
     period = await Period.get(code="2014")
-    started = time.perf_counter()
-    result = await stats.unit_figures("2014")
-    sql_s = time.perf_counter() - started
-    started = time.perf_counter()
-    base = await python_figures(period.end, 3)
-    base_s = time.perf_counter() - started
+    sql_runs, base_runs = [], []
+    for _ in range(STATS_RUNS):
+        started = time.perf_counter()
+        result = await stats.unit_figures("2014")
+        sql_runs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        base = await python_figures(period.end, 3)
+        base_runs.append(time.perf_counter() - started)
+    sql_s, base_s = statistics.median(sql_runs), statistics.median(base_runs)
     mismatches = 0
     for uid, unit in result.items():
         for kind in ("enterprise", "social", "total"):
@@ -199,7 +206,8 @@ async def bench_stats(label: str) -> dict:
         raise AssertionError(f"{mismatches} unit figures differ between SQL and Python")
     return {"name": f"coverage statistics, {ORGS:,} organizations × {len(result):,} units ({label})",
             "seconds": sql_s, "baseline": base_s, "ratio": sql_s / base_s,
-            "note": "in the database (two GROUP BY queries over a recursive ancestor walk); "
+            "note": f"median of {STATS_RUNS}; in the database: two GROUP BY queries (counts "
+                    "per community rolled up to every ancestor; distinct instructors per unit); "
                     "baseline: the same figures in plain Python over rows fetched through the "
                     f"ORM; figures identical; target < 1 s: {'met' if sql_s < 1 else 'MISSED'}"}
 
@@ -234,7 +242,7 @@ async def _upload_file(rng: random.Random):
                      "probationary_members": prob, "party_org_change": "无变化",
                      "visits": rng.randint(0, 6), "activities": rng.randint(0, 4),
                      "remarks": "走访正常" if rng.random() < 0.3 else ""})
-    return user, report_template("2014Q3", rows, "报送")
+    return user, {q: report_template(q, rows, "报送") for q in UPLOAD_PERIODS}
 
 
 def openpyxl_read(data: bytes) -> int:
@@ -250,28 +258,34 @@ async def bench_upload(label: str, rng: random.Random) -> dict:
     from plugins.coverage import intake
     from plugins.coverage.models import CoverageReport
 
-    user, data = await _upload_file(rng)
+    user, files = await _upload_file(rng)
     await _analyze()
-    started = time.perf_counter()
-    read = openpyxl_read(data)
-    base_s = time.perf_counter() - started
-    started = time.perf_counter()
-    pending, plan = await intake.preview_reports(data, "报送.xlsx", "2014Q3", user)
-    preview_s = time.perf_counter() - started
-    started = time.perf_counter()
-    result = await intake.confirm_reports(pending.token, user)
-    confirm_s = time.perf_counter() - started
-    stored = await CoverageReport.filter(period_code="2014Q3").count()
-    if (plan.summary()["create"], result["create"], stored) != (UPLOAD_ROWS,) * 3 or read < UPLOAD_ROWS:
-        raise AssertionError(f"upload bench: planned {plan.summary()}, saved {result}, "
-                             f"stored {stored}, openpyxl read {read} rows")
-    total = preview_s + confirm_s
+    runs = []
+    for period, data in files.items():
+        started = time.perf_counter()
+        read = openpyxl_read(data)
+        base_s = time.perf_counter() - started
+        started = time.perf_counter()
+        pending, plan = await intake.preview_reports(data, "报送.xlsx", period, user)
+        preview_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = await intake.confirm_reports(pending.token, user)
+        confirm_s = time.perf_counter() - started
+        stored = await CoverageReport.filter(period_code=period).count()
+        if (plan.summary()["create"], result["create"], stored) != (UPLOAD_ROWS,) * 3 \
+                or read < UPLOAD_ROWS:
+            raise AssertionError(f"upload bench: planned {plan.summary()}, saved {result}, "
+                                 f"stored {stored}, openpyxl read {read} rows")
+        runs.append((preview_s + confirm_s, base_s, preview_s, confirm_s))
+    total, _, preview_s, confirm_s = sorted(runs)[len(runs) // 2]
+    base_s = statistics.median(r[1] for r in runs)
     return {"name": f"upload of {UPLOAD_ROWS:,} report rows: preview + confirm ({label})",
             "seconds": total, "baseline": base_s, "ratio": total / base_s,
-            "note": f"preview {preview_s:.2f} s (read, check, plan, stage) + confirm "
-                    f"{confirm_s:.2f} s (claim, re-plan, save {UPLOAD_ROWS:,} rows and their audit "
-                    f"entries in one transaction); baseline: openpyxl read_only merely reading "
-                    f"the same file; target ratio <= 1: {'met' if total <= base_s else 'MISSED'}"}
+            "note": f"median of {len(runs)} runs: preview {preview_s:.2f} s (read, check, plan, "
+                    f"stage) + confirm {confirm_s:.2f} s (claim, re-plan, save {UPLOAD_ROWS:,} "
+                    "rows and the audit entry in one transaction); baseline: openpyxl read_only "
+                    "merely reading the same file (values only, median); target ratio <= 1: "
+                    f"{'met' if total <= base_s else 'MISSED'}"}
 
 
 async def _world(url: str, work: Path, label: str) -> list[dict]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.orgs import OrgUnit, Period
-from plugins.coverage.stats import ANCESTORS_CTE, _rows, lit, rate, source_for
+from plugins.coverage.stats import _rows, ancestors_cte, lit, rate, source_for
 
 COUNTED = ("submitted", "confirmed")
 
@@ -74,16 +74,18 @@ async def by_unit(period_code: str, unit_ids: list[int]) -> dict[int, tuple[int,
         return {}
     src = await source_for(period_code)
     codes = await report_codes(period_code)
-    ids = ", ".join(str(int(i)) for i in unit_ids)
+    out = {int(i): (0, 0) for i in unit_ids}
+    anc = await ancestors_cte(unit_ids)
+    if anc is None:
+        return out
     sql = f"""
-WITH RECURSIVE {ANCESTORS_CTE}, f AS ({src.facts}), r AS ({_reports_sql(codes)})
+WITH {anc}, f AS ({src.facts}), r AS ({_reports_sql(codes)})
 SELECT anc.unit_id AS unit_id, COUNT(*) AS assigned,
        SUM(CASE WHEN r.organization_id IS NOT NULL THEN 1 ELSE 0 END) AS reported
 FROM f JOIN anc ON anc.member_id = f.community_id
 LEFT JOIN r ON r.organization_id = f.org_id
-WHERE f.instr = 1 AND anc.unit_id IN ({ids})
+WHERE f.instr = 1
 GROUP BY anc.unit_id"""
-    out = {int(i): (0, 0) for i in unit_ids}
     for row in await _rows(sql):
         out[row["unit_id"]] = (int(row["reported"] or 0), int(row["assigned"] or 0))
     return out
