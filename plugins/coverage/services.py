@@ -24,13 +24,15 @@ async def open_report_periods() -> list[Period]:
 
 
 async def current_report_period(on: dt.date | None = None) -> Period | None:
-    """The open reporting period containing `on`, else the latest open one."""
+    """The open reporting period containing `on`; else the earliest open one already over
+    (still waiting for its reports, so it comes first); else the next one to begin."""
     on = on or today()
     periods = await open_report_periods()
     for p in periods:
         if p.start <= on <= p.end:
             return p
-    return periods[-1] if periods else None
+    over = [p for p in periods if p.end < on]
+    return (over or periods or [None])[0]
 
 
 async def default_stats_period() -> str | None:

@@ -84,3 +84,16 @@ async def test_indicator_sources_give_each_units_subtree(db):
     # Organizations with an instructor: 南明 E1, E4, S2 (none reported); 云岩 E8 (reported).
     assert await sources["coverage.report_compliance"].values("2014Q3", codes) == {
         "520100": 25.0, "520102": 0.0, "520103": 100.0, "520111": None}
+
+
+async def test_current_reporting_period(db):
+    from plugins.coverage.services import current_report_period
+
+    await build_world()  # quarters: Q1, Q2 closed; Q3, Q4 open
+    assert (await current_report_period(dt.date(2014, 8, 1))).code == "2014Q3"
+    assert (await current_report_period(dt.date(2014, 11, 1))).code == "2014Q4"
+    # Both over: the earlier one still waits for its reports.
+    assert (await current_report_period(dt.date(2026, 1, 5))).code == "2014Q3"
+    assert (await current_report_period(dt.date(2014, 2, 1))).code == "2014Q3"  # next to begin
+    await Period.filter(code__in=["2014Q3", "2014Q4"]).update(status="closed")
+    assert await current_report_period(dt.date(2014, 8, 1)) is None
