@@ -96,3 +96,10 @@ def kaohe_validate_assessment(section, definition):
     from plugins.accountability.ladder import validate
 
     return validate(section)
+
+
+@hookimpl
+async def kaohe_demo_data(ctx):
+    from plugins.accountability.demo import build
+
+    return await build(ctx)
