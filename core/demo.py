@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core import accounts, assessments
 from core.audit import acting_as
@@ -21,6 +23,7 @@ from core.orgs import OrgUnit
 from core.plugins import PluginHost
 from core.settings import Settings
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORDER = ["coverage", "rectification", "ranking", "accountability"]
 DEFINITION = Path(__file__).resolve().parent.parent / "assessments" / "guiyang-2014.toml"
 COMMUNITIES = 93
@@ -49,8 +52,10 @@ class DemoContext:
     password_hash: str  # one shared hash for bulk demo accounts: argon2 per account is too slow
     progress: Callable[[str], None]
     period: str = "2014"
-    today: dt.date = field(default_factory=dt.date.today)
+    # The platform's working date is Shanghai's, whatever the machine's zone.
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(SHANGHAI).date())
     summary: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _spread(total: int, weights: dict[str, int]) -> dict[str, int]:
@@ -108,10 +113,12 @@ async def build(settings: Settings, host: PluginHost, seed: int = 2014,
         impls = {i.plugin_name: i for i in host.pm.hook.kaohe_demo_data.get_hookimpls()}
         for name in sorted(impls, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
             progress(f"plugin {name}")
+            started = time.perf_counter()
             result = impls[name].function(ctx=ctx)
             if inspect.isawaitable(result):
                 result = await result
             ctx.summary[name] = result
+            ctx.timings[name] = time.perf_counter() - started
     return ctx
 
 

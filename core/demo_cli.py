@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
@@ -30,9 +31,14 @@ def register(cli: click.Group) -> None:
         settings, plugin_host = obj.boot()
         path = settings.path(db_path)
         settings.core.database.url = f"sqlite://{path}"
-        if reset and path.exists():
+        # Evidence and archived reports belong to this demo database: keep them beside it.
+        files = path.parent / f"{path.stem}-files"
+        settings.core.storage.evidence_dir = str(files / "evidence")
+        settings.core.storage.reports_dir = str(files / "reports")
+        if reset:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+            shutil.rmtree(files, ignore_errors=True)
         if not path.exists():
             _build(settings, plugin_host, seed)
         else:
@@ -71,8 +77,7 @@ def _build(settings, plugin_host, seed: int) -> None:
                f"{len(ctx.districts)} county-level units, {len(ctx.communities)} communities, "
                f"{ctx.grids} grids")
     for name, summary in ctx.summary.items():
-        if summary:
-            click.echo(f"  {name}: {summary}")
+        click.echo(f"  {name} ({ctx.timings.get(name, 0):.1f} s): {summary or ''}")
 
 
 def _print_accounts() -> None:
