@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -20,6 +21,7 @@ from core import audit, notify
 from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
 from core.plugins import get_host
+from plugins.rectification import outbox
 from plugins.rectification.common import local_date, now_utc, officers_by_path, officers_for
 from plugins.rectification.config import Definition, current_definition
 from plugins.rectification.models import OverdueNotice, Task
@@ -95,10 +97,18 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
             return (f"status = 'dispatched' AND overdue_level IN ({below}) "
                     f"AND deadline <= {q.p(n)}")
 
-        crossed[days] = await q.count(
-            f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
-            f"SELECT id, {days}, {q.p(1)} FROM {T} WHERE {where(2)} "
-            f"ON CONFLICT (task_id, threshold) DO NOTHING", q.d(today), cutoff)
+        insert = (f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
+                  f"SELECT id, {days}, {q.p(1)} FROM {{source}} "
+                  f"ON CONFLICT (task_id, threshold) DO NOTHING")
+        if q.pg:  # one statement: the UPDATE hands the rows it raised to the INSERT
+            _, rows = await q.run(
+                f"WITH raised AS (UPDATE {T} SET overdue_level = {days} WHERE {where(2)} "
+                f"RETURNING id), ins AS ({insert.format(source='raised')} RETURNING 1) "
+                f"SELECT count(*) AS n FROM ins", q.d(today), cutoff)
+            crossed[days] = rows[0]["n"]
+            continue
+        crossed[days] = await q.count(insert.format(source=f"{T} WHERE {where(2)}"),
+                                      q.d(today), cutoff)
         await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where(1)}", cutoff)
     return crossed
 
@@ -109,27 +119,34 @@ async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000)
     sent: list[int] = []
     last_id = 0
     days_for: dict[dt.date, int] = {}
+    conn = Tortoise.get_connection("default")
+    q = _Sql(conn)
+    # Plain SQL: thousands of rows on a heavy day, without the ORM's per-value conversions.
+    select = (f"SELECT n.id, n.threshold, n.task_id, t.number, t.title, t.responsible_person, "
+              f"t.deadline, u.code AS unit_code, p.code AS period_code "
+              f"FROM rectification_overdue_notice n JOIN {T} t ON t.id = n.task_id "
+              f"JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
+              f"WHERE n.announced_at IS NULL AND n.id > {q.p(1)} ORDER BY n.id LIMIT {int(batch)}")
     while True:
-        rows = await OverdueNotice.filter(announced_at=None, id__gt=last_id).order_by("id") \
-            .limit(batch).values("id", "threshold", "task_id", "task__number", "task__title",
-                                 "task__responsible_person", "task__deadline",
-                                 "task__unit__code", "task__period__code")
+        _, rows = await q.run(select, last_id)
         if not rows:
             return sent
         done, tasks = [], []
         for r in rows:
             last_id = r["id"]
-            deadline = r["task__deadline"]
+            deadline = r["deadline"]
+            if isinstance(deadline, str):  # SQLite hands dates back as text
+                deadline = dt.date.fromisoformat(deadline)
             if deadline not in days_for:
                 days_for[deadline] = cal.working_days_between(deadline, today)
             event = DomainEvent(
                 name="rectification.overdue", source="rectification",
                 key=f"rectification.overdue:{r['task_id']}:{r['threshold']}",
-                payload={"task_id": r["task_id"], "task_no": r["task__number"],
-                         "title": r["task__title"], "unit_code": r["task__unit__code"],
-                         "responsible_person": r["task__responsible_person"],
+                payload={"task_id": r["task_id"], "task_no": r["number"], "title": r["title"],
+                         "unit_code": r["unit_code"],
+                         "responsible_person": r["responsible_person"],
                          "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
-                         "threshold": r["threshold"], "period": r["task__period__code"],
+                         "threshold": r["threshold"], "period": r["period_code"],
                          "link": f"/rectification/tasks/{r['task_id']}"})
             try:
                 await host.announce(event)
@@ -214,6 +231,7 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
                                       "thresholds_crossed": crossed},
                                reason="daily overdue scan (set-based update)")
     announced = await announce_pending(today, cal)
+    retried = await outbox.retry_pending()  # events of transitions whose listener failed
     async with in_transaction():  # one commit for all reminders (notify uses savepoints)
         told, reminded = await remind(today, cal, reminder_days)
         if announced or any(reminded.values()):  # outbox and reminder columns, set-based
@@ -224,7 +242,8 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
                                                             for k, v in reminded.items()}},
                                reason="overdue events announced, unit officers reminded")
     return {"date": today.isoformat(), "marked_overdue": len(marked),
-            "thresholds_crossed": crossed, "announced": len(announced), "reminded": told}
+            "thresholds_crossed": crossed, "announced": len(announced), "reminded": told,
+            "outbox_retried": retried}
 
 
 def id_ranges(ids: list[int], limit: int = 2000) -> str:

@@ -10,6 +10,7 @@ task with `UPDATE … WHERE version = seen` so a concurrent change is never over
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
 from core.errors import Conflict, Forbidden, Invalid
 from core.orgs import OrgUnit, Period, get_open_period
-from core.plugins import get_host
 from plugins.rectification import evidence as ev
+from plugins.rectification import outbox
 from plugins.rectification.common import (
     Actor,
     admins,
@@ -40,6 +41,7 @@ from plugins.rectification.config import Definition, current_definition
 from plugins.rectification.models import SEVERITIES, ExtensionRequest, Task, TaskEvent
 
 ADMIN, OFFICER = "admin", "unit_officer"
+log = logging.getLogger("kaohe.rectification")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Ctx:
     files: list[tuple[str, bytes]]
     store: ev.EvidenceStore
     after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)  # to the outbox with the change
     written: list[Path] = field(default_factory=list)  # files to remove if the transaction fails
 
 
@@ -273,10 +276,9 @@ async def _verify(task: Task, data: dict, ctx: Ctx):
     reason = _text(data, "reason", required=True)
     changes = {"status": "dispatched", "fail_count": task.fail_count + 1, "responded_at": None}
     note = _deadline_from(ctx, task, {**data, "reason": reason}, changes)
-    fail_count = changes["fail_count"]
-    ctx.after_commit.append(lambda: _announce_failure(task, fail_count, reason))
+    ctx.events.append(_failure_event(task, changes["fail_count"], reason))
     ctx.after_commit.append(lambda: _tell_officers(task, "returned", changes["deadline"]))
-    return changes, reason, {"passed": False, "fail_count": fail_count,
+    return changes, reason, {"passed": False, "fail_count": changes["fail_count"],
                              "deadline": changes["deadline"].isoformat(), "rule": note}
 
 
@@ -354,11 +356,18 @@ async def act(task_id: int, action: str, actor: Actor, data: dict[str, Any], *,
                                details={"status": task.status, "allowed": allowed})
             changes, reason, info = await HANDLERS[action](task, data, ctx)
             await _write(task, action, changes, reason, info, ctx)
+            rows = [await outbox.put(e) for e in ctx.events]
     except BaseException:
         ev.remove_files(ctx.written)
         raise
+    # The change is committed: effects that fail now are logged, never undo it. Events stay in
+    # the outbox until announced (the daily scan retries them).
+    await outbox.deliver(rows)
     for effect in ctx.after_commit:
-        await effect()
+        try:
+            await effect()
+        except Exception:
+            log.exception("after %s of task %s: notification failed", action, task_id)
     return await get_task(task_id)
 
 
@@ -457,15 +466,15 @@ def task_link(task: Task) -> str:
     return f"/rectification/tasks/{task.id}"
 
 
-async def _announce_failure(task: Task, fail_count: int, reason: str) -> None:
-    await get_host().announce(DomainEvent(
+def _failure_event(task: Task, fail_count: int, reason: str) -> DomainEvent:
+    return DomainEvent(
         name="rectification.verification_failed",
         key=f"rectification.verification_failed:{task.id}:{fail_count}",
         source="rectification",
         payload={"task_id": task.id, "task_no": task.number, "title": task.title,
                  "unit_code": task.unit.code, "responsible_person": task.responsible_person,
                  "fail_count": fail_count, "reason": reason, "period": task.period.code,
-                 "link": task_link(task)}))
+                 "link": task_link(task)})
 
 
 SUBJECTS = {

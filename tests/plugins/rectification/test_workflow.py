@@ -365,3 +365,32 @@ async def test_time_is_counted_in_shanghai(people):
                     now=dt.datetime(2026, 9, 29, 20, 0, tzinfo=dt.UTC))
     assert task.deadline == dt.date(2026, 10, 10)
     assert at("2026-09-30").utcoffset() == dt.timedelta(hours=8)
+
+
+async def test_failed_listener_keeps_the_event_in_the_outbox(people, settings, host, heard):
+    """A broken listener neither undoes the verification nor loses the event."""
+    from core.hookspecs import hookimpl
+    from plugins.rectification.models import EventOutbox
+    from plugins.rectification.scan import overdue_scan
+
+    class Broken:
+        down = True
+
+        @staticmethod
+        @hookimpl
+        def kaohe_event(event):
+            if Broken.down:
+                raise RuntimeError("listener down")
+
+    host.register("broken", Broken)
+    task = await responded(people, settings)
+    task = await step(people, task, "verify", day="2026-10-12", passed=False, reason="不合格")
+    assert task.status == "dispatched" and task.fail_count == 1
+    row = await EventOutbox.get(key=f"rectification.verification_failed:{task.id}:1")
+    assert row.announced_at is None and row.payload["reason"] == "不合格"
+    Broken.down = False
+    result = await overdue_scan(today=dt.date(2026, 10, 12))
+    assert result["outbox_retried"] == 1
+    assert (await EventOutbox.get(id=row.id)).announced_at is not None
+    keys = [e.key for e in heard if e.name == "rectification.verification_failed"]
+    assert keys[-1] == f"rectification.verification_failed:{task.id}:1"
