@@ -219,11 +219,15 @@ async def _pg(sql: str) -> None:
 
 
 async def _prepare(settings, host) -> None:
+    from tortoise import Tortoise
+
     from core import db
 
     await db.init_db(settings, host)
     try:
         await _yesterdays_state()
+        if db.dialect() == "postgres":  # autovacuum would have analyzed a table this size
+            await Tortoise.get_connection("default").execute_script("ANALYZE")
     finally:
         await db.close_db()
 
