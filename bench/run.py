@@ -39,6 +39,7 @@ def machine() -> str:
 def load(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while being defined
     sys.path.insert(0, str(ROOT))
     spec.loader.exec_module(module)
     return module
@@ -64,11 +65,14 @@ def main(argv: list[str]) -> int:
             print(f"   {row['name']}: {row['seconds']:.3f} s | baseline {row['baseline']:.3f} s | "
                   f"ratio {row['ratio']:.2f} | {row.get('note', '')}", flush=True)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
-    write_doc(results, failures, partial=bool(wanted))
+    if wanted:
+        print("partial run: docs/benchmarks.md left as it is (run without arguments to update it)")
+    else:
+        write_doc(results, failures)
     return 1 if failures else 0
 
 
-def write_doc(results: list[dict], failures: list, partial: bool) -> None:
+def write_doc(results: list[dict], failures: list) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -76,8 +80,7 @@ def write_doc(results: list[dict], failures: list, partial: bool) -> None:
         "same run on the same machine; the ratio is figure ÷ baseline. Between identical runs",
         "figures vary by about ±25 % here, so read the ratios.",
         "",
-        f"Last run: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}"
-        + (" (partial run)" if partial else ""),
+        f"Last run: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}",
         "",
         "| benchmark | seconds | baseline s | ratio | baseline and notes |",
         "|---|---:|---:|---:|---|",
