@@ -34,12 +34,17 @@ def ensure_postgres() -> None:
 
 
 def ensure_chromium() -> None:
-    if shutil.which("chromium") or os.geteuid() != 0 or not shutil.which("apt-get"):
+    """Debian's chromium, plus a CJK font so screenshots of Chinese pages are readable."""
+    missing = [pkg for pkg, present in (
+        ("chromium", shutil.which("chromium")),
+        ("fonts-wqy-zenhei", Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc").exists()),
+    ) if not present]
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    print("installing Debian's chromium for the browser tests", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=False)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    print(f"installing {', '.join(missing)} for the browser tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
 
 
 def run(backend: str, extra: list[str]) -> int:
