@@ -2,20 +2,24 @@
 
 `python -m tests` — used by the README and CI. It makes sure the services and the browser
 the tests need are present (PostgreSQL started if it is installed but down, Debian's
-chromium installed with apt-get when missing and we are root), then runs pytest twice.
+chromium installed with apt-get when missing and we are root), then runs pytest twice,
+at the same time, in two processes.
 Exit code 5 (no tests collected) counts as a failure.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+COUNTS = re.compile(r"(\d+) (passed|failed|skipped|errors?)")
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -47,25 +51,44 @@ def ensure_chromium() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
 
 
-def run(backend: str, extra: list[str]) -> int:
-    print(f"\n=== test suite on {backend} ===", flush=True)
+def start(backend: str, extra: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "KAOHE_TEST_DB": backend}
-    code = subprocess.call([sys.executable, "-m", "pytest", *extra], cwd=ROOT, env=env)
-    if code == 5:
-        print(f"{backend}: pytest collected no tests: failing", flush=True)
-        return 1
-    return code
+    return subprocess.Popen([sys.executable, "-m", "pytest", *extra], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
 def main() -> int:
-    extra = sys.argv[1:] or ["-q"]
+    """Both databases run at once (two processes, two cores); their output follows in order."""
+    extra = sys.argv[1:] or ["-q", "-p", "no:logging"]
     ensure_postgres()
     ensure_chromium()
-    results = {backend: run(backend, extra) for backend in ("sqlite", "postgres")}
-    failed = [b for b, c in results.items() if c != 0]
-    print(f"\nsuite: sqlite={'ok' if results['sqlite'] == 0 else 'FAILED'} "
+    logs = {b: Path(tempfile.gettempdir()) / f"kaohe-tests-{b}-{os.getpid()}.log"
+            for b in ("sqlite", "postgres")}
+    procs = {b: start(b, extra, logs[b]) for b in logs}
+    results = {}
+    for backend, proc in procs.items():
+        code = proc.wait()
+        print(f"\n=== test suite on {backend} ===", flush=True)
+        print(logs[backend].read_text(errors="replace"), flush=True)
+        if code == 5:
+            print(f"{backend}: pytest collected no tests: failing", flush=True)
+            code = 1
+        results[backend] = code
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for log in logs.values():
+        for count, word in COUNTS.findall(log.read_text(errors="replace").strip().splitlines()[-1]
+                                          if log.read_text(errors="replace").strip() else ""):
+            key = "failed" if word in ("failed", "error", "errors") else word
+            if key in totals:
+                totals[key] += int(count)
+    ok = all(code == 0 for code in results.values())
+    if not ok and totals["failed"] == 0:
+        totals["failed"] = 1  # a run that crashed without a summary still fails
+    print(f"sqlite={'ok' if results['sqlite'] == 0 else 'FAILED'} "
           f"postgres={'ok' if results['postgres'] == 0 else 'FAILED'}", flush=True)
-    return 1 if failed else 0
+    print(f"suite: {totals['passed']} passed, {totals['failed']} failed, "
+          f"{totals['skipped']} skipped", flush=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
