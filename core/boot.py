@@ -7,7 +7,7 @@ from typing import Any
 
 from core import i18n
 from core.plugins import PluginHost, set_host
-from core.settings import Settings, load_settings, validate_plugin_sections
+from core.settings import Settings, load_settings, set_current, validate_plugin_sections
 
 
 def boot(settings: Settings | str | None = None, extra_plugins: dict[str, Any] | None = None,
@@ -22,4 +22,5 @@ def boot(settings: Settings | str | None = None, extra_plugins: dict[str, Any] |
     for messages in host.per_plugin("kaohe_messages").values():
         i18n.add(messages or {})
     set_host(host)
+    set_current(settings)
     return settings, host

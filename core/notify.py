@@ -22,6 +22,7 @@ from core.contrib import JobSpec
 from core.mailer import send_due  # noqa: F401  (re-exported: plugins send through notify)
 from core.notify_models import InboxMessage, MailMessage
 from core.settings import Settings
+from core.settings import current as current_settings
 
 UTC = dt.UTC
 MAIL_TRIGGER = "* * * * *"
@@ -43,6 +44,10 @@ def _check_key(key: str) -> str:
 
 def _entry(subject: str, body: str, link: str, lang: str) -> str:
     text = subject if not body else f"{subject}\n\n{body}"
+    if link.startswith("/"):
+        settings = current_settings()
+        if settings is not None:
+            link = settings.app.base_url.rstrip("/") + link
     return f"{text}\n\n{i18n.t('mail.link', lang, link=link)}" if link else text
 
 

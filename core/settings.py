@@ -30,6 +30,8 @@ class AppSettings(msgspec.Struct, forbid_unknown_fields=True):
     port: int = 8000
     data_dir: str = "data"
     debug: bool = False
+    # The address people reach the platform at; links in mail are made absolute with it.
+    base_url: str = "http://127.0.0.1:8000"
 
 
 class DatabaseSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -147,6 +149,19 @@ def _friendly(err: msgspec.ValidationError, prefix: str = "") -> str:
     key = ".".join(p for p in (prefix, where) if p)
     text = text.replace("Object contains unknown field", "unknown key")
     return f"settings: {key or '(root)'}: {text}"
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings | None:
+    """The settings the process booted with (set by core.boot)."""
+    return _current
+
+
+def set_current(settings: Settings) -> None:
+    global _current
+    _current = settings
 
 
 def find_settings_file(explicit: str | os.PathLike | None = None) -> Path | None:
