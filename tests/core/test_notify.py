@@ -94,7 +94,7 @@ async def test_same_event_notifies_a_person_once(db):
     assert await InboxMessage.filter(event_key="rectification.overdue:1:1").count() == 2
     mails = await MailMessage.all()
     assert [(m.to_addr, m.status) for m in mails] == [("alice@example.org", "queued")]
-    assert "查看详情：/rectification/tasks/1" in mails[0].body
+    assert "查看详情：http://127.0.0.1:8000/rectification/tasks/1" in mails[0].body
     assert "请勿直接回复" in mails[0].body
     # A new threshold is a new event.
     assert await notify.notify([a], "整改任务逾期", key="rectification.overdue:1:15") == 1
