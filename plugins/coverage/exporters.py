@@ -14,9 +14,9 @@ from plugins.coverage.models import InstructorAssignment, Organization
 from plugins.coverage.services import root_units, stats_table
 
 KIND_ORDER = ("enterprise", "social", "total")
-STAT_FIELDS = (("orgs", "int"), ("own", "int"), ("joint", "int"), ("org_rate", "percent"),
-               ("instructor_only", "int"), ("work_rate", "percent"), ("instructors", "int"),
-               ("should_establish", "int"))
+STAT_FIELDS = (("orgs", "int"), ("party_orgs", "int"), ("own", "int"), ("joint", "int"),
+               ("org_rate", "percent"), ("instructor_only", "int"), ("work_rate", "percent"),
+               ("instructors", "int"), ("should_establish", "int"), ("demo_sites", "int"))
 DISTRICT_FILL = "DDEBF7"
 
 
@@ -72,10 +72,13 @@ async def build_stats(request: ExportRequest) -> bytes:
                       row_fill=lambda r: DISTRICT_FILL if r["depth"] == 1 else None)
     ws.freeze_panes = "C4"
     wb.add_notes("说明" if lang == "zh" else "Notes", "口径" if lang == "zh" else "Rules", [
+        ("党组织数", "期末存续、覆盖该单位该类组织至少一个的党组织（单独组建和联合组建），"
+                 "联合党组织只计一次"),
         ("组织覆盖率", "（单独组建 + 联合组建覆盖）÷ 组织数"),
         ("工作覆盖率", "（单独组建 + 联合组建覆盖 + 仅派指导员）÷ 组织数"),
         ("应建未建", "正式党员3人以上且没有单独组建党组织"),
         ("指导员", "在该单位组织中任职的不重复指导员人数"),
+        ("示范点", "期末在册且标为党建工作示范点的组织数"),
         ("取数时点", f"考核期末 {src.as_of.isoformat()}" + ("（已定格）" if src.frozen else "")),
         ("舍入", "百分比四舍五入保留两位小数"),
     ])

@@ -8,7 +8,7 @@ ZH = {
         "orgs": "组织数", "own": "单独组建", "joint": "联合组建覆盖", "org_covered": "组织覆盖数",
         "org_rate": "组织覆盖率", "instructor_only": "仅派指导员", "work_covered": "工作覆盖数",
         "work_rate": "工作覆盖率", "instructors": "指导员", "should_establish": "应建未建",
-        "uncovered": "未覆盖",
+        "uncovered": "未覆盖", "party_orgs": "党组织数", "demo_sites": "示范点",
     },
     "field": {
         "uscc": "统一社会信用代码", "name": "名称", "kind": "类别", "community": "社区",
@@ -88,6 +88,7 @@ ZH = {
         "org_count": "组织", "members": "党员", "party_org": "党组织", "none": "无",
         "registry_template": "下载名册模板", "history": "变动记录", "instructors": "指导员",
         "confirm_selected": "确认所选", "select_all": "全选", "return_reason": "退回原因",
+        "covered_orgs": "覆盖的组织", "demo_site": "示范点",
     },
 }
 
@@ -102,6 +103,7 @@ EN = {
         "instructor_only": "Instructor only", "work_covered": "Work-covered",
         "work_rate": "Work coverage", "instructors": "Instructors",
         "should_establish": "Should establish", "uncovered": "Not covered",
+        "party_orgs": "Party organizations", "demo_sites": "Demonstration sites",
     },
     "field": {
         "uscc": "Credit code", "name": "Name", "kind": "Kind", "community": "Community",
@@ -196,6 +198,7 @@ EN = {
         "registry_template": "Download registry template", "history": "History",
         "instructors": "Instructors", "confirm_selected": "Confirm selected",
         "select_all": "Select all", "return_reason": "Reason for returning",
+        "covered_orgs": "Organizations covered", "demo_site": "Demo site",
     },
 }
 

@@ -162,10 +162,26 @@ class PeriodFact(Model):
     joint = fields.SmallIntField()
     instr = fields.SmallIntField()
     should = fields.SmallIntField()
+    # db_default: rows frozen before the column existed need a value in the database.
+    demo = fields.SmallIntField(default=0, db_default=0)  # a demonstration site at period end
 
     class Meta:
         table = "coverage_period_fact"
         unique_together = (("period_code", "organization_id"),)
+
+
+class PeriodPartyOrg(Model):
+    """A party organization covering a counted organization at the end of a closed period."""
+
+    id = fields.IntField(primary_key=True)
+    period_code = fields.CharField(max_length=16)
+    organization_id = fields.IntField()
+    party_org_id = fields.IntField()
+    formation = fields.CharField(max_length=12)
+
+    class Meta:
+        table = "coverage_period_party_org"
+        indexes = (("period_code", "organization_id"),)
 
 
 class PeriodInstructor(Model):

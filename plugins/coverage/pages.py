@@ -145,8 +145,8 @@ async def stats_page(request: Request, period: FromQuery[str | None] = None,
                     kind=kind, src=src, periods=periods, figures=FIGURE_COLUMNS)
 
 
-FIGURE_COLUMNS = ("orgs", "own", "joint", "org_rate", "instructor_only", "work_rate",
-                  "instructors", "should_establish")
+FIGURE_COLUMNS = ("orgs", "party_orgs", "own", "joint", "org_rate", "instructor_only",
+                  "work_rate", "instructors", "should_establish", "demo_sites")
 
 
 @get("/drilldown", opt={"roles": READERS}, include_in_schema=False)

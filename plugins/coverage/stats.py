@@ -4,6 +4,8 @@ One SQL text serves SQLite and PostgreSQL. Facts are one row per organization co
 the period: (org_id, kind, community_id, formal_members, own, joint, instr, should) as 0/1
 integers. An open period reads them live from the registry as of the period's last day; a
 closed period reads the rows frozen when it closed, so its figures never change afterwards.
+Party organizations and instructors are counted distinct, never summed: one joint party
+organization covering two enterprises (or an enterprise and a social organization) is one.
 Subtrees come from the units' materialized paths (each community paired with all its
 ancestors), so every unit's figures are one GROUP BY.
 """
@@ -26,9 +28,12 @@ from plugins.coverage.models import KINDS, PeriodFreeze
 TOTAL = "total"
 SCOPES = KINDS + (TOTAL,)
 COUNT_FIGURES = ("orgs", "own", "joint", "org_covered", "instructor_only", "work_covered",
-                 "uncovered", "should_establish")
+                 "uncovered", "should_establish", "demo_sites")
 RATE_FIGURES = {"org_rate": "org_covered", "work_rate": "work_covered"}
-FIGURES = COUNT_FIGURES + tuple(RATE_FIGURES) + ("instructors",)
+DISTINCT_FIGURES = ("party_orgs", "instructors")  # distinct people/party orgs, not organizations
+FIGURES = COUNT_FIGURES + tuple(RATE_FIGURES) + DISTINCT_FIGURES
+SUMMED = ("orgs", "own", "joint", "instructor_only", "uncovered", "should_establish",
+          "demo_sites")
 
 # The rules, once: each figure is a predicate over one fact row `f`.
 PREDICATES = {
@@ -40,6 +45,7 @@ PREDICATES = {
     "work_covered": "(f.own = 1 OR f.joint = 1 OR f.instr = 1)",
     "uncovered": "f.own = 0 AND f.joint = 0 AND f.instr = 0",
     "should_establish": "f.should = 1",
+    "demo_sites": "f.demo = 1",
 }
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -60,7 +66,9 @@ class Figures:
     instructor_only: int = 0
     uncovered: int = 0
     should_establish: int = 0
+    demo_sites: int = 0
     instructors: int = 0
+    party_orgs: int = 0
 
     @property
     def org_covered(self) -> int:
@@ -79,12 +87,13 @@ class Figures:
         return rate(self.work_covered, self.orgs)
 
     def add(self, other: Figures) -> None:
-        for name in ("orgs", "own", "joint", "instructor_only", "uncovered", "should_establish"):
+        for name in SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: getattr(self, name) for name in COUNT_FIGURES}
-        out["instructors"] = self.instructors
+        for name in DISTINCT_FIGURES:
+            out[name] = getattr(self, name)
         for name in RATE_FIGURES:
             value = getattr(self, name)
             out[name] = float(value) if value is not None else None
@@ -124,16 +133,15 @@ SELECT o.id AS org_id, o.kind AS kind, o.community_id AS community_id,
        COALESCE(po.own, 0) AS own, COALESCE(po.joint, 0) AS joint,
        CASE WHEN ia.organization_id IS NULL THEN 0 ELSE 1 END AS instr,
        CASE WHEN o.formal_members >= {int(min_formal)} AND COALESCE(po.own, 0) = 0
-            THEN 1 ELSE 0 END AS should
+            THEN 1 ELSE 0 END AS should,
+       CASE WHEN o.demo_site THEN 1 ELSE 0 END AS demo
 FROM coverage_org o
 LEFT JOIN (
-    SELECT l.organization_id AS organization_id,
-           MAX(CASE WHEN p.formation = 'standalone' THEN 1 ELSE 0 END) AS own,
-           MAX(CASE WHEN p.formation = 'joint' THEN 1 ELSE 0 END) AS joint
-    FROM coverage_party_org_link l JOIN coverage_party_org p ON p.id = l.party_org_id
-    WHERE (p.established IS NULL OR p.established <= {d})
-      AND (p.dissolved_on IS NULL OR p.dissolved_on > {d})
-    GROUP BY l.organization_id
+    SELECT pl.organization_id AS organization_id,
+           MAX(CASE WHEN pl.formation = 'standalone' THEN 1 ELSE 0 END) AS own,
+           MAX(CASE WHEN pl.formation = 'joint' THEN 1 ELSE 0 END) AS joint
+    FROM ({live_party_links_sql(as_of)}) pl
+    GROUP BY pl.organization_id
 ) po ON po.organization_id = o.id
 LEFT JOIN ({live_assignments_sql(as_of, distinct_orgs=True)}) ia ON ia.organization_id = o.id
 WHERE (o.valid_from IS NULL OR o.valid_from <= {d})
@@ -147,6 +155,16 @@ def live_orgs_sql(as_of: dt.date) -> str:
             f"AND (closed_on IS NULL OR closed_on > {d})")
 
 
+def live_party_links_sql(as_of: dt.date) -> str:
+    """(organization_id, party_org_id, formation) of party organizations existing on `as_of`."""
+    d = _date(as_of)
+    return ("SELECT l.organization_id AS organization_id, l.party_org_id AS party_org_id, "
+            "p.formation AS formation FROM coverage_party_org_link l "
+            "JOIN coverage_party_org p ON p.id = l.party_org_id "
+            f"WHERE (p.established IS NULL OR p.established <= {d}) "
+            f"AND (p.dissolved_on IS NULL OR p.dissolved_on > {d})")
+
+
 def live_assignments_sql(as_of: dt.date, distinct_orgs: bool = False) -> str:
     d = _date(as_of)
     cols = "DISTINCT organization_id" if distinct_orgs else "organization_id, instructor_id"
@@ -156,7 +174,12 @@ def live_assignments_sql(as_of: dt.date, distinct_orgs: bool = False) -> str:
 
 def frozen_facts_sql(code: str) -> str:
     return ("SELECT organization_id AS org_id, kind, community_id, formal_members, own, joint, "
-            f"instr, should FROM coverage_period_fact WHERE period_code = {lit(code)}")
+            f"instr, should, demo FROM coverage_period_fact WHERE period_code = {lit(code)}")
+
+
+def frozen_party_links_sql(code: str) -> str:
+    return ("SELECT organization_id, party_org_id, formation FROM coverage_period_party_org "
+            f"WHERE period_code = {lit(code)}")
 
 
 def frozen_assignments_sql(code: str) -> str:
@@ -204,6 +227,7 @@ class Source:
     facts: str
     assignments: str
     orgs: str  # (org_id, kind, community_id): the denominator without the coverage flags
+    party_links: str  # (organization_id, party_org_id, formation) existing at period end
 
 
 async def min_formal_members() -> int:
@@ -223,10 +247,12 @@ async def source_for(period_code: str) -> Source:
     if period.is_closed:
         await freeze(period)
         return Source(period.code, period.end, True, frozen_facts_sql(period.code),
-                      frozen_assignments_sql(period.code), frozen_facts_sql(period.code))
+                      frozen_assignments_sql(period.code), frozen_facts_sql(period.code),
+                      frozen_party_links_sql(period.code))
     min_formal = await min_formal_members()
     return Source(period.code, period.end, False, live_facts_sql(period.end, min_formal),
-                  live_assignments_sql(period.end), live_orgs_sql(period.end))
+                  live_assignments_sql(period.end), live_orgs_sql(period.end),
+                  live_party_links_sql(period.end))
 
 
 # -- freezing ------------------------------------------------------------------------------
@@ -241,14 +267,22 @@ async def freeze(period: Period) -> bool:
             await PeriodFreeze.create(period_code=period.code, as_of=period.end, using_db=conn)
             await conn.execute_query(f"""
 INSERT INTO coverage_period_fact
-    (period_code, organization_id, kind, community_id, formal_members, own, joint, instr, should)
-SELECT {code}, f.org_id, f.kind, f.community_id, f.formal_members, f.own, f.joint, f.instr, f.should
+    (period_code, organization_id, kind, community_id, formal_members, own, joint, instr, should,
+     demo)
+SELECT {code}, f.org_id, f.kind, f.community_id, f.formal_members, f.own, f.joint, f.instr,
+       f.should, f.demo
 FROM ({live_facts_sql(period.end, min_formal)}) f""")
             await conn.execute_query(f"""
 INSERT INTO coverage_period_instructor (period_code, organization_id, instructor_id)
 SELECT {code}, a.organization_id, a.instructor_id
 FROM ({live_assignments_sql(period.end)}) a
 JOIN coverage_period_fact pf ON pf.organization_id = a.organization_id
+ AND pf.period_code = {code}""")
+            await conn.execute_query(f"""
+INSERT INTO coverage_period_party_org (period_code, organization_id, party_org_id, formation)
+SELECT {code}, pl.organization_id, pl.party_org_id, pl.formation
+FROM ({live_party_links_sql(period.end)}) pl
+JOIN coverage_period_fact pf ON pf.organization_id = pl.organization_id
  AND pf.period_code = {code}""")
             count = (await conn.execute_query_dict(
                 f"SELECT COUNT(*) AS n FROM coverage_period_fact WHERE period_code = {code}"))[0]["n"]
@@ -271,6 +305,8 @@ async def freeze_closed_periods() -> dict[str, list[str]]:
                     f"DELETE FROM coverage_period_fact WHERE period_code = {lit(code)}")
                 await conn.execute_query(
                     f"DELETE FROM coverage_period_instructor WHERE period_code = {lit(code)}")
+                await conn.execute_query(
+                    f"DELETE FROM coverage_period_party_org WHERE period_code = {lit(code)}")
                 await PeriodFreeze.filter(period_code=code).using_db(conn).delete()
     newly = []
     for period in await Period.filter(code__in=sorted(closed - frozen)):
@@ -289,9 +325,10 @@ async def unit_figures(period_code: str, unit_ids: list[int] | None = None
     """Figures of each unit's whole subtree, per kind and in total.
 
     Counts add up, so they are summed per community first and then up the tree (a few
-    thousand rows instead of one per organization and ancestor). Distinct instructors do
-    not add up across kinds or units: they are counted from distinct (community, kind,
-    instructor) triples per unit, once per kind and once for all kinds.
+    thousand rows instead of one per organization and ancestor). Distinct instructors and
+    party organizations do not add up across kinds or units: they are counted from distinct
+    (community, kind, instructor | party organization) rows per unit, once per kind and once
+    for all kinds.
     """
     src = await source_for(period_code)
     out: dict[int, UnitFigures] = {}
@@ -300,7 +337,7 @@ async def unit_figures(period_code: str, unit_ids: list[int] | None = None
     anc = await ancestors_cte(unit_ids)
     if anc is None:
         return out
-    names = ("own", "joint", "instructor_only", "uncovered", "should_establish")
+    names = tuple(n for n in SUMMED if n != "orgs")
     per_community = ", ".join(f"{_sum(PREDICATES[name])} AS {name}" for name in names)
     rolled = ", ".join(f"SUM(c.{name}) AS {name}" for name in names)
     sql = f"""
@@ -310,26 +347,31 @@ c AS (SELECT f.community_id AS community_id, f.kind AS kind, COUNT(*) AS orgs, {
 SELECT anc.unit_id AS unit_id, c.kind AS kind, SUM(c.orgs) AS orgs, {rolled}
 FROM c JOIN anc ON anc.member_id = c.community_id
 GROUP BY anc.unit_id, c.kind"""
-    sql_instructors = f"""
-WITH {anc},
-t AS (SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, a.instructor_id AS instructor_id
-      FROM ({src.orgs}) o JOIN ({src.assignments}) a ON a.organization_id = o.org_id)
-SELECT anc.unit_id AS unit_id, t.kind AS kind, COUNT(DISTINCT t.instructor_id) AS n
+    sql_distinct = f"""
+WITH {anc}, o AS ({src.orgs}),
+t AS (SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'instructors' AS what,
+             a.instructor_id AS who
+      FROM o JOIN ({src.assignments}) a ON a.organization_id = o.org_id
+      UNION
+      SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'party_orgs' AS what,
+             pl.party_org_id AS who
+      FROM o JOIN ({src.party_links}) pl ON pl.organization_id = o.org_id)
+SELECT anc.unit_id AS unit_id, t.kind AS kind, t.what AS what, COUNT(DISTINCT t.who) AS n
 FROM t JOIN anc ON anc.member_id = t.community_id
-GROUP BY anc.unit_id, t.kind
+GROUP BY anc.unit_id, t.kind, t.what
 UNION ALL
-SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, COUNT(DISTINCT t.instructor_id) AS n
+SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, t.what AS what, COUNT(DISTINCT t.who) AS n
 FROM t JOIN anc ON anc.member_id = t.community_id
-GROUP BY anc.unit_id"""
+GROUP BY anc.unit_id, t.what"""
     for row in await _rows(sql):
         unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
         figures = unit[row["kind"]]
         for name in ("orgs", *names):
             setattr(figures, name, int(row[name] or 0))
         unit[TOTAL].add(figures)
-    for row in await _rows(sql_instructors):
+    for row in await _rows(sql_distinct):
         unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
-        unit[row["kind"]].instructors = int(row["n"] or 0)
+        setattr(unit[row["kind"]], row["what"], int(row["n"] or 0))
     return out
 
 
@@ -357,13 +399,13 @@ async def organizations_behind(period_code: str, unit: OrgUnit, kind: str | None
 WITH f AS ({src.facts})
 SELECT f.org_id AS id, o.uscc AS uscc, o.name AS name, f.kind AS kind, u.code AS community_code,
        u.name AS community_name, f.formal_members AS formal_members, f.own AS own,
-       f.joint AS joint, f.instr AS instr, f.should AS should
+       f.joint AS joint, f.instr AS instr, f.should AS should, f.demo AS demo
 FROM f JOIN coverage_org o ON o.id = f.org_id JOIN core_org_unit u ON u.id = f.community_id
 WHERE {like_prefix('u.path', unit.path)}{_kind_filter(kind)} AND {PREDICATES[figure]}
 ORDER BY u.path, o.uscc"""
     rows = await _rows(sql)
     for row in rows:
-        for flag in ("own", "joint", "instr", "should"):
+        for flag in ("own", "joint", "instr", "should", "demo"):
             row[flag] = bool(row[flag])
     return rows
 
@@ -383,6 +425,29 @@ ORDER BY usr.username"""
     return await _rows(sql)
 
 
+async def party_orgs_behind(period_code: str, unit: OrgUnit, kind: str | None
+                            ) -> list[dict[str, Any]]:
+    """The party organizations counted, each with how many of the unit's organizations of
+    the kind it covers. A party organization deleted after its period froze keeps its id."""
+    src = await source_for(period_code)
+    sql = f"""
+WITH f AS ({src.orgs}), pl AS ({src.party_links})
+SELECT pl.party_org_id AS id, p.name AS name, p.type AS type, pl.formation AS formation,
+       p.established AS established, p.dissolved_on AS dissolved_on,
+       COUNT(DISTINCT f.org_id) AS organizations
+FROM f JOIN pl ON pl.organization_id = f.org_id JOIN core_org_unit u ON u.id = f.community_id
+LEFT JOIN coverage_party_org p ON p.id = pl.party_org_id
+WHERE {like_prefix('u.path', unit.path)}{_kind_filter(kind)}
+GROUP BY pl.party_org_id, p.name, p.type, pl.formation, p.established, p.dissolved_on
+ORDER BY pl.formation DESC, p.name, pl.party_org_id"""
+    rows = await _rows(sql)
+    for row in rows:
+        row["name"] = row["name"] or f"#{row['id']}"
+        for day in ("established", "dissolved_on"):  # SQLite gives text, PostgreSQL dates
+            row[day] = str(row[day]) if row[day] is not None else None
+    return rows
+
+
 async def drilldown(period_code: str, unit: OrgUnit, kind: str | None, figure: str
                     ) -> dict[str, Any]:
     """Numerator and denominator organizations of a rate, or the members of a count."""
@@ -393,6 +458,11 @@ async def drilldown(period_code: str, unit: OrgUnit, kind: str | None, figure: s
         value = rate(len(numerator), len(denominator))
         return {"figure": figure, "value": float(value) if value is not None else None,
                 "numerator": numerator, "denominator": denominator}
+    if figure == "party_orgs":
+        parties = await party_orgs_behind(period_code, unit, kind)
+        covered = await organizations_behind(period_code, unit, kind, "org_covered")
+        return {"figure": figure, "value": len(parties), "party_orgs": parties,
+                "organizations": covered}
     if figure == "instructors":
         people = await instructors_behind(period_code, unit, kind)
         return {"figure": figure, "value": len(people), "instructors": people}

@@ -6,8 +6,8 @@ from plugins.coverage.reporting import submit_one
 from tests.plugins.coverage.helpers import grid
 from tests.plugins.coverage.world import FIGURES_Q3, build_world
 
-FIELDS = ("orgs", "own", "joint", "org_rate", "instructor_only", "work_rate", "instructors",
-          "should_establish")
+FIELDS = ("orgs", "party_orgs", "own", "joint", "org_rate", "instructor_only", "work_rate",
+          "instructors", "should_establish", "demo_sites")
 KINDS = ("enterprise", "social", "total")
 
 
@@ -23,11 +23,11 @@ def _expected_cells(key_figures):
 
 def _cells(row):
     return [round(v, 6) if isinstance(v, float) and not v.is_integer() else
-            int(v) if isinstance(v, float) else v for v in row[2:26]]
+            int(v) if isinstance(v, float) else v for v in row[2:32]]
 
 
 QL_TOTAL = dict(orgs=3, own=0, joint=2, org_rate="66.67", instructor_only=1, work_rate="100.00",
-                instructors=1, should_establish=1)
+                instructors=1, should_establish=1, party_orgs=1, demo_sites=1)
 
 
 async def test_coverage_stats_workbook_cell_by_cell(db):
@@ -36,9 +36,10 @@ async def test_coverage_stats_workbook_cell_by_cell(db):
     rows = grid(data)
     assert rows[0][0] == "覆盖情况统计表"
     assert "2014Q3" in rows[1][0] and "贵阳市" in rows[1][0]
-    assert rows[2][:4] == ["单位", "代码", "非公企业·组织数", "非公企业·单独组建"]
-    assert rows[2][5] == "非公企业·组织覆盖率" and rows[2][10] == "社会组织·组织数"
-    assert rows[2][25] == "合计·应建未建" and len([h for h in rows[2] if h]) == 26
+    assert rows[2][:5] == ["单位", "代码", "非公企业·组织数", "非公企业·党组织数", "非公企业·单独组建"]
+    assert rows[2][6] == "非公企业·组织覆盖率" and rows[2][12] == "社会组织·组织数"
+    assert rows[2][30] == "合计·应建未建" and rows[2][31] == "合计·示范点"
+    assert len([h for h in rows[2] if h]) == 32
     body = rows[3:]
     assert [r[0] for r in body] == ["南明区", "　花果园社区", "云岩区", "　黔灵社区", "合计（贵阳市）"]
     assert [r[1] for r in body] == ["520102", "520102001", "520103", "520103001", "520100"]
@@ -50,7 +51,7 @@ async def test_coverage_stats_workbook_cell_by_cell(db):
     assert _cells(body[2]) == _expected_cells(ql) and _cells(body[3]) == _expected_cells(ql)
     city = {k: FIGURES_Q3[("520100", k)] for k in KINDS}
     assert _cells(body[4]) == _expected_cells(city)
-    assert body[4][5] == 0.625 and body[4][21] == 0.5833  # 62.50 %, 58.33 % as fractions
+    assert body[4][6] == 0.625 and body[4][26] == 0.5833  # 62.50 %, 58.33 % as fractions
     notes = grid(data, "说明")
     assert notes[0][0] == "口径" and any("联合组建" in str(r) for r in notes)
 

@@ -25,6 +25,7 @@ def wrong_check(code: str) -> str:
 
 
 HGY, QL = "520102001", "520103001"  # 花果园 (南明区), 黔灵 (云岩区)
+DEMO_SITES = ("E1", "S4", "E9")
 ORGS = {
     # key: (kind, community, formal members)
     "E1": ("enterprise", HGY, 5), "E2": ("enterprise", HGY, 1), "E3": ("enterprise", HGY, 0),
@@ -51,6 +52,8 @@ async def build_world() -> dict:
     # E9 closed before Q3 began: counted in Q1, not in Q3.
     orgs["E9"].status, orgs["E9"].closed_on = "closed", D(2014, 5, 1)
     await orgs["E9"].save()
+    # Demonstration sites: E1, S4, and E9 (which stops counting once it closed).
+    await Organization.filter(id__in=[orgs[k].id for k in DEMO_SITES]).update(demo_site=True)
 
     async def party(name, formation, members, established=None, dissolved=None):
         p = await PartyOrg.create(name=name, type="branch", formation=formation,
@@ -93,29 +96,34 @@ async def build_world() -> dict:
 # 黔灵 social S4: joint → 100.00 / 100.00
 # City: 12 orgs, own 3, joint 4, org 7/12 = 58.333… → 58.33, instructor only 3,
 #   work 10/12 = 83.333… → 83.33, 应建未建 3 (E4, S3, E7), instructors 2 (wang ended in July)
+# Party organizations (党组织数), distinct, existing on 2014-09-30 (E5's dissolved in August,
+#   E8's not yet established): 花果园 enterprises E1党支部, E6党支部, 花果园联合 → 3 · social
+#   S1党支部 → 1 · total 4 · 黔灵 enterprises 黔灵联合 → 1 · social 黔灵联合 → 1 · total 1
+#   (one joint party org across both kinds) · city enterprises 4, social 2, total 5.
+# Demonstration sites: E1 (花果园 enterprise), S4 (黔灵 social); E9 closed in May → city 2.
 FIGURES_Q3 = {
     ("520102001", "enterprise"): dict(orgs=6, own=2, joint=2, instructor_only=1, uncovered=1,
                                       should_establish=1, instructors=2, org_rate="66.67",
-                                      work_rate="83.33"),
+                                      work_rate="83.33", party_orgs=3, demo_sites=1),
     ("520102001", "social"): dict(orgs=3, own=1, joint=0, instructor_only=1, uncovered=1,
                                   should_establish=1, instructors=1, org_rate="33.33",
-                                  work_rate="66.67"),
+                                  work_rate="66.67", party_orgs=1, demo_sites=0),
     ("520102001", "total"): dict(orgs=9, own=3, joint=2, instructor_only=2, uncovered=2,
                                  should_establish=2, instructors=2, org_rate="55.56",
-                                 work_rate="77.78"),
+                                 work_rate="77.78", party_orgs=4, demo_sites=1),
     ("520103001", "enterprise"): dict(orgs=2, own=0, joint=1, instructor_only=1, uncovered=0,
                                       should_establish=1, instructors=1, org_rate="50.00",
-                                      work_rate="100.00"),
+                                      work_rate="100.00", party_orgs=1, demo_sites=0),
     ("520103001", "social"): dict(orgs=1, own=0, joint=1, instructor_only=0, uncovered=0,
                                   should_establish=0, instructors=0, org_rate="100.00",
-                                  work_rate="100.00"),
+                                  work_rate="100.00", party_orgs=1, demo_sites=1),
     ("520100", "enterprise"): dict(orgs=8, own=2, joint=3, instructor_only=2, uncovered=1,
                                    should_establish=2, instructors=2, org_rate="62.50",
-                                   work_rate="87.50"),
+                                   work_rate="87.50", party_orgs=4, demo_sites=1),
     ("520100", "social"): dict(orgs=4, own=1, joint=1, instructor_only=1, uncovered=1,
                                should_establish=1, instructors=1, org_rate="50.00",
-                               work_rate="75.00"),
+                               work_rate="75.00", party_orgs=2, demo_sites=1),
     ("520100", "total"): dict(orgs=12, own=3, joint=4, instructor_only=3, uncovered=2,
                               should_establish=3, instructors=2, org_rate="58.33",
-                              work_rate="83.33"),
+                              work_rate="83.33", party_orgs=5, demo_sites=2),
 }
