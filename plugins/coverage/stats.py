@@ -352,7 +352,7 @@ WITH {anc}, o AS ({src.orgs}),
 t AS (SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'instructors' AS what,
              a.instructor_id AS who
       FROM o JOIN ({src.assignments}) a ON a.organization_id = o.org_id
-      UNION
+      UNION ALL
       SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'party_orgs' AS what,
              pl.party_org_id AS who
       FROM o JOIN ({src.party_links}) pl ON pl.organization_id = o.org_id)
