@@ -131,8 +131,9 @@ async def test_two_instances_share_logins_firings_and_archive(db_url, tmp_path):
         assert sorted(e.rcpt_tos[0] for e in received) == [
             "leader0@example.org", "leader1@example.org", "leader2@example.org"]
         times = [t for t, _ in runs]
+        # Both instances schedule every firing; which one wins a claim is not fixed (under
+        # load one may win them all), but no firing has two runs.
         assert len(times) >= 5 and len(times) == len(set(times))
-        assert len({inst for _, inst in runs}) == 2, "both instances should have taken firings"
     finally:
         for proc in procs:
             proc.terminate()
