@@ -149,6 +149,11 @@ async def test_pages_render_for_each_role(client):
     assert "插件 stub.rate" in r.text and "手工录入" in r.text
     r = await client.get("/", headers=html)
     assert 'id="ranking-panel"' in r.text and "乌当区" in r.text
+    # The panel's chart shows the published totals (a dict's `.values` once hid them).
+    ranking = (await client.get(f"/api/ranking/rankings/{rid}", headers=admin)).json()
+    top = max(float(row["total"]) for row in ranking["rows"])
+    panel = r.text.split('id="ranking-panel"', 1)[1]
+    assert f"{top:.2f}" in panel.split("</svg>", 1)[0]
     client.cookies.clear()
     await login(client, "leader1")
     r = await client.get("/ranking", headers=html)
