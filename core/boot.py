@@ -17,6 +17,7 @@ def boot(settings: Settings | str | None = None, extra_plugins: dict[str, Any] |
     logging.basicConfig(level=logging.DEBUG if settings.app.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job and firing is noise
     host = PluginHost().load(settings.plugins.disabled, settings.plugins.required, extra_plugins)
     validate_plugin_sections(settings, host.per_plugin("kaohe_settings_schema"))
     for messages in host.per_plugin("kaohe_messages").values():
