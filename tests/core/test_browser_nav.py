@@ -6,27 +6,19 @@ contribute), never hard-coded, so a new plugin's nav item is checked without edi
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 
-import pytest
-
 from core import i18n
 from core.web import nav_for
+from tests.browser import ARGS, CHROMIUM, MARKS
 from tests.conftest import make_user, seed_units
 from tests.core.test_plugins import serving, with_db
 
-CHROMIUM = "/usr/bin/chromium"
 ROLES = {"admin": None, "instructor": None, "unit_officer": "520102", "leader": None}
 PASSWORD = "browser-pass-1"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"Debian's chromium is not installed at {CHROMIUM} "
-                              "(`python -m tests` installs it with apt-get when run as root)"),
-]
+pytestmark = MARKS
 
 
 def _expected(role: str) -> list[tuple[str, str, str]]:
@@ -47,7 +39,7 @@ def test_each_role_sees_its_navigation(settings, tmp_path):
     with serving(sys.executable, settings.source) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            args=ARGS)
         try:
             for role in ROLES:
                 context = browser.new_context(locale="zh-CN")

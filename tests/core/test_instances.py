@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import free_port
 from tests.conftest import BACKEND, write_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(BACKEND != "postgres",
                                 reason="several instances share one PostgreSQL database")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kaohe(settings_file: Path, *args: str) -> subprocess.CompletedProcess:

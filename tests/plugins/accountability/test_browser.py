@@ -3,23 +3,16 @@ the admin reduces the points — through the real forms of a served platform."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-import pytest
-
+from tests.browser import ARGS, CHROMIUM, MARKS
 from tests.conftest import make_user
 from tests.core.test_plugins import serving, with_db
 from tests.plugins.accountability.helpers import apply_definition, ours, overdue
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "browser-pass-1"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"Debian's chromium is not installed at {CHROMIUM}"),
-]
+pytestmark = MARKS
 
 
 def test_queue_appeal_and_decision_in_a_browser(settings, host, tmp_path):
@@ -41,7 +34,7 @@ def test_queue_appeal_and_decision_in_a_browser(settings, host, tmp_path):
     with serving(sys.executable, settings.source) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            args=ARGS)
         try:
             def login(page, username):
                 page.goto(f"{base}/login")

@@ -5,57 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from plugins.coverage.models import CoverageReport
+from tests.browser import ARGS, CHROMIUM, MARKS, free_port, wait_for_server
 from tests.conftest import make_user
 from tests.plugins.coverage.helpers import REPORT, fill
 from tests.plugins.coverage.world import build_world
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = MARKS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait(url: str, proc, timeout: float = 90) -> None:
-    loop = asyncio.get_running_loop()
-    for _ in range(int(timeout * 10)):
-        if proc.returncode is not None:
-            raise RuntimeError(f"server exited: {(await proc.stderr.read()).decode()[-800:]}")
-        try:
-            await loop.run_in_executor(None, lambda: urllib.request.urlopen(url, timeout=1))
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise TimeoutError(url)
 
 
 @pytest.fixture
 async def server(db, settings):
     world = await build_world()
     await make_user("boss", "admin")
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core", "--settings", str(settings.source), "serve",
         "--port", str(port), "--no-scheduler", stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, env={**os.environ})
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait(f"{base}/login", proc)
+        await wait_for_server(f"{base}/login", proc)
         yield base, world
     finally:
         proc.terminate()

@@ -4,25 +4,18 @@ downloads it from the report archive and the workbook holds the ranking."""
 from __future__ import annotations
 
 import io
-import os
 import sys
 
-import pytest
 from python_calamine import CalamineWorkbook
 
+from tests.browser import ARGS, CHROMIUM, MARKS
 from tests.conftest import make_user
 from tests.core.test_plugins import serving, with_db
 from tests.plugins.ranking.helpers import SCENARIO, definition
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "browser-pass-1"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"Debian's chromium is not installed at {CHROMIUM} "
-                              "(`python -m tests` installs it with apt-get when run as root)"),
-]
+pytestmark = MARKS
 
 
 def test_admin_publishes_and_leader_downloads_from_the_archive(settings, host, tmp_path):
@@ -42,7 +35,7 @@ def test_admin_publishes_and_leader_downloads_from_the_archive(settings, host, t
     with serving(sys.executable, settings.source) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            args=ARGS)
         try:
             page = login(browser, base, "b_admin")
             page.goto(f"{base}/ranking/values?period=2014&group=districts")

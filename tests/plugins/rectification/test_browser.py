@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from plugins.rectification.models import Task
+from tests.browser import ARGS, CHROMIUM, MARKS, free_port, wait_for_server
 from tests.conftest import make_user, seed_units
 from tests.plugins.rectification.conftest import PDF
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = MARKS
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait(url: str, proc, timeout: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    for _ in range(int(timeout * 10)):
-        if proc.returncode is not None:
-            raise RuntimeError(f"server exited: {(await proc.stderr.read()).decode()[-800:]}")
-        try:
-            await loop.run_in_executor(None, lambda: urllib.request.urlopen(url, timeout=1))
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise TimeoutError(url)
 
 
 @pytest.fixture
@@ -49,14 +27,14 @@ async def server(db, settings):
     await ensure_period("2026")
     await make_user("admin1", "admin")
     await make_user("hgy_officer", "unit_officer", unit_code="520102001")
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "core", "--settings", str(settings.source), "serve",
         "--port", str(port), "--no-scheduler", stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, env={**os.environ})
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait(f"{base}/login", proc)
+        await wait_for_server(f"{base}/login", proc)
         yield base
     finally:
         proc.terminate()
@@ -66,8 +44,7 @@ async def server(db, settings):
 async def test_task_through_all_six_steps_in_chromium(server):
     pw_api = pytest.importorskip("playwright.async_api")
     async with pw_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page()
 
         async def login(name: str) -> None:
