@@ -87,6 +87,16 @@ def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> N
     serve_app(obj, host, port, no_scheduler)
 
 
+def settle_heap() -> None:
+    """Move what start-up built (modules, plugins, routes: ~70,000 objects that live as long
+    as the process) out of the collector's reach, so the collections a 10,000-row upload
+    triggers no longer walk them all each time (gc.freeze)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve_app(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool = False) -> None:
     import uvicorn
 
@@ -105,6 +115,7 @@ def serve_app(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool =
 
     asyncio.run(precheck())
     app = create_app(settings, plugin_host, run_scheduler=False if no_scheduler else None)
+    settle_heap()
     bind_host, bind_port = host or settings.app.host, port or settings.app.port
     click.echo(f"kaohe serving on http://{bind_host}:{bind_port}/")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")

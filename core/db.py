@@ -40,7 +40,9 @@ def database_url(settings: Settings) -> str:
         if not path.is_absolute():
             path = settings.base_dir / path
         path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite://{path}"
+        # 64 MB page cache instead of SQLite's 2 MB: statistics over 100,000 organizations
+        # re-read their tables otherwise (the URL's parameters become PRAGMAs).
+        return f"sqlite://{path}?cache_size=-65536"
     return url
 
 

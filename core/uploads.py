@@ -256,19 +256,23 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
                                                        limit=max_rows), status=413)
     letters = {c.key: get_column_letter(positions[c.key] + 1) for c in columns if c.key in positions}
     table = Table(name, hdr, letters)
-    present = [c for c in columns if c.key in positions]
+    # Per column, once: its position, letter and compiled converter (the loop runs per cell).
+    present = [(positions[c.key], c.key, letters[c.key], c.header, converter(c, lang))
+               for c in columns if c.key in positions]
+    width = max(p for p, *_ in present) + 1
+    empty = dict.fromkeys(c.key for c in columns)
     for offset, raw in enumerate(grid[hdr:], start=hdr + 1):
-        cells = {c.key: raw[positions[c.key]] if positions[c.key] < len(raw) else None
-                 for c in present}
-        if all(_blank(v) for v in cells.values()):
+        if len(raw) < width:
+            raw = [*raw, *([None] * (width - len(raw)))]
+        if all(_blank(raw[p]) for p, *_ in present):
             continue
-        values: dict[str, Any] = {c.key: None for c in columns}
-        for col in present:
-            value, problem = convert(cells[col.key], col, lang)
+        values = empty.copy()
+        for pos, key, letter, header, conv in present:
+            value, problem = conv(raw[pos])
             if problem:
-                table.errors.append(CellError(name, offset, letters[col.key], problem, col.header))
+                table.errors.append(CellError(name, offset, letter, problem, header))
             else:
-                values[col.key] = value
+                values[key] = value
         table.rows.append((offset, values))
     return table
 
@@ -355,33 +359,47 @@ def _shown(value: Any) -> str:
 
 def convert(value: Any, spec: ColumnSpec, lang: str = i18n.DEFAULT) -> tuple[Any, str | None]:
     """(typed value, None) or (None, message) for one cell."""
+    return converter(spec, lang)(value)
+
+
+def converter(spec: ColumnSpec, lang: str = i18n.DEFAULT) -> Callable[[Any], tuple[Any, str | None]]:
+    """`convert` for one column, with its lookups done once: read_table calls it per cell."""
     t = i18n.t
-    if isinstance(value, str):
-        value = value.strip()
-    if _blank(value):
-        return None, (t("upload.required", lang) if spec.required else None)
-    try:
-        out = _CONVERTERS[spec.kind](value)
-    except (ValueError, TypeError, OverflowError):
-        return None, t(f"upload.not_{spec.kind}", lang, value=_shown(value))
-    if spec.choices is not None:
-        if isinstance(spec.choices, Mapping):
-            if out in spec.choices:
-                out = spec.choices[out]
-            elif out not in set(spec.choices.values()):
-                return None, t("upload.not_choice", lang, value=_shown(value),
-                               choices="、".join(map(str, spec.choices)))
-        elif out not in spec.choices:
-            return None, t("upload.not_choice", lang, value=_shown(value),
-                           choices="、".join(map(str, spec.choices)))
-    if spec.check is not None:
-        problem = spec.check(out)
-        if problem:
-            return None, problem
-    return out, None
+    to_kind = _CONVERTERS[spec.kind]
+    missing = t("upload.required", lang) if spec.required else None
+    mapping = dict(spec.choices) if isinstance(spec.choices, Mapping) else None
+    allowed = (list(mapping.values()) if mapping is not None
+               else None if spec.choices is None else list(spec.choices))
+    labels = "、".join(map(str, spec.choices)) if spec.choices is not None else ""
+    check = spec.check
+
+    def conv(value: Any) -> tuple[Any, str | None]:
+        if value is None:
+            return None, missing
+        if value.__class__ is str:
+            value = value.strip()
+            if not value:
+                return None, missing
+        try:
+            out = to_kind(value)
+        except (ValueError, TypeError, OverflowError):
+            return None, t(f"upload.not_{spec.kind}", lang, value=_shown(value))
+        if mapping is not None and out in mapping:
+            out = mapping[out]
+        elif allowed is not None and out not in allowed:
+            return None, t("upload.not_choice", lang, value=_shown(value), choices=labels)
+        if check is not None:
+            problem = check(out)
+            if problem:
+                return None, problem
+        return out, None
+
+    return conv
 
 
 def _to_text(value: Any) -> str:
+    if value.__class__ is str:
+        return value
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
@@ -394,6 +412,8 @@ def _to_text(value: Any) -> str:
 
 
 def _to_int(value: Any) -> int:
+    if value.__class__ is float and value.is_integer():  # how calamine hands numbers over
+        return int(value)
     if isinstance(value, bool):
         raise ValueError("bool")
     if isinstance(value, int):

@@ -7,6 +7,7 @@ clean value, so the web form, the Excel upload and the CLI report the same words
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -75,6 +76,9 @@ def _stdnum_valid(code: str) -> bool:
     return stdnum_uscc.is_valid(code)
 
 
+_USCC_FORM = re.compile(f"[0-9]{{8}}[{''.join(sorted(USCC_ALPHABET))}]{{10}}")
+
+
 def check_uscc(value: Any, field_name: str = "uscc", check_character: bool = True) -> str:
     """The 18-character unified social credit code with its GB 32100-2015 check character.
 
@@ -88,7 +92,7 @@ def check_uscc(value: Any, field_name: str = "uscc", check_character: bool = Tru
         raise FieldError(field_name, "required")
     if len(text) != 18:
         raise FieldError(field_name, "uscc_length", {"value": text, "length": len(text)})
-    bad = [c for c in text if c not in USCC_ALPHABET]
+    bad = [] if _USCC_FORM.fullmatch(text) else [c for c in text if c not in USCC_ALPHABET]
     if bad:
         raise FieldError(field_name, "uscc_chars", {"value": text, "chars": "".join(dict.fromkeys(bad))})
     if not text[:8].isdigit():
@@ -101,6 +105,8 @@ def check_uscc(value: Any, field_name: str = "uscc", check_character: bool = Tru
 
 def check_count(value: Any, field_name: str, required: bool = True) -> int:
     """A non-negative whole number; 3.0 from a spreadsheet is 3, 3.5 or -1 or 'abc' is an error."""
+    if value.__class__ is int and value >= 0:  # the usual cell, already typed by read_table
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise FieldError(field_name, "required")

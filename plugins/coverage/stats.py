@@ -327,8 +327,8 @@ async def unit_figures(period_code: str, unit_ids: list[int] | None = None
     Counts add up, so they are summed per community first and then up the tree (a few
     thousand rows instead of one per organization and ancestor). Distinct instructors and
     party organizations do not add up across kinds or units: they are counted from distinct
-    (community, kind, instructor | party organization) rows per unit, once per kind and once
-    for all kinds.
+    (unit, instructor | party organization) rows that carry one flag per kind, so one
+    grouping gives the per-kind and the all-kind counts.
     """
     src = await source_for(period_code)
     out: dict[int, UnitFigures] = {}
@@ -349,20 +349,19 @@ FROM c JOIN anc ON anc.member_id = c.community_id
 GROUP BY anc.unit_id, c.kind"""
     sql_distinct = f"""
 WITH {anc}, o AS ({src.orgs}),
-t AS (SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'instructors' AS what,
+t AS (SELECT o.community_id AS community_id, o.kind AS kind, 'instructors' AS what,
              a.instructor_id AS who
       FROM o JOIN ({src.assignments}) a ON a.organization_id = o.org_id
       UNION ALL
-      SELECT DISTINCT o.community_id AS community_id, o.kind AS kind, 'party_orgs' AS what,
+      SELECT o.community_id AS community_id, o.kind AS kind, 'party_orgs' AS what,
              pl.party_org_id AS who
-      FROM o JOIN ({src.party_links}) pl ON pl.organization_id = o.org_id)
-SELECT anc.unit_id AS unit_id, t.kind AS kind, t.what AS what, COUNT(DISTINCT t.who) AS n
-FROM t JOIN anc ON anc.member_id = t.community_id
-GROUP BY anc.unit_id, t.kind, t.what
-UNION ALL
-SELECT anc.unit_id AS unit_id, '{TOTAL}' AS kind, t.what AS what, COUNT(DISTINCT t.who) AS n
-FROM t JOIN anc ON anc.member_id = t.community_id
-GROUP BY anc.unit_id, t.what"""
+      FROM o JOIN ({src.party_links}) pl ON pl.organization_id = o.org_id),
+m AS (SELECT community_id, what, who, {_kind_flags('kind')}
+      FROM t GROUP BY community_id, what, who),
+u AS (SELECT anc.unit_id AS unit_id, m.what AS what, m.who AS who, {_kind_flags('m')}
+      FROM m JOIN anc ON anc.member_id = m.community_id GROUP BY anc.unit_id, m.what, m.who)
+SELECT unit_id, what, COUNT(*) AS {TOTAL}, {', '.join(f'SUM({k}) AS {k}' for k in KINDS)}
+FROM u GROUP BY unit_id, what"""
     for row in await _rows(sql):
         unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
         figures = unit[row["kind"]]
@@ -371,8 +370,17 @@ GROUP BY anc.unit_id, t.what"""
         unit[TOTAL].add(figures)
     for row in await _rows(sql_distinct):
         unit = out.setdefault(row["unit_id"], UnitFigures(row["unit_id"]))
-        setattr(unit[row["kind"]], row["what"], int(row["n"] or 0))
+        for kind in (*KINDS, TOTAL):
+            setattr(unit[kind], row["what"], int(row[kind] or 0))
     return out
+
+
+def _kind_flags(source: str) -> str:
+    """One 0/1 column per kind: a (unit, instructor) row says in which kinds the instructor
+    works there, so per-kind and all-kind distinct counts come from one grouping."""
+    if source == "kind":
+        return ", ".join(f"MAX(CASE WHEN kind = {lit(k)} THEN 1 ELSE 0 END) AS {k}" for k in KINDS)
+    return ", ".join(f"MAX({source}.{k}) AS {k}" for k in KINDS)
 
 
 async def figures_for(period_code: str, unit: OrgUnit) -> UnitFigures:
