@@ -24,6 +24,9 @@ class WorkCalendar:
     def __init__(self, overrides: dict[dt.date, bool] | None = None):
         self.overrides = overrides or {}
         self.fallback_years: set[int] = set()
+        self._years = {d.year for d in self.overrides}
+        # Answers so far: a scan asks about the same few hundred days thousands of times.
+        self._seen: dict[dt.date, bool] = {}
 
     @classmethod
     async def load(cls) -> WorkCalendar:
@@ -31,12 +34,18 @@ class WorkCalendar:
         return cls({day: bool(flag) for day, flag in rows})
 
     def loaded_years(self) -> set[int]:
-        return {d.year for d in self.overrides}
+        return set(self._years)
 
     def is_workday(self, day: dt.date) -> bool:
+        seen = self._seen.get(day)
+        if seen is None:
+            seen = self._seen[day] = self._is_workday(day)
+        return seen
+
+    def _is_workday(self, day: dt.date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        if day.year in self.loaded_years():
+        if day.year in self._years:
             return day.weekday() < 5
         try:
             return chinese_calendar.is_workday(day)
