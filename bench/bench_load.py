@@ -28,6 +28,7 @@ baseline req/s ÷ mixed req/s: the larger it is, the more the real work costs.
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import shutil
 import socket
@@ -47,6 +48,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PG_URL = os.environ.get("KAOHE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
+# The platform logs at INFO once booted; a line per client request would bury the figures.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 SECONDS = float(os.environ.get("KAOHE_BENCH_LOAD_SECONDS", "60"))
 BASELINE_SECONDS = float(os.environ.get("KAOHE_BENCH_LOAD_BASELINE_SECONDS", "10"))
 INSTRUCTORS = 50
