@@ -83,13 +83,15 @@ async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
     return [r["id"] for r in rows]
 
 
-async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
-                           thresholds: list[int]) -> dict[int, int]:
+async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresholds: list[int],
+                           rows_out: list[dict[str, Any]] | None = None) -> dict[int, int]:
     """Per threshold: one INSERT … SELECT into the outbox and one UPDATE of the level column.
 
     The levels below a threshold are listed (`overdue_level IN (…)`) rather than compared
     (`< T`) so each statement seeks the (status, overdue_level, deadline) index to the rows
-    that newly crossed instead of scanning every overdue task.
+    that newly crossed instead of scanning every overdue task. On PostgreSQL the statement
+    also returns the new outbox rows with what their events carry, appended to `rows_out`,
+    so they can be announced without reading them back.
     """
     q = _Sql(conn)
     levels = await _levels(q) | set(thresholds) | {0}
@@ -108,9 +110,18 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar,
         if q.pg:  # one statement: the UPDATE hands the rows it raised to the INSERT
             _, rows = await q.run(
                 f"WITH raised AS (UPDATE {T} SET overdue_level = {days} WHERE {where(2)} "
-                f"RETURNING id), ins AS ({insert.format(source='raised')} RETURNING 1) "
-                f"SELECT count(*) AS n FROM ins", q.d(today), cutoff)
-            crossed[days] = rows[0]["n"]
+                f"RETURNING id, number, title, responsible_person, deadline, unit_id, "
+                f"period_id), ins AS ({insert.format(source='raised')} "
+                f"RETURNING id, task_id, threshold) "
+                f"SELECT ins.id, ins.threshold, ins.task_id, r.number, r.title, "
+                f"r.responsible_person, r.deadline, u.code AS unit_code, "
+                f"p.code AS period_code FROM ins JOIN raised r ON r.id = ins.task_id "
+                f"JOIN core_org_unit u ON u.id = r.unit_id "
+                f"JOIN core_period p ON p.id = r.period_id ORDER BY ins.id",
+                q.d(today), cutoff)
+            crossed[days] = len(rows)
+            if rows_out is not None:
+                rows_out.extend(rows)
             continue
         crossed[days] = await q.count(insert.format(source=f"{T} WHERE {where(2)}"),
                                       q.d(today), cutoff)
@@ -130,53 +141,68 @@ async def _levels(q: _Sql) -> set[int]:
     return {r["v"] for r in rows}
 
 
-async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000) -> list[int]:
-    """Announce every crossing not yet announced, oldest first; returns the tasks' ids."""
-    host = get_host()
+# What each announcement reads: the outbox row with its task, unit and period.
+_PENDING = ("SELECT n.id, n.threshold, n.task_id, t.number, t.title, t.responsible_person, "
+            "t.deadline, u.code AS unit_code, p.code AS period_code "
+            "FROM rectification_overdue_notice n JOIN rectification_task t ON t.id = n.task_id "
+            "JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
+            "WHERE n.announced_at IS NULL AND n.id > {p}{before} ORDER BY n.id LIMIT {batch}")
+
+
+async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000,
+                           before: int | None = None) -> list[int]:
+    """Announce every crossing not yet announced (with an id below `before`), oldest first;
+    returns the tasks' ids."""
+    q = _Sql(Tortoise.get_connection("default"))
     sent: list[int] = []
     last_id = 0
     days_for: dict[dt.date, int] = {}
-    conn = Tortoise.get_connection("default")
-    q = _Sql(conn)
     # Plain SQL: thousands of rows on a heavy day, without the ORM's per-value conversions.
-    select = (f"SELECT n.id, n.threshold, n.task_id, t.number, t.title, t.responsible_person, "
-              f"t.deadline, u.code AS unit_code, p.code AS period_code "
-              f"FROM rectification_overdue_notice n JOIN {T} t ON t.id = n.task_id "
-              f"JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
-              f"WHERE n.announced_at IS NULL AND n.id > {q.p(1)} ORDER BY n.id LIMIT {int(batch)}")
+    bound = "" if before is None else f" AND n.id < {int(before)}"
+    select = _PENDING.format(p=q.p(1), before=bound, batch=int(batch))
     while True:
         _, rows = await q.run(select, last_id)
         if not rows:
             return sent
-        done, tasks = [], []
-        for r in rows:
-            last_id = r["id"]
-            deadline = r["deadline"]
-            if isinstance(deadline, str):  # SQLite hands dates back as text
-                deadline = dt.date.fromisoformat(deadline)
-            if deadline not in days_for:
-                days_for[deadline] = cal.working_days_between(deadline, today)
-            event = DomainEvent(
-                name="rectification.overdue", source="rectification",
-                key=f"rectification.overdue:{r['task_id']}:{r['threshold']}",
-                payload={"task_id": r["task_id"], "task_no": r["number"], "title": r["title"],
-                         "unit_code": r["unit_code"],
-                         "responsible_person": r["responsible_person"],
-                         "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
-                         "threshold": r["threshold"], "period": r["period_code"],
-                         "link": f"/rectification/tasks/{r['task_id']}"})
-            try:
-                await host.announce(event)
-            except Exception:  # left unannounced: the next scan tries again
-                log.exception("announcing %s failed", event.key)
-                continue
-            done.append(r["id"])
-            tasks.append(r["task_id"])
-        if done:
-            where, values = q.in_ids("id", 2, done)
-            await q.run(f"UPDATE rectification_overdue_notice SET announced_at = {q.p(1)} "
-                        f"WHERE {where}", now_utc(), *values)
-            sent += tasks
+        last_id = rows[-1]["id"]
+        sent += await announce_rows(rows, today, cal, days_for)
+
+
+async def announce_rows(rows: list[Any], today: dt.date, cal: WorkCalendar,
+                        days_for: dict[dt.date, int] | None = None) -> list[int]:
+    """Announce these outbox rows (shaped as _PENDING reads them) and mark the ones whose
+    listeners all returned; a failing one stays unannounced for the next scan."""
+    host = get_host()
+    days_for = {} if days_for is None else days_for
+    done, tasks = [], []
+    for r in rows:
+        deadline = r["deadline"]
+        if isinstance(deadline, str):  # SQLite hands dates back as text
+            deadline = dt.date.fromisoformat(deadline)
+        if deadline not in days_for:
+            days_for[deadline] = cal.working_days_between(deadline, today)
+        event = DomainEvent(
+            name="rectification.overdue", source="rectification",
+            key=f"rectification.overdue:{r['task_id']}:{r['threshold']}",
+            payload={"task_id": r["task_id"], "task_no": r["number"], "title": r["title"],
+                     "unit_code": r["unit_code"],
+                     "responsible_person": r["responsible_person"],
+                     "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
+                     "threshold": r["threshold"], "period": r["period_code"],
+                     "link": f"/rectification/tasks/{r['task_id']}"})
+        try:
+            await host.announce(event)
+        except Exception:  # left unannounced: the next scan tries again
+            log.exception("announcing %s failed", event.key)
+            continue
+        done.append(r["id"])
+        tasks.append(r["task_id"])
+    if done:
+        q = _Sql(Tortoise.get_connection("default"))
+        where, values = q.in_ids("id", 2, done)
+        await q.run(f"UPDATE rectification_overdue_notice SET announced_at = {q.p(1)} "
+                    f"WHERE {where}", now_utc(), *values)
+    return tasks
 
 
 async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
@@ -244,14 +270,21 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
     defn = defn or await current_definition()
     async with in_transaction() as conn:
         marked = await mark_overdue(conn, today)
-        crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds)
+        fresh: list[dict[str, Any]] = []  # this scan's crossings, when the database returns them
+        crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds, fresh)
         if marked or any(crossed.values()):
             await audit.record("rectification.overdue_scan", "rectification_task",
                                f"scan:{today.isoformat()}",
                                after={"marked_overdue": len(marked), "ids": id_ranges(marked),
                                       "thresholds_crossed": crossed},
                                reason="daily overdue scan (set-based update)")
-    announced = await announce_pending(today, cal)
+    # After the commit, so listeners see the crossings stored; oldest first: earlier scans'
+    # failures, then today's (read back here on SQLite, returned by the statement on PG).
+    if fresh:
+        announced = await announce_pending(today, cal, before=min(r["id"] for r in fresh))
+        announced += await announce_rows(fresh, today, cal)
+    else:
+        announced = await announce_pending(today, cal)
     retried = await outbox.retry_pending()  # events of transitions whose listener failed
     async with in_transaction() as conn:  # one commit for all reminders (notify: savepoints)
         told, reminded = await remind(today, cal, reminder_days, conn)

@@ -99,6 +99,34 @@ async def test_failed_announcement_is_retried_not_lost(people, host, heard):
         f"rectification.overdue:{task.id}:1") >= 1
 
 
+async def test_earlier_failures_go_out_before_todays_crossings(people, host, heard):
+    """On PostgreSQL today's crossings come back from the statement that stored them; an
+    event left over from an earlier scan still goes out first, and each exactly once."""
+    from core.hookspecs import hookimpl
+
+    a = await dispatched(people, severity="urgent")
+    b = await dispatched(people, day="2026-10-09", severity="urgent")
+    calls = {"n": 0}
+
+    class Flaky:
+        @staticmethod
+        @hookimpl
+        def kaohe_event(event):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("listener down")
+
+    host.register("flaky_order", Flaky)
+    assert (await overdue_scan(today=D("2026-10-12")))["announced"] == 0  # a's event failed
+    seen = len(heard)
+    second = await overdue_scan(today=D("2026-10-16"))
+    keys = [e.key for e in heard[seen:] if e.name == "rectification.overdue"]
+    assert keys == [f"rectification.overdue:{a.id}:1", f"rectification.overdue:{b.id}:1"]
+    assert second["announced"] == 2 and second["thresholds_crossed"][1] == 1
+    assert await OverdueNotice.filter(announced_at=None).count() == 0
+    assert (await overdue_scan(today=D("2026-10-16")))["announced"] == 0
+
+
 async def test_responded_and_closed_tasks_are_not_marked(people, settings, heard):
     a = await dispatched(people, severity="urgent")
     await step(people, a, "respond", who="nm", day="2026-10-09", note="done",
