@@ -23,10 +23,13 @@ from core.plugins import get_host
 from plugins.rectification import outbox
 from plugins.rectification.common import local_date, now_utc, officers_by_path, officers_for
 from plugins.rectification.config import Definition, current_definition
-from plugins.rectification.models import Task
 
 log = logging.getLogger("kaohe.rectification")
 T = "rectification_task"
+# The predicates of the two partial indexes (migration 0004), word for word: SQLite uses a
+# partial index only for a query whose WHERE repeats its predicate.
+NOT_OVERDUE = "status = 'dispatched' AND overdue = FALSE"
+PASSED_UNREMINDED = "status = 'dispatched' AND overdue = TRUE AND reminded_passed IS NULL"
 
 
 def threshold_cutoff(cal: WorkCalendar, today: dt.date, days: int) -> dt.date:
@@ -75,8 +78,7 @@ async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
     q = _Sql(conn)
     since = "deadline + 1" if q.pg else "date(deadline, '+1 day')"
     update = (f"UPDATE {T} SET overdue = TRUE, overdue_since = {since} "
-              f"WHERE status = 'dispatched' AND deadline < {q.p(1)} AND overdue = FALSE "
-              f"RETURNING id")
+              f"WHERE {NOT_OVERDUE} AND deadline < {q.p(1)} RETURNING id")
     if q.pg:  # asyncpg returns rows only for a statement that is not a bare UPDATE
         update = f"WITH changed AS ({update}) SELECT id FROM changed"
     _, rows = await q.run(update, q.d(today))
@@ -217,18 +219,26 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
     officers = await officers_by_path()
     told = {"before": 0, "passed": 0}
     reminded: dict[str, list[int]] = {"before": [], "passed": []}
+    q = _Sql(conn or Tortoise.get_connection("default"))
+    # Not yet reminded for this deadline (a new deadline empties the column). Plain SQL: the
+    # "passed" predicate must read exactly as its partial index's.
     stages = {
-        "before": Task.filter(status="dispatched", deadline__gte=today, deadline__lte=soon),
-        "passed": Task.filter(status="dispatched", overdue=True),
+        "before": (f"status = 'dispatched' AND deadline >= {q.p(1)} "
+                   f"AND deadline <= {q.p(2)} AND reminded_before IS NULL",
+                   [q.d(today), q.d(soon)]),
+        "passed": (PASSED_UNREMINDED, []),
     }
-    for stage, qs in stages.items():
+    for stage, (where, args) in stages.items():
         column = f"reminded_{stage}"
-        # Not yet reminded for this deadline (a new deadline empties the column).
-        rows = await qs.filter(**{f"{column}__isnull": True}).values(
-            "id", "number", "title", "deadline", "unit__path")
-        rows.sort(key=lambda r: (r["deadline"], r["id"]))  # in Python: lets the index seek
-        if not rows:
+        _, found = await q.run(
+            f"SELECT t.id, t.number, t.title, t.deadline, u.path "
+            f"FROM (SELECT * FROM {T} WHERE {where}) t "
+            f"JOIN core_org_unit u ON u.id = t.unit_id", *args)
+        if not found:
             continue
+        rows = [{"id": r["id"], "number": r["number"], "title": r["title"],
+                 "deadline": _as_date(r["deadline"]), "unit__path": r["path"]} for r in found]
+        rows.sort(key=lambda r: (r["deadline"], r["id"]))
         per_user: dict[int, tuple[Any, list[dict]]] = {}
         for r in rows:
             for user in officers_for(r["unit__path"], officers):
@@ -237,10 +247,13 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
             told[stage] += await _tell(user, stage, tasks, today, cal)
         # Set-based: every task of this stage now carries the deadline it was reminded for.
         reminded[stage] = [r["id"] for r in rows]
-        q = _Sql(conn or Tortoise.get_connection("default"))
-        where, values = q.in_ids("id", 1, reminded[stage])
-        await q.run(f"UPDATE {T} SET {column} = deadline WHERE {where}", *values)
+        ids, values = q.in_ids("id", 1, reminded[stage])
+        await q.run(f"UPDATE {T} SET {column} = deadline WHERE {ids}", *values)
     return told, reminded
+
+
+def _as_date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite: text
 
 
 async def _tell(user: Any, stage: str, tasks: list[dict], today: dt.date,

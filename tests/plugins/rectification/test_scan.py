@@ -209,3 +209,26 @@ async def test_job_is_registered(settings, host):
 
     jobs = collect_jobs(settings, host)
     assert "rectification.overdue_scan" in jobs
+
+
+async def test_scan_statements_use_the_partial_indexes():
+    """The heavy day's level updates stay out of these two indexes only if the scan's own
+    statements can use them; SQLite does so only when the WHERE repeats the predicate."""
+    from tortoise import Tortoise
+
+    from core import db
+    from plugins.rectification.scan import NOT_OVERDUE, PASSED_UNREMINDED
+
+    conn = Tortoise.get_connection("default")
+    if db.dialect() == "postgres":
+        _, rows = await conn.execute_query(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'rectification_task'")
+        defs = {r["indexname"]: r["indexdef"] for r in rows}
+        assert "overdue = false" in defs["rect_task_not_overdue"]
+        assert "reminded_passed IS NULL" in defs["rect_task_passed_unreminded"]
+        return
+    for where, index in ((f"{NOT_OVERDUE} AND deadline < '2026-10-12'", "rect_task_not_overdue"),
+                         (PASSED_UNREMINDED, "rect_task_passed_unreminded")):
+        _, plan = await conn.execute_query(
+            f"EXPLAIN QUERY PLAN SELECT id FROM rectification_task WHERE {where}")
+        assert index in " ".join(str(r["detail"]) for r in plan), plan
