@@ -1,13 +1,20 @@
-"""What every browser test shares: Debian's chromium, its flags, a free port, a server wait."""
+"""What every browser test shares: Debian's chromium, its flags, a free port, a server (in
+process or as `kaohe serve`) and a way to set data up before it starts."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import subprocess
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless as root; no background connections (the machine's network is closed).
@@ -38,3 +45,48 @@ async def wait_for_server(url: str, proc, timeout: float = 90) -> None:
         except OSError:
             await asyncio.sleep(0.1)
     raise TimeoutError(url)
+
+
+@contextlib.contextmanager
+def serving(python: str, settings_path: Path, env: dict | None = None):
+    """`kaohe serve` on a free port; yields the base URL, stops the server afterwards."""
+    port = free_port()
+    proc = subprocess.Popen([python, "-m", "core", "--settings", str(settings_path), "serve",
+                             "--port", str(port), "--no-scheduler"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"kaohe serve exited {proc.returncode}: {out}{err}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("kaohe serve did not open its port within 60 s")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def with_db(settings, body):
+    """Run `body()` with the platform's database open (set-up before a server starts)."""
+    from core import db as core_db
+    from core.plugins import get_host
+
+    async def run():
+        await core_db.init_db(settings, get_host())
+        try:
+            return await body()
+        finally:
+            await core_db.close_db()
+
+    return asyncio.run(run())

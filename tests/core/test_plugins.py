@@ -9,28 +9,24 @@ shared site-packages would make every other test process on the machine load it 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib.metadata as md
 import inspect
 import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from core import db as core_db
 from core import hookspecs
 from core.plugins import PluginError, PluginHost, get_host
+from tests.browser import free_port, serving, with_db
 from tests.conftest import login, make_user, seed_units, write_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,57 +42,10 @@ def kaohe(python: str, settings_path: Path, *args: str, env: dict | None = None,
                           env={**os.environ, **(env or {})})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serving(python: str, settings_path: Path, env: dict | None = None):
-    """`kaohe serve` on a free port; yields the base URL, stops the server afterwards."""
-    port = free_port()
-    proc = subprocess.Popen([python, "-m", "core", "--settings", str(settings_path), "serve",
-                             "--port", str(port), "--no-scheduler"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                raise AssertionError(f"kaohe serve exited {proc.returncode}: {out}{err}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError("kaohe serve did not open its port within 60 s")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def web_login(client: httpx.Client, username: str, password: str = "password1") -> str:
     r = client.post("/login", data={"username": username, "password": password})
     assert r.status_code in (302, 303), r.text
     return client.get("/api/me").json()["csrf"]
-
-
-def with_db(settings, body):
-    async def run():
-        await core_db.init_db(settings, get_host())
-        try:
-            return await body()
-        finally:
-            await core_db.close_db()
-
-    return asyncio.run(run())
 
 
 async def sql(query: str):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from tests.browser import ARGS, CHROMIUM, MARKS
+from tests.browser import ARGS, CHROMIUM, MARKS, serving, with_db
 from tests.conftest import make_user
-from tests.core.test_plugins import serving, with_db
 from tests.plugins.accountability.helpers import apply_definition, ours, overdue
 
 PASSWORD = "browser-pass-1"
