@@ -92,8 +92,8 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
     The levels below a threshold are listed (`overdue_level IN (…)`) rather than compared
     (`< T`) so each statement seeks the (status, overdue_level, deadline) index to the rows
     that newly crossed instead of scanning every overdue task. On PostgreSQL the statement
-    also returns the new outbox rows with what their events carry, appended to `rows_out`,
-    so they can be announced without reading them back.
+    also returns the new outbox rows; with what their events carry they are appended to
+    `rows_out`, so they can be announced without searching the outbox for them.
     """
     q = _Sql(conn)
     levels = await _levels(q) | set(thresholds) | {0}
@@ -112,23 +112,39 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
         if q.pg:  # one statement: the UPDATE hands the rows it raised to the INSERT
             _, rows = await q.run(
                 f"WITH raised AS (UPDATE {T} SET overdue_level = {days} WHERE {where(2)} "
-                f"RETURNING id, number, title, responsible_person, deadline, unit_id, "
-                f"period_id), ins AS ({insert.format(source='raised')} "
-                f"RETURNING id, task_id, threshold) "
-                f"SELECT ins.id, ins.threshold, ins.task_id, r.number, r.title, "
-                f"r.responsible_person, r.deadline, u.code AS unit_code, "
-                f"p.code AS period_code FROM ins JOIN raised r ON r.id = ins.task_id "
-                f"JOIN core_org_unit u ON u.id = r.unit_id "
-                f"JOIN core_period p ON p.id = r.period_id ORDER BY ins.id",
+                f"RETURNING id), ins AS ({insert.format(source='raised')} "
+                f"RETURNING id, task_id, threshold) SELECT id, task_id, threshold FROM ins",
                 q.d(today), cutoff)
             crossed[days] = len(rows)
-            if rows_out is not None:
-                rows_out.extend(rows)
+            if rows_out is not None and rows:
+                rows_out.extend(await _with_payload(q, rows))
             continue
         crossed[days] = await q.count(insert.format(source=f"{T} WHERE {where(2)}"),
                                       q.d(today), cutoff)
         await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where(1)}", cutoff)
     return crossed
+
+
+async def _with_payload(q: _Sql, notices: list[Any]) -> list[dict[str, Any]]:
+    """The outbox rows with what their events carry, read by primary key in a second
+    statement: joined inside the crossing statement, the planner cannot see how many rows
+    the CTEs hold and chose hash joins over the whole table, or nested loops that took
+    minutes on a first scan of 60,000 overdue tasks."""
+    where, values = q.in_ids("t.id", 1, [n["task_id"] for n in notices])
+    _, rows = await q.run(
+        f"SELECT t.id, t.number, t.title, t.responsible_person, t.deadline, "
+        f"u.code AS unit_code, p.code AS period_code FROM {T} t "
+        f"JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
+        f"WHERE {where}", *values)
+    tasks = {r["id"]: r for r in rows}
+    out = []
+    for n in sorted(notices, key=lambda n: n["id"]):
+        t = tasks[n["task_id"]]
+        out.append({"id": n["id"], "threshold": n["threshold"], "task_id": n["task_id"],
+                    "number": t["number"], "title": t["title"],
+                    "responsible_person": t["responsible_person"], "deadline": t["deadline"],
+                    "unit_code": t["unit_code"], "period_code": t["period_code"]})
+    return out
 
 
 async def _levels(q: _Sql) -> set[int]:
