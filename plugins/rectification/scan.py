@@ -131,11 +131,8 @@ async def _with_payload(q: _Sql, notices: list[Any]) -> list[dict[str, Any]]:
     the CTEs hold and chose hash joins over the whole table, or nested loops that took
     minutes on a first scan of 60,000 overdue tasks."""
     where, values = q.in_ids("t.id", 1, [n["task_id"] for n in notices])
-    _, rows = await q.run(
-        f"SELECT t.id, t.number, t.title, t.responsible_person, t.deadline, "
-        f"u.code AS unit_code, p.code AS period_code FROM {T} t "
-        f"JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
-        f"WHERE {where}", *values)
+    _, rows = await q.run(f"SELECT t.id, {_EVENT_COLUMNS} FROM {T} t {_EVENT_JOINS} "
+                          f"WHERE {where}", *values)
     tasks = {r["id"]: r for r in rows}
     out = []
     for n in sorted(notices, key=lambda n: n["id"]):
@@ -159,11 +156,13 @@ async def _levels(q: _Sql) -> set[int]:
     return {r["v"] for r in rows}
 
 
-# What each announcement reads: the outbox row with its task, unit and period.
-_PENDING = ("SELECT n.id, n.threshold, n.task_id, t.number, t.title, t.responsible_person, "
-            "t.deadline, u.code AS unit_code, p.code AS period_code "
-            "FROM rectification_overdue_notice n JOIN rectification_task t ON t.id = n.task_id "
-            "JOIN core_org_unit u ON u.id = t.unit_id JOIN core_period p ON p.id = t.period_id "
+# What each announcement reads: the outbox row with its task (t), unit and period.
+_EVENT_COLUMNS = ("t.number, t.title, t.responsible_person, t.deadline, "
+                  "u.code AS unit_code, p.code AS period_code")
+_EVENT_JOINS = ("JOIN core_org_unit u ON u.id = t.unit_id "
+                "JOIN core_period p ON p.id = t.period_id")
+_PENDING = (f"SELECT n.id, n.threshold, n.task_id, {_EVENT_COLUMNS} "
+            f"FROM rectification_overdue_notice n JOIN {T} t ON t.id = n.task_id {_EVENT_JOINS} "
             "WHERE n.announced_at IS NULL AND n.id > {p}{before} ORDER BY n.id LIMIT {batch}")
 
 
@@ -194,9 +193,7 @@ async def announce_rows(rows: list[Any], today: dt.date, cal: WorkCalendar,
     days_for = {} if days_for is None else days_for
     done, tasks = [], []
     for r in rows:
-        deadline = r["deadline"]
-        if isinstance(deadline, str):  # SQLite hands dates back as text
-            deadline = dt.date.fromisoformat(deadline)
+        deadline = _as_date(r["deadline"])
         if deadline not in days_for:
             days_for[deadline] = cal.working_days_between(deadline, today)
         event = DomainEvent(
