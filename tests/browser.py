@@ -1,5 +1,5 @@
 """What every browser test shares: Debian's chromium, its flags, a free port, a server (in
-process or as `kaohe serve`) and a way to set data up before it starts."""
+process or as `kaohe serve`)."""
 
 from __future__ import annotations
 
@@ -76,17 +76,3 @@ def serving(python: str, settings_path: Path, env: dict | None = None):
             proc.kill()
             proc.wait()
 
-
-def with_db(settings, body):
-    """Run `body()` with the platform's database open (set-up before a server starts)."""
-    from core import db as core_db
-    from core.plugins import get_host
-
-    async def run():
-        await core_db.init_db(settings, get_host())
-        try:
-            return await body()
-        finally:
-            await core_db.close_db()
-
-    return asyncio.run(run())

@@ -192,3 +192,19 @@ async def seed_units():
     await ensure_unit("520103001", "黔灵社区", "community", yy)
     await ensure_period("2014")
     await ensure_period("2013", status="closed")
+
+
+def with_db(settings, body):
+    """Run `body()` with the platform's database open, outside the async test fixtures
+    (CLI tests and set-up before a server process starts)."""
+    from core import db as core_db
+    from core.plugins import get_host
+
+    async def run():
+        await core_db.init_db(settings, get_host())
+        try:
+            return await body()
+        finally:
+            await core_db.close_db()
+
+    return asyncio.run(run())

@@ -11,8 +11,8 @@ import types
 
 from core import i18n
 from core.web import nav_for
-from tests.browser import ARGS, CHROMIUM, MARKS, serving, with_db
-from tests.conftest import make_user, seed_units
+from tests.browser import ARGS, CHROMIUM, MARKS, serving
+from tests.conftest import make_user, seed_units, with_db
 
 ROLES = {"admin": None, "instructor": None, "unit_officer": "520102", "leader": None}
 PASSWORD = "browser-pass-1"

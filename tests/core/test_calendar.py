@@ -3,7 +3,6 @@ unknown year (logged and on the admin dashboard), and loading a year from TOML (
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import tomllib
@@ -12,12 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core import db as core_db
 from core.audit import AuditEntry
 from core.calendar import WorkCalendar
 from core.calendar_models import CalendarDay
-from core.plugins import get_host
-from tests.conftest import login, make_user
+from tests.conftest import login, make_user, with_db
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "calendar-2027.example.toml"
@@ -101,17 +98,6 @@ def _cli(settings, *args):
     return CliRunner().invoke(cli, ["--settings", str(settings.source), *args])
 
 
-def _with_db(settings, body):
-    async def run():
-        await core_db.init_db(settings, get_host())
-        try:
-            return await body()
-        finally:
-            await core_db.close_db()
-
-    return asyncio.run(run())
-
-
 def test_cli_load_makes_the_year_known_and_changes_counts(settings):
     fallback = WorkCalendar()
     span = (D(2027, 9, 30), D(2027, 10, 11))
@@ -123,7 +109,7 @@ def test_cli_load_makes_the_year_known_and_changes_counts(settings):
         entry = await AuditEntry.get(action="calendar.load")
         return cal, entry
 
-    cal, entry = _with_db(settings, check)
+    cal, entry = with_db(settings, check)
     assert cal.is_known(2027) and not cal.fallback_years
     assert not cal.is_workday(D(2027, 1, 1)) and not cal.is_workday(D(2027, 10, 4))
     assert cal.is_workday(D(2027, 10, 9))  # the sample's make-up Saturday
@@ -150,7 +136,7 @@ def test_cli_load_rejects_a_bad_schedule_naming_the_key(settings, tmp_path, text
     r = _cli(settings, "calendar", "load", str(bad))
     assert r.exit_code == 2, r.output
     assert key in r.output
-    assert _with_db(settings, lambda: CalendarDay.all().count()) == 0
+    assert with_db(settings, lambda: CalendarDay.all().count()) == 0
 
 
 # -- loading a year: the admin page, and the dashboard warning ----------------------------------

@@ -26,8 +26,8 @@ from click.testing import CliRunner
 
 from core import hookspecs
 from core.plugins import PluginError, PluginHost, get_host
-from tests.browser import free_port, serving, with_db
-from tests.conftest import login, make_user, seed_units, write_settings
+from tests.browser import free_port, serving
+from tests.conftest import login, make_user, seed_units, with_db, write_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tests" / "example_plugin"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 from click.testing import CliRunner
 
-from core import db as core_db
 from core.accounts import Session, User
 from core.audit import AuditEntry
-from core.plugins import get_host
-from tests.conftest import login, make_user, seed_units
+from tests.conftest import login, make_user, seed_units, with_db
 
 # -- CLI ----------------------------------------------------------------------------------------
 
@@ -24,19 +21,8 @@ def _cli(settings, *args, input=None):
     return CliRunner().invoke(cli, ["--settings", str(settings.source), *args], input=input)
 
 
-def _with_db(settings, body):
-    async def run():
-        await core_db.init_db(settings, get_host())
-        try:
-            return await body()
-        finally:
-            await core_db.close_db()
-
-    return asyncio.run(run())
-
-
 def _units(settings):
-    _with_db(settings, seed_units)
+    with_db(settings, seed_units)
 
 
 def test_cli_create_and_list(settings):
@@ -57,7 +43,7 @@ def test_cli_create_and_list(settings):
         entry = await AuditEntry.get(action="user.create", object_id="zhang")
         return user, entry
 
-    user, entry = _with_db(settings, check)
+    user, entry = with_db(settings, check)
     assert user.password_hash.startswith("$argon2") and user.check_password("s3cret-pw")
     assert user.display_name == "张三" and user.email == "zhang@example.org"
     assert entry.actor == "cli" and entry.after["role"] == "admin"
@@ -86,7 +72,7 @@ def test_cli_create_rejects_bad_input(settings, args, message):
     r = _cli(settings, "users", "create", "bad", *args)
     assert r.exit_code == 2, r.output
     assert message in r.output
-    assert _with_db(settings, lambda: User.filter(username="bad").count()) == 0
+    assert with_db(settings, lambda: User.filter(username="bad").count()) == 0
 
 
 def test_cli_create_refuses_a_taken_name(settings):
@@ -94,7 +80,7 @@ def test_cli_create_refuses_a_taken_name(settings):
                 "--password", "s3cret-pw").exit_code == 0
     r = _cli(settings, "users", "create", "dup", "--role", "leader", "--password", "s3cret-pw")
     assert r.exit_code == 2 and "username: 'dup' already exists" in r.output
-    assert _with_db(settings, lambda: User.get(username="dup")).role == "admin"
+    assert with_db(settings, lambda: User.get(username="dup")).role == "admin"
 
 
 def test_cli_disable_ends_sessions_and_blocks_login(settings):
@@ -104,7 +90,7 @@ def test_cli_disable_ends_sessions_and_blocks_login(settings):
         user = await make_user("ma", "leader")
         await accounts.start_session(user, hours=1)
 
-    _with_db(settings, setup)
+    with_db(settings, setup)
     r = _cli(settings, "users", "disable", "ma")
     assert r.exit_code == 0 and "disabled" in r.output
 
@@ -113,14 +99,14 @@ def test_cli_disable_ends_sessions_and_blocks_login(settings):
         return (user.is_active, await Session.filter(user=user).count(),
                 await AuditEntry.filter(action="user.disable", object_id="ma", actor="cli").count())
 
-    assert _with_db(settings, check) == (False, 0, 1)
+    assert with_db(settings, check) == (False, 0, 1)
     assert "ma\tleader\t-\tdisabled" in _cli(settings, "users", "list").output
     r = _cli(settings, "users", "disable", "nobody")
     assert r.exit_code == 2 and "no user 'nobody'" in r.output
 
 
 def test_cli_reset_password(settings):
-    _with_db(settings, lambda: make_user("zhou", "instructor", password="old-password"))
+    with_db(settings, lambda: make_user("zhou", "instructor", password="old-password"))
     r = _cli(settings, "users", "reset-password", "zhou", input="new-password\nnew-password\n")
     assert r.exit_code == 0 and "password of zhou reset" in r.output
 
@@ -129,7 +115,7 @@ def test_cli_reset_password(settings):
         entry = await AuditEntry.get(action="user.reset_password", object_id="zhou")
         return user.check_password("new-password"), user.check_password("old-password"), entry
 
-    new_ok, old_ok, entry = _with_db(settings, check)
+    new_ok, old_ok, entry = with_db(settings, check)
     assert new_ok and not old_ok
     assert entry.before is None and entry.after is None  # no password material in the trail
     r = _cli(settings, "users", "reset-password", "zhou", "--password", "short")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from tests.browser import ARGS, CHROMIUM, MARKS, serving, with_db
-from tests.conftest import make_user
+from tests.browser import ARGS, CHROMIUM, MARKS, serving
+from tests.conftest import make_user, with_db
 from tests.plugins.accountability.helpers import apply_definition, ours, overdue
 
 PASSWORD = "browser-pass-1"

@@ -8,8 +8,8 @@ import sys
 
 from python_calamine import CalamineWorkbook
 
-from tests.browser import ARGS, CHROMIUM, MARKS, serving, with_db
-from tests.conftest import make_user
+from tests.browser import ARGS, CHROMIUM, MARKS, serving
+from tests.conftest import make_user, with_db
 from tests.plugins.ranking.helpers import SCENARIO, definition
 
 PASSWORD = "browser-pass-1"
