@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import fields
 from tortoise.models import Model
 
+from core import clock
+
 ROLES = ("admin", "instructor", "unit_officer", "leader")
 _hasher = PasswordHasher()
 
@@ -100,7 +102,7 @@ async def start_session(user: User, hours: int, address: str = "") -> tuple[str,
     token = secrets.token_urlsafe(32)
     session = await Session.create(
         token_hash=hash_token(token), user=user, csrf_token=secrets.token_urlsafe(24),
-        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours), address=address)
+        expires_at=clock.now() + dt.timedelta(hours=hours), address=address)
     return token, session
 
 
@@ -108,7 +110,7 @@ async def session_user(token: str) -> tuple[User, Session] | None:
     session = await Session.get_or_none(token_hash=hash_token(token)).select_related("user")
     if session is None:
         return None
-    if session.expires_at < dt.datetime.now(dt.UTC) or not session.user.is_active:
+    if session.expires_at < clock.now() or not session.user.is_active:
         await session.delete()
         return None
     return session.user, session

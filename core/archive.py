@@ -6,7 +6,6 @@ SHA-256 taken when the file was written, and the roles that may download it.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import re
@@ -18,6 +17,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from core import clock
 from core.errors import Forbidden, KaoheError, NotFound
 
 
@@ -74,7 +74,7 @@ async def store(settings: Any, *, exporter: str, title: str, filename: str, data
     from core import audit
 
     base = reports_dir(settings)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     rel = Path(now.strftime("%Y")) / now.strftime("%m") / (
         f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}-{safe_filename(exporter, 60)}.xlsx")
     target = base / rel

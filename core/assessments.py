@@ -6,7 +6,6 @@ its own section through hooks. Every applied file is a version; old versions sta
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import inspect
@@ -18,7 +17,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, clock
 from core.orgs import LEVELS, OrgUnit, Period, ensure_unit, parse_period
 from core.plugins import PluginHost
 
@@ -164,7 +163,7 @@ async def apply(text: str, host: PluginHost, applied_by: str = "") -> tuple[Asse
                                           "status": p.get("status", "open")})
             if not created and period.status != p.get("status", "open"):
                 period.status = p.get("status", "open")
-                period.closed_at = dt.datetime.now(dt.UTC) if period.status == "closed" else None
+                period.closed_at = clock.now() if period.status == "closed" else None
                 await period.save()
         version = 1
         if existing:

@@ -31,6 +31,8 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from core import clock
+
 GENESIS = "0" * 64
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("kaohe_actor", default="system")
 PG_LOCK_KEY = 727001
@@ -155,7 +157,7 @@ async def _head(conn: Any) -> str:
 
 def _now() -> dt.datetime:
     # Whole seconds: both databases give back exactly what was hashed.
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return clock.now().replace(microsecond=0)
 
 
 def _entry(prev: str, at: dt.datetime, actor: str, action: str, object_type: str,

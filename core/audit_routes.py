@@ -11,7 +11,7 @@ from litestar import Request, Response, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from core import audit, i18n, web
+from core import audit, clock, i18n, web
 from core.errors import Invalid
 
 ADMIN = ("admin",)
@@ -154,7 +154,7 @@ async def audit_export(request: Request) -> Response:
     lang = web.language(request)
     filters = _parse_filters(_query(request), lang)
     data = await build_workbook(filters, request.app.state.settings.app.timezone, lang)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.xlsx"'})

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core import i18n
+from core import clock, i18n
 from core.plugins import PluginHost, set_host
-from core.settings import Settings, load_settings, set_current, validate_plugin_sections
+from core.settings import Settings, SettingsError, load_settings, set_current, validate_plugin_sections
 
 
 def boot(settings: Settings | str | None = None, extra_plugins: dict[str, Any] | None = None,
          environ: dict[str, str] | None = None) -> tuple[Settings, PluginHost]:
     if not isinstance(settings, Settings):
         settings = load_settings(settings, environ=environ)
+    try:
+        clock.configure(settings.app.timezone, settings.app.today)
+    except clock.ClockError as exc:
+        raise SettingsError(str(exc)) from None
     logging.basicConfig(level=logging.DEBUG if settings.app.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tortoise").setLevel(logging.WARNING)

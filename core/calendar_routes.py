@@ -11,7 +11,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromQuery, MultipartBody
 from litestar.response import Redirect, Template
 
-from core import i18n, web
+from core import clock, i18n, web
 from core.calendar import WorkCalendar, apply_schedule, year_summary
 
 ADMIN = ("admin",)
@@ -19,7 +19,7 @@ MAX_BYTES = 64 * 1024
 
 
 def _years(cal: WorkCalendar) -> list[dict[str, Any]]:
-    this = dt.date.today().year
+    this = clock.today().year
     loaded = cal.loaded_years()
     out = []
     for year in sorted({this - 1, this, this + 1, this + 2} | loaded):

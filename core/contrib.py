@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import clock
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -71,4 +73,4 @@ class DomainEvent:
     key: str
     payload: dict[str, Any]
     source: str
-    occurred_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    occurred_at: dt.datetime = field(default_factory=lambda: clock.now())

@@ -15,15 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from core import accounts, assessments
+from core import accounts, assessments, clock
 from core.audit import acting_as
 from core.orgs import OrgUnit
 from core.plugins import PluginHost
 from core.settings import Settings
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORDER = ["coverage", "rectification", "ranking", "accountability"]
 DEFINITION = Path(__file__).resolve().parent.parent / "assessments" / "guiyang-2014.toml"
 COMMUNITIES = 93
@@ -53,7 +51,7 @@ class DemoContext:
     progress: Callable[[str], None]
     period: str = "2014"
     # The platform's working date is Shanghai's, whatever the machine's zone.
-    today: dt.date = field(default_factory=lambda: dt.datetime.now(SHANGHAI).date())
+    today: dt.date = field(default_factory=lambda: clock.local_now().date())
     summary: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 

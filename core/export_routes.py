@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from core import archive, exports, web
+from core import archive, clock, exports, web
 from core.contrib import ExportRequest
 from core.errors import Invalid
 from core.security import current_user
@@ -102,9 +102,8 @@ async def archive_page(request: Request, exporter: FromQuery[str] = "",
 
 
 def _local(moment: Any) -> str:
-    from core.xlsx import TZ
 
-    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M")
 
 
 @get("/archive/{report_id:int}/download", opt={"roles": ANY_ROLE}, include_in_schema=False)

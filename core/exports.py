@@ -11,12 +11,11 @@ routes in core/export_routes.py use the same two functions.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import io
 import zipfile
 from typing import Any
 
-from core import i18n
+from core import clock, i18n
 from core.contrib import Exporter, ExportRequest
 from core.errors import Forbidden, Invalid, KaoheError, NotFound
 from core.plugins import PluginHost, get_host
@@ -108,10 +107,9 @@ async def _build(exporter: Exporter, request: ExportRequest) -> bytes:
 
 def default_filename(exporter: Exporter, request: ExportRequest) -> str:
     from core.archive import safe_filename
-    from core.xlsx import TZ
 
     parts = [exporter.title or exporter.name, request.period or "", request.unit or "",
-             request.group or "", dt.datetime.now(TZ).strftime("%Y%m%d-%H%M")]
+             request.group or "", clock.local_now().strftime("%Y%m%d-%H%M")]
     return safe_filename("_".join(p for p in parts if p) + ".xlsx")
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from tortoise.expressions import Q
 
-from core import audit
+from core import audit, clock
 from core.notify_models import MailMessage
 from core.settings import Settings
 
@@ -125,7 +125,7 @@ async def _claim(settings: Settings, mail: MailMessage, now: dt.datetime) -> boo
 async def send_due(settings: Settings, now: dt.datetime | None = None,
                    limit: int = 200) -> dict[str, Any]:
     """Send the queued mail that is due; returns {"sent": [ids], "retry": [ids], "failed": [ids]}."""
-    now = now or dt.datetime.now(UTC)
+    now = now or clock.now()
     outcome: dict[str, list[int]] = {"sent": [], "retry": [], "failed": []}
     candidates = await MailMessage.filter(_due(settings, now), status="queued").order_by(
         "id").limit(limit)
@@ -161,7 +161,7 @@ async def send_due(settings: Settings, now: dt.datetime | None = None,
                 await conn.close()
                 continue
             await MailMessage.filter(id=mail.id).update(
-                status="sent", sent_at=dt.datetime.now(UTC), attempts=mail.attempts + 1,
+                status="sent", sent_at=clock.now(), attempts=mail.attempts + 1,
                 next_attempt_at=None)
             outcome["sent"].append(mail.id)
     finally:

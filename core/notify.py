@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import audit, i18n
+from core import audit, clock, i18n
 from core.accounts import User
 from core.contrib import JobSpec
 from core.mailer import send_due  # noqa: F401  (re-exported: plugins send through notify)
@@ -89,7 +89,7 @@ async def notify(users: Iterable[User], subject: str, body: str = "", *, key: st
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(UTC)
+    return clock.now()
 
 
 def _check_addr(to_addr: str) -> str:

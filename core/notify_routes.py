@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core import audit, i18n, web
+from core import audit, clock, i18n, web
 from core.errors import Conflict, Invalid, NotFound
 from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
@@ -56,7 +56,7 @@ async def _retry(request: Request, mail_id: int) -> MailMessage:
         raise Conflict("not_failed", f"mail {mail_id}: only failed mail can be sent again "
                                      f"(status is {mail.status})", field="status")
     before = audit.snapshot(mail, exclude=("body",))
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     # A fresh set of attempts; the last error stays visible until the next try.
     await MailMessage.filter(id=mail_id, status="failed").update(
         status="queued", attempts=0, next_attempt_at=local(request.app.state.settings, now))

@@ -7,7 +7,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 from litestar.response import Redirect, Template
 
-from core import assessments, i18n, login, web
+from core import assessments, clock, i18n, login, web
 from core.notify_models import InboxMessage
 from core.plugins import get_host
 from core.security import current_user
@@ -35,10 +35,9 @@ async def inbox_page(request: Request) -> Template:
 @post("/inbox/{message_id:int}/read", opt={"roles": ANY_ROLE, "leader_write": True},
       include_in_schema=False)
 async def inbox_read(request: Request, message_id: FromPath[int]) -> Redirect:
-    import datetime as dt
 
     await InboxMessage.filter(id=message_id, user=current_user(request)).update(
-        read_at=dt.datetime.now(dt.UTC))
+        read_at=clock.now())
     return Redirect(path="/inbox")
 
 

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, clock
 from core.contrib import JobSpec
 from core.plugins import PluginHost
 from core.scheduler_models import JobRun
@@ -123,7 +123,7 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
 
 
 def next_fire_time(trigger: Any, tz: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    now = now or dt.datetime.now(ZoneInfo(tz))
+    now = now or clock.local_now()
     return make_trigger(trigger, tz).get_next_fire_time(None, now)
 
 
@@ -136,7 +136,7 @@ class _ClaimingExecutor(AsyncIOExecutor):
 
     def _do_submit_job(self, job, run_times):
         run_time = run_times[-1]
-        late = dt.datetime.now(UTC) - run_time
+        late = clock.now() - run_time
         grace = job.misfire_grace_time
 
         async def run():
@@ -255,7 +255,7 @@ class PlatformScheduler:
         """Run once, now, each job whose latest firing was missed within the grace time.
 
         Returns the jobs this instance ran (another instance may have taken some)."""
-        now = now or dt.datetime.now(UTC)
+        now = now or clock.now()
         grace = dt.timedelta(seconds=self.grace)
         ran = []
         for spec in self.jobs.values():
@@ -281,7 +281,7 @@ class PlatformScheduler:
         if not manual:
             scheduled_for = scheduled_for.replace(microsecond=0)
         await self.flush_unrecorded()
-        started = dt.datetime.now(UTC)
+        started = clock.now()
         try:
             run = await self._claim(job_id, scheduled_for, manual, started)
         except Exception as exc:
@@ -300,13 +300,13 @@ class PlatformScheduler:
             run.status, run.changed = "ok", audit.canonical(changed or {})
         except asyncio.CancelledError:
             run.status, run.error = "failed", "interrupted: the scheduler was stopped"
-            run.finished_at = dt.datetime.now(UTC)
+            run.finished_at = clock.now()
             await self._save(run)
             raise
         except Exception as exc:  # a failing job never stops the scheduler
             log.exception("job %s failed", job_id)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        run.finished_at = dt.datetime.now(UTC)
+        run.finished_at = clock.now()
         await self._save(run)
         return run
 
@@ -340,7 +340,7 @@ class PlatformScheduler:
     def _remember(self, job_id: str, scheduled_for: dt.datetime, manual: bool,
                   started: dt.datetime, error: str) -> JobRun:
         fields = {"job_id": job_id, "scheduled_for": scheduled_for, "manual": manual,
-                  "started_at": started, "finished_at": dt.datetime.now(UTC),
+                  "started_at": started, "finished_at": clock.now(),
                   "status": "failed", "error": error[:2000], "instance": self.instance}
         self._keep(fields)
         return JobRun(**fields)
@@ -376,7 +376,7 @@ class PlatformScheduler:
         """Run a job at once, outside its schedule (recorded as a manual run)."""
         if job_id not in self.jobs:
             raise KeyError(job_id)
-        now = dt.datetime.now(UTC)
+        now = clock.now()
         if now.microsecond == 0:  # scheduled firings own whole seconds
             now = now.replace(microsecond=1)
         run = await self.run_firing(job_id, now, manual=True)

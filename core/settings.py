@@ -26,6 +26,8 @@ class AppSettings(msgspec.Struct, forbid_unknown_fields=True):
     secret_key: str = "dev-secret-change-me"
     language: str = "zh"
     timezone: str = "Asia/Shanghai"
+    # Pin the platform clock to a day (yyyy-mm-dd) for a demo or training instance; "" = real time.
+    today: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: str = "data"
@@ -189,6 +191,9 @@ def load_settings(
             raise SettingsError(f"settings: {source.name}: not valid TOML: {exc}") from None
     raw = apply_env(raw, dict(os.environ if environ is None else environ))
     core_raw = {k: v for k, v in raw.items() if k in CORE_SECTIONS}
+    app = core_raw.get("app")
+    if isinstance(app, dict) and not isinstance(app.get("today", ""), str):
+        app["today"] = str(app["today"])  # a bare TOML date (today = 2014-12-31) reads as text
     try:
         core = msgspec.convert(core_raw, CoreSettings)
     except msgspec.ValidationError as exc:

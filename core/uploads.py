@@ -27,7 +27,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from core import i18n
+from core import clock, i18n
 from core.errors import KaoheError
 from core.uploads_models import PendingUpload
 
@@ -541,7 +541,7 @@ class PendingError(KaoheError):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 async def stage(importer: str, user: Any, filename: str, data: bytes,
@@ -622,12 +622,11 @@ async def discard(token: str, user: Any, lang: str = i18n.DEFAULT) -> None:
 def preview_context(pending: PendingUpload, *, confirm_url: str, marked_url: str = "",
                     cancel_url: str = "", back_url: str = "", title: str = "") -> dict[str, Any]:
     """Context for the generic page: `web.page(request, "upload_preview.html", **ctx)`."""
-    from core.xlsx import TZ
 
     return {"pending": pending, "preview": pending.preview, "confirm_url": confirm_url,
             "marked_url": marked_url, "cancel_url": cancel_url, "back_url": back_url,
             "title": title,
-            "expires": pending.expires_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")}
+            "expires": pending.expires_at.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M")}
 
 
 def errors_of(pending: PendingUpload) -> list[CellError]:

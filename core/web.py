@@ -12,7 +12,7 @@ from litestar import Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from core import i18n
+from core import clock, i18n
 from core.plugins import get_host
 from core.security import current_user
 
@@ -90,7 +90,6 @@ async def panels_for(user: Any) -> list[Panel]:
 
 @get("/", opt={"roles": ("admin", "instructor", "unit_officer", "leader")}, include_in_schema=False)
 async def dashboard(request: Request) -> Template:
-    import datetime as dt
 
     from core.calendar import WorkCalendar
 
@@ -98,7 +97,7 @@ async def dashboard(request: Request) -> Template:
     warnings = []
     if user.role == "admin":
         cal = await WorkCalendar.load()
-        for year in (dt.date.today().year, dt.date.today().year + 1):
+        for year in (clock.today().year, clock.today().year + 1):
             if not cal.is_known(year):
                 warnings.append(i18n.t("dashboard.calendar_warning", language(request), year=year))
     return page(request, "dashboard.html", panels=await panels_for(user), warnings=warnings)

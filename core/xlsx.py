@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell
@@ -33,7 +32,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-TZ = ZoneInfo("Asia/Shanghai")
+from core import clock
+
 FORMATS = {
     "text": "@",
     "int": "0",
@@ -103,7 +103,7 @@ class TableInfo:
 
 
 def now_text() -> str:
-    return dt.datetime.now(TZ).strftime("%Y-%m-%d %H:%M")
+    return clock.local_now().strftime("%Y-%m-%d %H:%M")
 
 
 def period_subtitle(period: str | None = None, unit: str | None = None, lang: str = "zh") -> str:
@@ -140,7 +140,7 @@ def safe_sheet_name(name: str) -> str:
 def _naive_local(value: dt.datetime) -> dt.datetime:
     # Excel has no time zones: show the time as people here read it.
     if value.tzinfo is not None:
-        value = value.astimezone(TZ).replace(tzinfo=None)
+        value = value.astimezone(clock.tz()).replace(tzinfo=None)
     return value
 
 

@@ -13,14 +13,14 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from core import i18n
+from core import clock, i18n
 from core.contrib import Exporter, ExportRequest
 from core.errors import Invalid
 from core.orgs import OrgUnit
 from plugins.accountability.indicators import counted
 from plugins.accountability.ladder import MEASURES
 from plugins.accountability.models import Appeal, Record
-from plugins.accountability.services import TZ, local_date, period_dates
+from plugins.accountability.services import local_date, period_dates
 
 PROPOSED_FILL = "FFF2CC"
 
@@ -36,8 +36,8 @@ async def _scope_unit(request: ExportRequest) -> OrgUnit | None:
 
 async def ledger_records(period: str, unit: OrgUnit | None = None) -> list[Record]:
     start, end = await period_dates(period)
-    since = dt.datetime.combine(start, dt.time.min, TZ)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, TZ)
+    since = dt.datetime.combine(start, dt.time.min, clock.tz())
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, clock.tz())
     qs = Record.all().select_related("unit")
     if unit is not None:
         qs = qs.filter(unit__path__startswith=unit.path)

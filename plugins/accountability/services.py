@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from core import audit, i18n
+from core import audit, clock, i18n
 from core.accounts import User
 from core.assessments import latest_data
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -22,22 +21,21 @@ from core.security import Scope, scope_for
 from plugins.accountability import ladder as ladder_mod
 from plugins.accountability.models import STANDING, Appeal, Record, RecordHistory
 
-TZ = ZoneInfo("Asia/Shanghai")
 OBJECT = "accountability_record"
 STATE_FIELDS = ("status", "measure", "points", "approved_at", "approved_by", "carried_out_on",
                 "carried_out_by", "carried_out_notes", "closed_at", "responsible_person", "target")
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def today() -> dt.date:
-    return dt.datetime.now(TZ).date()
+    return clock.local_now().date()
 
 
 def local_date(moment: dt.datetime | None) -> dt.date | None:
-    return moment.astimezone(TZ).date() if moment else None
+    return moment.astimezone(clock.tz()).date() if moment else None
 
 
 async def current_ladder() -> ladder_mod.Ladder:

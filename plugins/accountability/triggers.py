@@ -18,14 +18,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, clock
 from core.orgs import OrgUnit
 from plugins.accountability import ladder as ladder_mod
 from plugins.accountability.ladder import RANK, Ladder, Rule
 from plugins.accountability.models import STANDING, Appeal, ProcessedEvent, RankingSeen, Record
 from plugins.accountability.services import (
     OBJECT,
-    TZ,
     add_history,
     current_ladder,
     standing_state,
@@ -164,7 +163,7 @@ def _published_at(payload: dict[str, Any]) -> dt.datetime:
     except ValueError:
         raise EventRefused(f"payload.published_at: '{payload['published_at']}' is not an ISO "
                            "datetime") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=TZ)
+    return moment if moment.tzinfo else moment.replace(tzinfo=clock.tz())
 
 
 # -- rectification tasks ----------------------------------------------------------------
@@ -199,7 +198,7 @@ async def _task(event: Any, payload: dict[str, Any], unit: OrgUnit) -> dict[str,
 
 
 def _occurred(event: Any) -> dt.datetime:
-    moment = getattr(event, "occurred_at", None) or dt.datetime.now(dt.UTC)
+    moment = getattr(event, "occurred_at", None) or clock.now()
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

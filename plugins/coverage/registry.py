@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core import audit
+from core import audit, clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
 from plugins.coverage.models import (
@@ -152,7 +152,7 @@ async def decide_missing(mark_id: int, decision: str, actor: str, *,
         await audit.record("coverage.org.keep", "coverage_org", mark.organization.uscc,
                            reason=reason or "kept although missing from a full registry import")
     mark.decision, mark.decided_by = decision, actor
-    mark.decided_at = dt.datetime.now(dt.UTC)
+    mark.decided_at = clock.now()
     await mark.save()
     return mark
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
 from core.orgs import Period, get_open_period
@@ -33,9 +33,7 @@ PARTY_FIELDS = ("party_org_change", "party_org_type", "change_date")
 
 
 def today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 # -- checks without the database -----------------------------------------------------------
@@ -400,7 +398,7 @@ async def save_plan(plan: ReportPlan, user: User | None, *, source: str = "uploa
                     reference: str = "") -> dict[str, int]:
     """Save the plan's valid rows in the caller's transaction (one if there is none)."""
     await get_open_period(plan.period)  # closed since the preview: nothing is saved
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     creates = [o for o in plan.outcomes if o.action == "create"]
     changes = [o for o in plan.outcomes if o.action == "change"]
     if not creates and not changes:

@@ -4,11 +4,9 @@ is told in their inbox)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from tortoise.transactions import in_transaction
 
-from core import audit, i18n
+from core import audit, clock, i18n
 from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.notify import notify
@@ -76,7 +74,7 @@ async def confirm(report_id: int, reviewer: User) -> CoverageReport:
     async with in_transaction():
         await apply_to_registry(report)
         report.status, report.reviewed_by = "confirmed", reviewer.username
-        report.reviewed_at = dt.datetime.now(dt.UTC)
+        report.reviewed_at = clock.now()
         await report.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
         await audit.record("coverage.report.confirm", "coverage_report",
                            f"{report.uscc}@{report.period_code}", after={"status": "confirmed"})
@@ -94,7 +92,7 @@ async def return_report(report_id: int, reviewer: User, reason: str) -> Coverage
     if report.status != "submitted":
         raise Conflict("not_submitted", f"status: report is {report.status}, only a submitted "
                        "report can be returned", field="status")
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with in_transaction():
         report.status, report.return_reason = "returned", reason
         report.reviewed_by, report.reviewed_at = reviewer.username, now

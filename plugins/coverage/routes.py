@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +9,7 @@ from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from core import web
+from core import clock, web
 from core.errors import Forbidden, Invalid, NotFound
 from core.security import current_user
 from core.uploads import get_pending, marked_workbook
@@ -248,7 +247,7 @@ async def api_template(request: Request, period: FromQuery[str | None] = None) -
 async def api_registry_template(request: Request, blank: FromQuery[bool] = False) -> Response:
     """The registry as an editable sheet (or a blank one) for the registry import."""
     data = await services.registry_template_bytes(web.language(request), blank=blank)
-    return xlsx_response(data, f"组织名册_{dt.date.today().isoformat()}.xlsx")
+    return xlsx_response(data, f"组织名册_{clock.today().isoformat()}.xlsx")
 
 
 def _file(data: dict[str, Any]) -> UploadFile:

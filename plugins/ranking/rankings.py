@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, notify
+from core import audit, clock, notify
 from core.accounts import User
 from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
@@ -102,7 +102,7 @@ async def compute(period: str, group_key: str, actor: str | None = None) -> mode
         excluded_count=sum(r.excluded for r in results),
         inputs_sha256=inputs_digest(frozen, scheme_row.definition_version),
         results_sha256=scoring.digest(canonical), previous_period=prev_code,
-        computed_at=dt.datetime.now(dt.UTC), computed_by=actor)
+        computed_at=clock.now(), computed_by=actor)
     async with in_transaction():
         if existing is None:
             last = await models.Ranking.filter(period=period, group=group.key) \
@@ -184,7 +184,7 @@ async def publish(ranking_id: int, actor: str | None = None,
                        field="ranking", details=changes[:50])
     days = scheme.objection_days
     until = (await WorkCalendar.load()).add_working_days(today(), days) if days else None
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with in_transaction():
         updated = await models.Ranking.filter(id=ranking.id, status="draft").update(
             status="objection" if until else "final", published_at=now, published_by=actor,
@@ -240,9 +240,8 @@ def published_event(ranking: models.Ranking, rows: list[models.RankingRow]) -> D
 
 
 def _local(value: dt.datetime | None) -> str:
-    from plugins.ranking.services import TZ
 
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return value.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 async def verify(ranking_id: int) -> dict[str, Any]:
@@ -359,7 +358,7 @@ async def resolve_objection(objection_id: int, decision: str, response: str,
     before = audit.snapshot(obj)
     updated = await models.Objection.filter(id=obj.id, status="open").update(
         status=decision, response=response.strip(), resolved_by=actor,
-        resolved_at=dt.datetime.now(dt.UTC))
+        resolved_at=clock.now())
     if not updated:
         raise Conflict("objection_resolved", f"objection #{obj.id} is already {obj.status}")
     obj = await models.Objection.get(id=obj.id)
@@ -381,7 +380,7 @@ async def finalize_due(day: dt.date | None = None) -> list[int]:
         if await models.Objection.exists(ranking=ranking, status="open"):
             continue
         if await models.Ranking.filter(id=ranking.id, status="objection").update(
-                status="final", finalized_at=dt.datetime.now(dt.UTC)):
+                status="final", finalized_at=clock.now()):
             await audit.record("ranking.finalize", "ranking", ranking.id,
                                before={"status": "objection"}, after={"status": "final"})
             done.append(ranking.id)

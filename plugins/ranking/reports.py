@@ -16,7 +16,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import audit, notify
+from core import audit, clock, notify
 from core.accounts import User
 from core.archive import ReportFile, file_path
 from core.calendar import WorkCalendar
@@ -106,7 +106,7 @@ async def fire(settings: Any, sub: models.Subscription, scheduled_for: dt.dateti
         await _tell_admins(f"定时报表发送失败：{sub.title}",
                            f"订阅 {sub.key} 于 {_local(scheduled_for)} 的发送失败：{firing.error}",
                            key=f"ranking.firing.failed:{firing.id}")
-    firing.finished_at = dt.datetime.now(UTC)
+    firing.finished_at = clock.now()
     await firing.save()
     if not manual:
         await models.Subscription.filter(id=sub.id).update(last_fired_for=scheduled_for)
@@ -199,7 +199,7 @@ async def report_failures() -> int:
     for d in await models.Delivery.filter(state__in=("failed", "skipped"), reported_at__isnull=True) \
             .prefetch_related("firing__subscription"):
         claimed = await models.Delivery.filter(id=d.id, reported_at__isnull=True).update(
-            reported_at=dt.datetime.now(UTC))
+            reported_at=clock.now())
         if not claimed:
             continue  # another instance reports it
         sub = d.firing.subscription
@@ -220,7 +220,7 @@ async def _tell_admins(subject: str, body: str, key: str) -> None:
 
 async def run_due(settings: Any, now: dt.datetime | None = None) -> dict[str, Any]:
     """The job body: fire due subscriptions (latest missed time only), follow deliveries."""
-    now = (now or dt.datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     horizon = now - dt.timedelta(hours=config.of(settings).reports_catch_up_hours)
     cal = await WorkCalendar.load()
     fired, skipped = [], []
@@ -237,7 +237,7 @@ async def run_due(settings: Any, now: dt.datetime | None = None) -> dict[str, An
 
 async def run_now(settings: Any, sub: models.Subscription) -> models.Firing:
     """`kaohe reports run ID` and the page's button: a manual firing, now."""
-    firing = await fire(settings, sub, dt.datetime.now(UTC), manual=True)
+    firing = await fire(settings, sub, clock.now(), manual=True)
     if firing is None:
         raise Invalid("already_running", "subscription: a firing for this second already runs")
     return firing
@@ -245,7 +245,7 @@ async def run_now(settings: Any, sub: models.Subscription) -> models.Firing:
 
 async def dry_run(sub: models.Subscription, now: dt.datetime | None = None) -> dict[str, Any]:
     """Who would get what, without building, archiving or sending anything."""
-    now = now or dt.datetime.now(UTC)
+    now = now or clock.now()
     nxt = await next_times(sub, 3, now)
     when = nxt[0] if nxt else now
     try:
@@ -276,6 +276,5 @@ def _describe(exc: Exception) -> str:
 
 
 def _local(value: dt.datetime) -> str:
-    from plugins.ranking.services import TZ
 
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M")

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from core import audit
+from core import audit, clock
 from core.errors import Invalid, NotFound
 from core.orgs import OrgUnit
 from core.plugins import get_host
@@ -17,12 +16,11 @@ from plugins.ranking import models
 from plugins.ranking.scheme import Group, Scheme, SchemeError, from_json, parse, to_json
 from plugins.ranking.scoring import digest
 
-TZ = ZoneInfo("Asia/Shanghai")
 _parsed: dict[str, Scheme] = {}  # by the scheme's SHA-256: ids repeat across databases
 
 
 def today() -> dt.date:
-    return dt.datetime.now(TZ).date()
+    return clock.local_now().date()
 
 
 def source_keys() -> set[str]:

@@ -15,11 +15,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, clock
 from core.accounts import ROLES, User
 from core.calendar import WorkCalendar
 from core.errors import Invalid, NotFound
@@ -27,7 +26,6 @@ from core.orgs import OrgUnit, Period, parse_period
 from core.scheduler import make_trigger
 from plugins.ranking import models
 
-TZ = ZoneInfo("Asia/Shanghai")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CALENDARS = ("any", "workday", "first_workday")
@@ -85,7 +83,7 @@ def check_subscription(raw: Any, exporter_names: set[str], group_keys: set[str] 
         errors.append("cron: required (a cron rule such as \"0 8 1-10 1,3,5,7,9,11 *\")")
     else:
         try:
-            make_trigger(cron, "Asia/Shanghai")
+            make_trigger(cron, clock.tz().key)
             if len(cron.split()) != 5:
                 raise ValueError("expected 5 fields: minute hour day month weekday")
         except ValueError as exc:
@@ -239,7 +237,7 @@ async def resolve_period(sub: models.Subscription, when: dt.datetime) -> str:
     qs = Period.all()
     if sub.period_kind:
         qs = qs.filter(kind=sub.period_kind)
-    day = when.astimezone(TZ).date()
+    day = when.astimezone(clock.tz()).date()
     if rule == "last_closed":
         periods = await qs.filter(status="closed", end__lt=day)
         periods = periods or await qs.filter(status="closed")
@@ -295,7 +293,7 @@ async def resolve_recipients(sub: models.Subscription) -> list[Recipient]:
 
 
 def trigger_of(sub: models.Subscription) -> Any:
-    return make_trigger(sub.cron, "Asia/Shanghai")
+    return make_trigger(sub.cron, clock.tz().key)
 
 
 async def passes_calendar(sub: models.Subscription, when: dt.datetime,
@@ -305,7 +303,7 @@ async def passes_calendar(sub: models.Subscription, when: dt.datetime,
     if sub.calendar == "any":
         return True
     cal = cal or await WorkCalendar.load()
-    day = when.astimezone(TZ).date()
+    day = when.astimezone(clock.tz()).date()
     if sub.calendar == "workday":
         return cal.is_workday(day)
     return cal.first_workday_of_month(day.year, day.month) == day
@@ -329,7 +327,7 @@ async def due_times(sub: models.Subscription, since: dt.datetime, until: dt.date
 async def next_times(sub: models.Subscription, count: int = 3,
                      start: dt.datetime | None = None) -> list[dt.datetime]:
     """The next fire times (for the page and the dry-run), at most a year ahead."""
-    start = start or dt.datetime.now(dt.UTC)
+    start = start or clock.now()
     cal = await WorkCalendar.load()
     trigger = trigger_of(sub)
     out, prev = [], None

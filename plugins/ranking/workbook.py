@@ -14,6 +14,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from core import clock
 from core.errors import Invalid, NotFound
 from core.orgs import OrgUnit
 from core.xlsx import GREEN, GREY, RED, Column, WorkbookBuilder, period_subtitle
@@ -287,10 +288,9 @@ async def book_of(ranking: models.Ranking, unit: str | None = None) -> RankingBo
 
 
 def notes_of(ranking: models.Ranking, scheme_row: models.Scheme) -> list[tuple[str, Any]]:
-    from plugins.ranking.services import TZ
 
     def when(v: Any) -> str:
-        return v.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if v else "-"
+        return v.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M") if v else "-"
 
     return [
         ("排位编号", f"#{ranking.id}（第{ranking.revision}版）"),

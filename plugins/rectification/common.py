@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
+from core import clock
 from core.accounts import User
 from core.errors import Forbidden, Invalid, NotFound
 from core.security import Scope, scope_for
 from plugins.rectification.models import Task
 
-TZ = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("registered", "assessed", "dispatched", "responded")
 DONE_STATUSES = ("closed", "evaluated")
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def local_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(TZ).date()
+    return moment.astimezone(clock.tz()).date()
 
 
 def parse_date(value: object, field: str) -> dt.date:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from core import clock
 from core.accounts import User
 from core.calendar import WorkCalendar
 from plugins.rectification import scan, workflow
-from plugins.rectification.common import TZ, actor_for
+from plugins.rectification.common import actor_for
 from plugins.rectification.config import current_definition
 
 N_TASKS = 150
@@ -32,7 +33,7 @@ PDF = b"%PDF-1.4\n% kaohe demo evidence\n"
 
 
 def _at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=TZ)
+    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=clock.tz())
 
 
 async def build(ctx: Any) -> dict[str, Any]:
