@@ -14,19 +14,31 @@ from core import db
 from core.assessments import DefinitionError
 from core.boot import boot
 from core.plugins import PluginError, PluginHost
-from core.settings import Settings, SettingsError
+from core.settings import DEFAULT_FILE, Settings, SettingsError, database_option, find_settings_file
 
 EXPECTED = (SettingsError, PluginError, db.DatabaseError)
 
 
 class Ctx:
-    def __init__(self, settings_path: str | None):
+    def __init__(self, settings_path: str | None, database: str | None = None):
         self.settings_path = settings_path
+        self.database = database
         self._booted: tuple[Settings, PluginHost] | None = None
 
-    def boot(self) -> tuple[Settings, PluginHost]:
+    def boot(self, need_settings: bool = True) -> tuple[Settings, PluginHost]:
+        """Settings and plugins. Without a settings file and without --database, a command
+        would silently make ./data/kaohe.sqlite3: it is refused instead (`kaohe demo` names
+        its own database and passes need_settings=False)."""
         if self._booted is None:
-            self._booted = boot(self.settings_path)
+            if (need_settings and self.database is None
+                    and find_settings_file(self.settings_path) is None):
+                raise SettingsError(
+                    f"no settings file: looked for {Path.cwd() / DEFAULT_FILE}; name one with "
+                    "--settings FILE (or KAOHE_SETTINGS=FILE), or the database with --database URL")
+            settings, host = boot(self.settings_path)
+            if self.database is not None:
+                settings.core.database.url = database_option(self.database)
+            self._booted = settings, host
         return self._booted
 
 
@@ -71,10 +83,13 @@ class KaoheGroup(click.Group):
 @click.group(cls=KaoheGroup)
 @click.option("--settings", "settings_path", envvar="KAOHE_SETTINGS", default=None,
               help="Path of settings.toml (default: ./settings.toml).")
+@click.option("--database", "database", envvar="KAOHE_DATABASE", default=None, metavar="URL",
+              help="Database for this command, replacing the settings' one: sqlite://FILE, "
+                   "postgres://USER@HOST:PORT/DB, or the path of an existing SQLite file.")
 @click.pass_context
-def cli(ctx: click.Context, settings_path: str | None) -> None:
+def cli(ctx: click.Context, settings_path: str | None, database: str | None) -> None:
     """kaohe 考核: party-building and target-assessment workflow platform."""
-    ctx.obj = Ctx(settings_path)
+    ctx.obj = Ctx(settings_path, database)
 
 
 @cli.command()
@@ -163,7 +178,7 @@ def makemigrations(obj: Ctx, app_label: str, name: str | None, empty: bool) -> N
 @click.pass_obj
 def plugins_cmd(obj: Ctx) -> None:
     """List loaded plugins with version and what each contributes."""
-    _, host = obj.boot()
+    _, host = obj.boot(need_settings=False)
     for info in host.describe():
         if info.error:
             click.echo(f"{info.name}  FAILED  {info.error}")
@@ -175,9 +190,27 @@ def plugins_cmd(obj: Ctx) -> None:
 @cli.command("check-config")
 @click.pass_obj
 def check_config(obj: Ctx) -> None:
-    """Validate settings and plugins without starting anything."""
+    """Validate settings, plugins and job rules without starting anything."""
+    from core.scheduler import collect_jobs
+
     settings, host = obj.boot()
-    click.echo(f"settings OK ({settings.source or 'defaults'}); plugins: {', '.join(host.plugins)}")
+    jobs = collect_jobs(settings, host)
+    for warning in settings_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"settings OK ({settings.source or 'defaults'}); plugins: {', '.join(host.plugins)}; "
+               f"{len(jobs)} jobs")
+
+
+DEFAULT_SECRETS = ("change-me-in-production", "dev-secret-change-me")
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """What an instance should not run with, though it starts (the demo is exempt)."""
+    found = []
+    if settings.app.secret_key in DEFAULT_SECRETS:
+        found.append("app.secret_key is still the default: set a long random value, e.g. "
+                     "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return found
 
 
 @cli.group()

@@ -28,7 +28,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def demo(obj: Ctx, reset: bool, no_serve: bool, seed: int, db_path: str, host, port) -> None:
         """Build the Guiyang demo database (SQLite) and serve it."""
-        settings, plugin_host = obj.boot()
+        settings, plugin_host = obj.boot(need_settings=False)
         path = settings.path(db_path)
         settings.core.database.url = f"sqlite://{path}"
         # Evidence and archived reports belong to this demo database: keep them beside it.
@@ -44,6 +44,7 @@ def register(cli: click.Group) -> None:
         else:
             click.echo(f"demo database exists: {path} (use --reset to rebuild)")
         _print_accounts()
+        _print_next_steps(path)
         if not no_serve:
             serve_app(obj, host, port)
 
@@ -86,3 +87,36 @@ def _print_accounts() -> None:
     click.echo("demo accounts (user name / password):")
     for role, (username, name, _) in ROLE_ACCOUNTS.items():
         click.echo(f"  {role:<13} {username:<11} {demo_password(role)}   {name}")
+
+
+def next_steps(path: Path) -> list[str]:
+    """Ready-to-copy commands that work on the demo's database, from the current folder."""
+    import sys
+
+    program = Path(sys.argv[0])
+    if program.name == "__main__.py":
+        return [line.replace("kaohe ", "python3 -m core ", 1) for line in next_steps_for("kaohe", path)]
+    try:
+        kaohe = str(program.resolve().relative_to(Path.cwd())) if program.parent != Path() else "kaohe"
+    except ValueError:
+        kaohe = "kaohe" if program.name == "kaohe" else str(program)
+    if kaohe != "kaohe" and "/" not in kaohe:
+        kaohe = f"./{kaohe}"
+    return next_steps_for(kaohe, path)
+
+
+def next_steps_for(kaohe: str, path: Path) -> list[str]:
+    try:
+        where = str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        where = str(path.resolve())
+    base = f"{kaohe} --database {where}"
+    return [f"{base} export ranking --period 2014H1 --group districts -o ranking-2014H1.xlsx",
+            f"{base} audit verify",
+            f"{base} jobs list"]
+
+
+def _print_next_steps(path: Path) -> None:
+    click.echo("try these on the demo's data:")
+    for line in next_steps(path):
+        click.echo(f"  {line}")

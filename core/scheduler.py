@@ -34,7 +34,7 @@ from core import audit, clock
 from core.contrib import JobSpec
 from core.plugins import PluginHost
 from core.scheduler_models import JobRun
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 log = logging.getLogger("kaohe.scheduler")
 UTC = dt.UTC
@@ -97,6 +97,22 @@ def describe_trigger(trigger: Any) -> str:
     return str(trigger)
 
 
+class JobConfigError(SettingsError, ValueError):
+    """A job list that cannot be scheduled: one line, naming the job and the setting."""
+
+
+def _setting_holding(settings: Settings, value: Any) -> str:
+    """The settings key whose value is this trigger, so the message says what to edit."""
+    for section, keys in settings.raw.items():
+        for key, item in (keys.items() if isinstance(keys, dict) else ()):
+            if item == value:
+                return f" (settings: {section}.{key})"
+            if isinstance(item, dict) and value in item.values():
+                name = next(k for k, v in item.items() if v == value)
+                return f" (settings: {section}.{key}.{name})"
+    return ""
+
+
 def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
     from core import notify
 
@@ -108,16 +124,17 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
         if spec.id in overrides:
             spec = dataclasses.replace(spec, trigger=overrides.pop(spec.id))
         if not spec.id.startswith(f"{plugin}."):
-            raise ValueError(f"job id '{spec.id}' of plugin '{plugin}' must start with '{plugin}.'")
+            raise JobConfigError(f"job id '{spec.id}' of plugin '{plugin}' must start with '{plugin}.'")
         if spec.id in jobs:
-            raise ValueError(f"job id '{spec.id}' is contributed twice")
+            raise JobConfigError(f"job id '{spec.id}' is contributed twice")
         try:
             make_trigger(spec.trigger, settings.app.timezone)
         except ValueError as exc:
-            raise ValueError(f"job '{spec.id}': {exc}") from None
+            raise JobConfigError(f"job '{spec.id}': {exc}"
+                                 f"{_setting_holding(settings, spec.trigger)}") from None
         jobs[spec.id] = spec
     if overrides:
-        raise ValueError(f"settings: scheduler.triggers: no job named {', '.join(sorted(overrides))} "
+        raise JobConfigError(f"settings: scheduler.triggers: no job named {', '.join(sorted(overrides))} "
                          f"(known: {', '.join(sorted(jobs))})")
     return jobs
 

@@ -185,6 +185,8 @@ def load_settings(
     if source is not None:
         if not source.exists():
             raise SettingsError(f"settings: file {source} does not exist")
+        if not source.is_file():
+            raise SettingsError(f"settings: {source} is a folder, not a settings file")
         try:
             raw = tomllib.loads(source.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -198,7 +200,35 @@ def load_settings(
         core = msgspec.convert(core_raw, CoreSettings)
     except msgspec.ValidationError as exc:
         raise SettingsError(_friendly(exc)) from None
+    check_database_url(core.database.url, "settings: database.url")
     return Settings(core, raw, source.resolve() if source else None)
+
+
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg")
+
+
+def check_database_url(url: str, where: str) -> str:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise SettingsError(f"{where}: unknown database scheme {scheme or url!r} (use "
+                            "sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DB)")
+    if scheme == "sqlite" and url[len("sqlite://"):] == "":
+        raise SettingsError(f"{where}: sqlite:// needs a file, e.g. sqlite://data/kaohe.sqlite3")
+    return url
+
+
+def database_option(value: str) -> str:
+    """The global --database option: a URL, or the path of an existing SQLite file (taken from
+    the current folder, where the user typed it). A SQLite file that does not exist is refused,
+    so a misspelt name never creates an empty database."""
+    url = value if "://" in value else f"sqlite://{value}"
+    check_database_url(url, "--database")
+    if url.startswith("sqlite://") and url != "sqlite://:memory:":
+        path = Path(url[len("sqlite://"):]).expanduser().resolve()
+        if not path.is_file():
+            raise SettingsError(f"--database: no SQLite database at {path}")
+        url = f"sqlite://{path}"
+    return url
 
 
 def validate_plugin_sections(settings: Settings, schemas: dict[str, Any]) -> None:

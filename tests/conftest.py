@@ -15,9 +15,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
+from core import accounts as _accounts
 from core import db as core_db
 from core.boot import boot
+
+# Argon2 at its default cost is ~50 ms a hash; the suite makes over a hundred users. Tests
+# hash with cheap parameters (the hash records them, so any process verifies it);
+# tests/core/test_hashing.py checks that the platform itself keeps the default cost.
+_accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 BACKEND = os.environ.get("KAOHE_TEST_DB", "sqlite")
 PG_URL = os.environ.get("KAOHE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")

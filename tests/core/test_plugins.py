@@ -70,14 +70,24 @@ def fake_distribution(where: Path, name: str, source: str) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> str:
-    """A virtual environment on top of this one (same packages, separate installs)."""
+    """A virtual environment derived from the one running the tests: it sees every package
+    installed here (through a .pth that adds this environment's site folders, editable
+    installs included) and keeps its own installs apart. `--system-site-packages` would layer
+    it on the base interpreter instead, which has none of the project's dependencies."""
+    import sysconfig
+
     where = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(where)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True,
+                   timeout=120)
     python = str(where / "bin" / "python")
+    target = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    parents = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    Path(target, "_kaohe_parent_env.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents), encoding="utf-8")
     # The project itself (an editable install) and pip come from the environment below.
-    for module in ("core", "pip", "setuptools", "wheel"):
-        probe = subprocess.run([python, "-c", f"import {module}"], cwd=ROOT,
+    for module in ("core", "pip", "setuptools", "wheel", "litestar"):
+        probe = subprocess.run([python, "-c", f"import {module}"], cwd=tmp_path_factory.getbasetemp(),
                                capture_output=True, text=True)
         assert probe.returncode == 0, probe.stderr
     return python

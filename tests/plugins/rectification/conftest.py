@@ -17,6 +17,19 @@ def at(day: str, hour: int = 10) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TZ)
 
 
+@pytest.fixture(autouse=True)
+def platform_day(request):
+    """These tests tell a 2026 story with fixed dates: the platform clock is pinned to a day
+    before its deadlines, so they do not depend on the day they run."""
+    from core import clock
+
+    if "booted" in request.fixturenames:
+        request.getfixturevalue("booted")  # boot sets the clock from settings: pin after it
+    clock.travel(dt.date(2026, 11, 20))
+    yield
+    clock.travel(None)
+
+
 @pytest.fixture
 def heard(host):
     """Domain events announced during the test."""
