@@ -62,6 +62,17 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
     code = {401: "login_required", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "bad_request")
     extra = {"details": exc.extra} if getattr(exc, "extra", None) else {}
+    problems = exc.extra if isinstance(getattr(exc, "extra", None), list) else []
+    if exc.status_code == 400 and problems and isinstance(problems[0], dict) and problems[0].get("key"):
+        # A typed parameter refused at the boundary: say which one, in the user's language.
+        from core.params import describe
+        from core.web import language
+
+        first, lang = problems[0], language(request)
+        message = i18n.t("params.invalid", lang, field=first["key"],
+                         problem=describe(first.get("message", ""), lang))
+        return _error_response(request, 400, "invalid_parameter", message, field=first["key"],
+                               **extra)
     return _error_response(request, exc.status_code, code, str(exc.detail), **extra)
 
 

@@ -8,11 +8,11 @@ import math
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.params import FromQuery
 from litestar.response import Template
 
 from core import audit, clock, i18n, web
 from core.errors import Invalid
+from core.params import Limit, PageNo
 
 ADMIN = ("admin",)
 PAGE_SIZE = 50
@@ -72,7 +72,7 @@ def _query(request: Request) -> dict[str, str]:
 
 
 @get("/audit", opt={"roles": ADMIN}, include_in_schema=False)
-async def audit_page(request: Request, page: FromQuery[int] = 1) -> Template:
+async def audit_page(request: Request, page: PageNo = 1) -> Template:
     lang = web.language(request)
     tz = request.app.state.settings.app.timezone
     raw = _query(request)
@@ -95,8 +95,8 @@ async def audit_page(request: Request, page: FromQuery[int] = 1) -> Template:
 
 
 @get("/api/audit", opt={"roles": ADMIN}, tags=["platform"])
-async def api_audit(request: Request, page: FromQuery[int] = 1,
-                    per_page: FromQuery[int] = PAGE_SIZE) -> dict[str, Any]:
+async def api_audit(request: Request, page: PageNo = 1,
+                    per_page: Limit = PAGE_SIZE) -> dict[str, Any]:
     """Audit entries, newest first, filtered like the page (actor, action, object_type,
     object_id, date_from, date_to as yyyy-mm-dd in Asia/Shanghai)."""
     tz = request.app.state.settings.app.timezone

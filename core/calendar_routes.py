@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery, MultipartBody
+from litestar.params import MultipartBody
 from litestar.response import Redirect, Template
 
 from core import clock, i18n, web
 from core.calendar import WorkCalendar, apply_schedule, year_summary
+from core.params import Code12
 
 ADMIN = ("admin",)
 MAX_BYTES = 64 * 1024
@@ -43,8 +44,8 @@ async def _page(request: Request, status_code: int = 200, error: str = "", text:
 
 
 @get("/calendar", opt={"roles": ADMIN}, include_in_schema=False)
-async def calendar_page(request: Request, start: FromQuery[str] = "",
-                        days: FromQuery[str] = "") -> Template:
+async def calendar_page(request: Request, start: Code12 = "",
+                        days: Code12 = "") -> Template:
     return await _page(request, start=start, days=days)
 
 

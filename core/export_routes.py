@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
 
 from core import archive, clock, exports, web
 from core.contrib import ExportRequest
 from core.errors import Invalid
+from core.params import Id, PeriodCode, Slug, UnitCode
 from core.security import current_user
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
@@ -50,8 +51,8 @@ async def api_exports(request: Request) -> list[dict[str, Any]]:
 
 @get("/exports/{name:str}", opt={"roles": ANY_ROLE}, tags=["platform"])
 async def export_download(request: Request, name: FromPath[str],
-                          period: FromQuery[str | None] = None, unit: FromQuery[str | None] = None,
-                          group: FromQuery[str | None] = None) -> Response:
+                          period: PeriodCode = None, unit: UnitCode = None,
+                          group: Slug = None) -> Response:
     """Build a named workbook and download it (the exporter's roles apply)."""
     exporter, req = await exports.prepare(name, _request(request, period, unit, group),
                                           current_user(request))
@@ -88,8 +89,8 @@ async def export_archive(request: Request, name: FromPath[str]) -> Any:
 
 
 @get("/archive", opt={"roles": ANY_ROLE}, include_in_schema=False)
-async def archive_page(request: Request, exporter: FromQuery[str] = "",
-                       period: FromQuery[str] = "") -> Template:
+async def archive_page(request: Request, exporter: Slug = "",
+                       period: PeriodCode = "") -> Template:
     from core.orgs import Period
 
     user = current_user(request)
@@ -107,7 +108,7 @@ def _local(moment: Any) -> str:
 
 
 @get("/archive/{report_id:int}/download", opt={"roles": ANY_ROLE}, include_in_schema=False)
-async def archive_download(request: Request, report_id: FromPath[int]) -> File:
+async def archive_download(request: Request, report_id: Id) -> File:
     """Stream an archived file after checking the caller may see it and its SHA-256."""
     report = await archive.get_visible(current_user(request), report_id)
     path = await archive.verified_path(request.app.state.settings, report, web.language(request))
@@ -116,8 +117,8 @@ async def archive_download(request: Request, report_id: FromPath[int]) -> File:
 
 
 @get("/api/archive", opt={"roles": ANY_ROLE}, tags=["platform"])
-async def api_archive(request: Request, exporter: FromQuery[str] = "",
-                      period: FromQuery[str] = "") -> list[dict[str, Any]]:
+async def api_archive(request: Request, exporter: Slug = "",
+                      period: PeriodCode = "") -> list[dict[str, Any]]:
     """Archived reports the caller may download, newest first."""
     rows = await archive.visible_reports(current_user(request), exporter=exporter, period=period)
     return [archive.as_dict(r) for r in rows]

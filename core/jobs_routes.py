@@ -7,16 +7,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from core import audit, i18n, web
 from core.errors import Invalid, NotFound
+from core.params import Limit, Slug, choice
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
 from core.scheduler_models import JobRun
 
 ADMIN = {"roles": ("admin",)}
 RUN_STATUSES = ("running", "ok", "failed")
+RunStatus = choice(RUN_STATUSES)
 
 
 def _scheduler(request: Request) -> PlatformScheduler:
@@ -85,8 +87,8 @@ async def api_jobs(request: Request) -> list[dict[str, Any]]:
 
 @get("/api/jobs/{job_id:str}/runs", opt=ADMIN, tags=["platform"])
 async def api_job_runs(request: Request, job_id: FromPath[str],
-                       status: FromQuery[str | None] = None,
-                       limit: FromQuery[int] = 50) -> list[dict[str, Any]]:
+                       status: RunStatus = None,
+                       limit: Limit = 50) -> list[dict[str, Any]]:
     """Recorded runs of one job, newest first (`status`: running, ok, failed)."""
     runs = await _runs(job_id, status, limit)
     if not runs and job_id not in _scheduler(request).jobs:
@@ -102,8 +104,8 @@ async def api_job_run(request: Request, job_id: FromPath[str]) -> dict[str, Any]
 
 
 @get("/jobs", opt=ADMIN, include_in_schema=False)
-async def jobs_page(request: Request, job: FromQuery[str | None] = None,
-                    status: FromQuery[str | None] = None) -> Template:
+async def jobs_page(request: Request, job: Slug = None,
+                    status: RunStatus = None) -> Template:
     runs = await _runs(job, status or None, 100)
     tz = ZoneInfo(request.app.state.settings.app.timezone)
     return web.page(request, "jobs.html", jobs=await jobs_overview(request), runs=runs, tz=tz,

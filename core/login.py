@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from litestar import Request, get, post
-from litestar.params import FromQuery, JSONBody, URLEncodedBody
+from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import accounts, audit, i18n
 from core.errors import KaoheError
+from core.params import Search
 from core.security import SESSION_COOKIE, current_user
 from core.web import language, page
 
@@ -19,7 +20,7 @@ def _address(request: Request) -> str:
 
 
 @get("/login", opt={"public": True}, include_in_schema=False)
-async def login_page(request: Request, next: FromQuery[str] = "/") -> Template:
+async def login_page(request: Request, next: Search = "/") -> Template:
     return page(request, "login.html", next=next if next.startswith("/") else "/", error="")
 
 

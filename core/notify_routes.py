@@ -7,15 +7,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core import audit, clock, i18n, web
 from core.errors import Conflict, Invalid, NotFound
 from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
+from core.params import Id, Limit, Search, choice
 
 ADMIN = {"roles": ("admin",)}
+MailStatus = choice(STATUSES)
 
 
 def mail_dict(m: MailMessage, tz: str) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def _counts() -> dict[str, int]:
     return {s: await MailMessage.filter(status=s).count() for s in STATUSES}
 
 
-async def _retry(request: Request, mail_id: int) -> MailMessage:
+async def _retry(request: Request, mail_id: Id) -> MailMessage:
     mail = await MailMessage.get_or_none(id=mail_id)
     if mail is None:
         raise NotFound("not_found", f"mail: no message {mail_id}", field="id")
@@ -66,9 +67,9 @@ async def _retry(request: Request, mail_id: int) -> MailMessage:
 
 
 @get("/api/mail", opt=ADMIN, tags=["platform"])
-async def api_mail(request: Request, status: FromQuery[str | None] = None,
-                   to: FromQuery[str | None] = None,
-                   limit: FromQuery[int] = 100) -> dict[str, Any]:
+async def api_mail(request: Request, status: MailStatus = None,
+                   to: Search = None,
+                   limit: Limit = 100) -> dict[str, Any]:
     """Outgoing mail with its delivery state, newest first; `status` filters
     (queued, sent, failed, digest, digested), `to` matches part of the address."""
     rows = await _mails(status, to, limit)
@@ -77,15 +78,15 @@ async def api_mail(request: Request, status: FromQuery[str | None] = None,
 
 
 @post("/api/mail/{mail_id:int}/retry", opt=ADMIN, tags=["platform"], status_code=200)
-async def api_mail_retry(request: Request, mail_id: FromPath[int]) -> dict[str, Any]:
+async def api_mail_retry(request: Request, mail_id: Id) -> dict[str, Any]:
     """Queue a failed mail again with a fresh set of attempts."""
     mail = await _retry(request, mail_id)
     return mail_dict(mail, request.app.state.settings.app.timezone)
 
 
 @get("/mail", opt=ADMIN, include_in_schema=False)
-async def mail_page(request: Request, status: FromQuery[str | None] = None,
-                    to: FromQuery[str | None] = None) -> Template:
+async def mail_page(request: Request, status: MailStatus = None,
+                    to: Search = None) -> Template:
     rows = await _mails(status or None, to or None, 200)
     cfg = request.app.state.settings.mail
     return web.page(request, "mail.html", rows=rows, counts=await _counts(), status=status or "",
@@ -95,7 +96,7 @@ async def mail_page(request: Request, status: FromQuery[str | None] = None,
 
 
 @post("/mail/{mail_id:int}/retry", opt=ADMIN, include_in_schema=False)
-async def mail_retry_form(request: Request, mail_id: FromPath[int]) -> Redirect:
+async def mail_retry_form(request: Request, mail_id: Id) -> Redirect:
     from urllib.parse import quote
 
     await _retry(request, mail_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.params import FromQuery, JSONBody, MultipartBody
 from litestar.response import Redirect, Template
 
 from core import assessments, clock, i18n, login, web
 from core.notify_models import InboxMessage
+from core.params import Id
 from core.plugins import get_host
 from core.security import current_user
 
@@ -34,7 +35,7 @@ async def inbox_page(request: Request) -> Template:
 
 @post("/inbox/{message_id:int}/read", opt={"roles": ANY_ROLE, "leader_write": True},
       include_in_schema=False)
-async def inbox_read(request: Request, message_id: FromPath[int]) -> Redirect:
+async def inbox_read(request: Request, message_id: Id) -> Redirect:
 
     await InboxMessage.filter(id=message_id, user=current_user(request)).update(
         read_at=clock.now())

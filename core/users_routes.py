@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from tortoise.transactions import in_transaction
 
@@ -14,6 +14,7 @@ from core import accounts, audit, i18n, web
 from core.accounts import Session, User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
+from core.params import Id
 from core.security import current_user
 
 ADMIN = ("admin",)
@@ -81,14 +82,14 @@ async def users_create(request: Request, data: URLEncodedBody[dict[str, str]]) -
     return _done("users.created", lang, username=user.username)
 
 
-async def _target(user_id: int, lang: str) -> User:
+async def _target(user_id: Id, lang: str) -> User:
     user = await User.get_or_none(id=user_id)
     if user is None:
         raise NotFound("user_not_found", i18n.t("users.not_found", lang, id=user_id))
     return user
 
 
-async def _set_active(request: Request, user_id: int, active: bool) -> Redirect:
+async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
     lang = web.language(request)
     user = await _target(user_id, lang)
     if not active and user.id == current_user(request).id:
@@ -106,17 +107,17 @@ async def _set_active(request: Request, user_id: int, active: bool) -> Redirect:
 
 
 @post("/users/{user_id:int}/disable", opt={"roles": ADMIN}, include_in_schema=False)
-async def users_disable(request: Request, user_id: FromPath[int]) -> Redirect:
+async def users_disable(request: Request, user_id: Id) -> Redirect:
     return await _set_active(request, user_id, False)
 
 
 @post("/users/{user_id:int}/enable", opt={"roles": ADMIN}, include_in_schema=False)
-async def users_enable(request: Request, user_id: FromPath[int]) -> Redirect:
+async def users_enable(request: Request, user_id: Id) -> Redirect:
     return await _set_active(request, user_id, True)
 
 
 @post("/users/{user_id:int}/password", opt={"roles": ADMIN}, include_in_schema=False)
-async def users_reset_password(request: Request, user_id: FromPath[int],
+async def users_reset_password(request: Request, user_id: Id,
                                data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
     lang = web.language(request)
     user = await _target(user_id, lang)

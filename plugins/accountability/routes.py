@@ -8,12 +8,13 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
+from litestar.params import JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n
 from core.errors import NotFound
 from core.orgs import OrgUnit
+from core.params import Code12, Id, PeriodCode, UnitCode, choice
 from core.security import current_user, scope_for
 from core.web import language, page
 from plugins.accountability import appeals, services
@@ -22,9 +23,11 @@ from plugins.accountability.models import STATUSES, Appeal, ProcessedEvent, Reco
 
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
+RecordStatus = choice(STATUSES)
+AppealStatus = choice(("pending", "upheld", "reduced", "withdrawn", "superseded"))
 
 
-def _back(record_id: int, request: Request, key: str, **params: Any) -> Redirect:
+def _back(record_id: Id, request: Request, key: str, **params: Any) -> Redirect:
     msg = i18n.t(f"accountability.{key}", language(request), **params)
     return Redirect(path=f"/accountability/records/{record_id}?msg={quote(msg)}")
 
@@ -53,8 +56,8 @@ async def index() -> Redirect:
 
 
 @get("/records", opt=READERS, include_in_schema=False)
-async def records_page(request: Request, status: FromQuery[str] = "", period: FromQuery[str] = "",
-                       unit: FromQuery[str] = "", measure: FromQuery[str] = "") -> Template:
+async def records_page(request: Request, status: RecordStatus = "", period: PeriodCode = "",
+                       unit: UnitCode = "", measure: Code12 = "") -> Template:
     user = current_user(request)
     rows = await services.list_records(user, status=status, period=period, unit_code=unit,
                                        measure=measure)
@@ -73,7 +76,7 @@ async def queue_page(request: Request) -> Template:
 
 
 @get("/records/{record_id:int}", opt=READERS, include_in_schema=False)
-async def record_page(request: Request, record_id: FromPath[int]) -> Template:
+async def record_page(request: Request, record_id: Id) -> Template:
     user = current_user(request)
     record = await services.get_record(record_id, user)
     view = services.record_dict(record, user)
@@ -89,7 +92,7 @@ async def record_page(request: Request, record_id: FromPath[int]) -> Template:
 
 
 @post("/records/{record_id:int}/approve", opt=ADMIN, include_in_schema=False)
-async def approve_form(request: Request, record_id: FromPath[int],
+async def approve_form(request: Request, record_id: Id,
                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await services.approve(record_id, responsible_person=data.get("responsible_person"),
                            points=data.get("points") or None, note=data.get("note", ""))
@@ -100,7 +103,7 @@ async def approve_form(request: Request, record_id: FromPath[int],
 
 
 @post("/records/{record_id:int}/dismiss", opt=ADMIN, include_in_schema=False)
-async def dismiss_form(request: Request, record_id: FromPath[int],
+async def dismiss_form(request: Request, record_id: Id,
                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await services.dismiss(record_id, data.get("reason", ""))
     if data.get("next") == "queue":
@@ -110,21 +113,21 @@ async def dismiss_form(request: Request, record_id: FromPath[int],
 
 
 @post("/records/{record_id:int}/carry-out", opt=ADMIN, include_in_schema=False)
-async def carry_out_form(request: Request, record_id: FromPath[int],
+async def carry_out_form(request: Request, record_id: Id,
                          data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await services.carry_out(record_id, on=data.get("date") or None, notes=data.get("notes", ""))
     return _back(record_id, request, "carried_out_msg", id=record_id)
 
 
 @post("/records/{record_id:int}/close", opt=ADMIN, include_in_schema=False)
-async def close_form(request: Request, record_id: FromPath[int],
+async def close_form(request: Request, record_id: Id,
                      data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await services.close(record_id, data.get("note", ""))
     return _back(record_id, request, "closed_msg", id=record_id)
 
 
 @post("/records/{record_id:int}/appeal", opt={"roles": ("unit_officer",)}, include_in_schema=False)
-async def appeal_form(request: Request, record_id: FromPath[int],
+async def appeal_form(request: Request, record_id: Id,
                       data: MultipartBody[dict]) -> Redirect:
     name, content = await _upload(data)
     await appeals.submit(current_user(request), record_id, reasons=str(data.get("reasons", "")),
@@ -134,7 +137,7 @@ async def appeal_form(request: Request, record_id: FromPath[int],
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, include_in_schema=False)
-async def decide_form(request: Request, appeal_id: FromPath[int],
+async def decide_form(request: Request, appeal_id: Id,
                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
     appeal = await appeals.decide(appeal_id, data.get("decision", ""), data.get("reason", ""),
                                   data.get("new_points") or None)
@@ -142,7 +145,7 @@ async def decide_form(request: Request, appeal_id: FromPath[int],
 
 
 @get("/new", opt=ADMIN, include_in_schema=False)
-async def new_page(request: Request, unit: FromQuery[str] = "", measure: FromQuery[str] = "refer"
+async def new_page(request: Request, unit: UnitCode = "", measure: Code12 = "refer"
                    ) -> Template:
     units = await OrgUnit.filter(active=True).order_by("path")
     return page(request, "accountability/new.html", units=units, measures=MEASURES,
@@ -171,8 +174,8 @@ def _manual_args(data: dict[str, Any]) -> dict[str, Any]:
 # -- API ---------------------------------------------------------------------------------
 
 @get("/records", opt=READERS)
-async def api_records(request: Request, status: FromQuery[str] = "", period: FromQuery[str] = "",
-                      unit: FromQuery[str] = "", measure: FromQuery[str] = "") -> list[dict[str, Any]]:
+async def api_records(request: Request, status: RecordStatus = "", period: PeriodCode = "",
+                      unit: UnitCode = "", measure: Code12 = "") -> list[dict[str, Any]]:
     """Records the caller may see (unit officers: their unit subtree, approved measures only)."""
     user = current_user(request)
     rows = await services.list_records(user, status=status, period=period, unit_code=unit,
@@ -181,7 +184,7 @@ async def api_records(request: Request, status: FromQuery[str] = "", period: Fro
 
 
 @get("/records/{record_id:int}", opt=READERS)
-async def api_record(request: Request, record_id: FromPath[int]) -> dict[str, Any]:
+async def api_record(request: Request, record_id: Id) -> dict[str, Any]:
     """One record with its history, appeals and appeal deadline."""
     user = current_user(request)
     record = await services.get_record(record_id, user)
@@ -212,7 +215,7 @@ async def api_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
 
 
 @post("/records/{record_id:int}/approve", opt=ADMIN, status_code=200)
-async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
+async def api_approve(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
                       ) -> dict[str, Any]:
     """Approve a proposal (optionally naming the responsible person or new points). 409 twice."""
     data = data or {}
@@ -222,7 +225,7 @@ async def api_approve(record_id: FromPath[int], data: JSONBody[dict[str, Any] | 
 
 
 @post("/records/{record_id:int}/dismiss", opt=ADMIN, status_code=200)
-async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
+async def api_dismiss(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
                       ) -> dict[str, Any]:
     """Dismiss a proposal with a `reason`; a dismissed upgrade restores the earlier measure."""
     record = await services.dismiss(record_id, str((data or {}).get("reason", "")))
@@ -231,7 +234,7 @@ async def api_dismiss(record_id: FromPath[int], data: JSONBody[dict[str, Any] | 
 
 
 @post("/records/{record_id:int}/carry-out", opt=ADMIN, status_code=200)
-async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
+async def api_carry_out(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
                         ) -> dict[str, Any]:
     """Record that an approved measure was carried out: `date` (default today), `notes`."""
     data = data or {}
@@ -241,7 +244,7 @@ async def api_carry_out(record_id: FromPath[int], data: JSONBody[dict[str, Any] 
 
 
 @post("/records/{record_id:int}/close", opt=ADMIN, status_code=200)
-async def api_close(record_id: FromPath[int], data: JSONBody[dict[str, Any] | None] = None
+async def api_close(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
                     ) -> dict[str, Any]:
     """Close a carried-out record (refused while an appeal is pending)."""
     record = await services.close(record_id, str((data or {}).get("note", "")))
@@ -249,7 +252,7 @@ async def api_close(record_id: FromPath[int], data: JSONBody[dict[str, Any] | No
 
 
 @post("/records/{record_id:int}/appeals", opt={"roles": ("unit_officer",)}, status_code=201)
-async def api_appeal(request: Request, record_id: FromPath[int],
+async def api_appeal(request: Request, record_id: Id,
                      data: MultipartBody[dict]) -> dict[str, Any]:
     """Appeal (申诉) as multipart: `reasons` and the `evidence` file."""
     name, content = await _upload(data)
@@ -261,14 +264,14 @@ async def api_appeal(request: Request, record_id: FromPath[int],
 
 
 @get("/appeals", opt={"roles": ("admin", "leader")})
-async def api_appeals(status: FromQuery[str] = "") -> list[dict[str, Any]]:
+async def api_appeals(status: AppealStatus = "") -> list[dict[str, Any]]:
     """Appeals, newest first; `status=pending` for the ones to decide."""
     qs = Appeal.all() if not status else Appeal.filter(status=status)
     return [appeals.appeal_dict(a) for a in await qs.order_by("-id").limit(500)]
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, status_code=200)
-async def api_decide(appeal_id: FromPath[int], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_decide(appeal_id: Id, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """Decide an appeal: `decision` uphold|reduce|withdraw, `reason`, `new_points` for reduce."""
     appeal = await appeals.decide(appeal_id, str(data.get("decision", "")),
                                   str(data.get("reason", "")), data.get("new_points"))
@@ -276,7 +279,7 @@ async def api_decide(appeal_id: FromPath[int], data: JSONBody[dict[str, Any]]) -
 
 
 @get("/appeals/{appeal_id:int}/evidence", opt=READERS)
-async def api_evidence(request: Request, appeal_id: FromPath[int]) -> Response:
+async def api_evidence(request: Request, appeal_id: Id) -> Response:
     """The evidence file of an appeal (the appealing unit, admins and leaders)."""
     appeal = await Appeal.get_or_none(id=appeal_id).select_related("record__unit")
     if appeal is None or not appeal.evidence_path:

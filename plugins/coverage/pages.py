@@ -8,21 +8,29 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
+from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n, web
 from core.errors import Invalid, KaoheError
 from core.orgs import Period
+from core.params import Code12, Id, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.uploads import UploadRejected
 from core.web import NavItem, Panel
 from plugins.coverage import codes, compliance, intake, registry, review, services, stats
 from plugins.coverage.config import definition
-from plugins.coverage.models import CoverageReport, MissingOrganization, Organization
+from plugins.coverage.models import (
+    REPORT_STATUSES,
+    CoverageReport,
+    MissingOrganization,
+    Organization,
+)
 from plugins.coverage.reporting import report_period, submit_one
 from plugins.coverage.routes import READERS, REPORTERS, period_or_default
 from plugins.coverage.workbooks import REPORT_FIELDS
+
+ReportStatus = choice(REPORT_STATUSES)
 
 
 def _t(request: Request):
@@ -37,7 +45,7 @@ def _back(path: str, **params: Any) -> Redirect:
 
 # -- the instructor's page -----------------------------------------------------------------
 @get("/", opt={"roles": ("instructor",)}, include_in_schema=False)
-async def mine(request: Request, period: FromQuery[str | None] = None) -> Template:
+async def mine(request: Request, period: PeriodCode = None) -> Template:
     user = current_user(request)
     periods = await services.open_report_periods()
     current = (await report_period(period)) if period else await services.current_report_period()
@@ -51,7 +59,7 @@ async def mine(request: Request, period: FromQuery[str | None] = None) -> Templa
 
 
 @get("/report/{uscc:str}", opt={"roles": REPORTERS}, include_in_schema=False)
-async def report_form(request: Request, uscc: FromPath[str], period: FromQuery[str | None] = None
+async def report_form(request: Request, uscc: FromPath[str], period: PeriodCode = None
                       ) -> Template:
     current = (await report_period(period)) if period else await services.current_report_period()
     if current is None:
@@ -131,8 +139,8 @@ async def upload_confirm(request: Request, data: URLEncodedBody[dict[str, str]])
 
 # -- statistics ----------------------------------------------------------------------------
 @get("/stats", opt={"roles": READERS}, include_in_schema=False)
-async def stats_page(request: Request, period: FromQuery[str | None] = None,
-                     unit: FromQuery[str | None] = None, kind: FromQuery[str] = "total") -> Template:
+async def stats_page(request: Request, period: PeriodCode = None,
+                     unit: UnitCode = None, kind: Code12 = "total") -> Template:
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
     if kind not in stats.SCOPES:
@@ -150,9 +158,9 @@ FIGURE_COLUMNS = ("orgs", "party_orgs", "own", "joint", "org_rate", "instructor_
 
 
 @get("/drilldown", opt={"roles": READERS}, include_in_schema=False)
-async def drilldown_page(request: Request, figure: FromQuery[str] = "orgs",
-                         period: FromQuery[str | None] = None, unit: FromQuery[str | None] = None,
-                         kind: FromQuery[str | None] = None) -> Template:
+async def drilldown_page(request: Request, figure: Slug = "orgs",
+                         period: PeriodCode = None, unit: UnitCode = None,
+                         kind: Code12 = None) -> Template:
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
     result = await stats.drilldown(code, root, kind, figure)
@@ -162,7 +170,7 @@ async def drilldown_page(request: Request, figure: FromQuery[str] = "orgs",
 
 # -- registry ------------------------------------------------------------------------------
 @get("/registry", opt={"roles": ("admin",)}, include_in_schema=False)
-async def registry_page(request: Request, q: FromQuery[str] = "") -> Template:
+async def registry_page(request: Request, q: Search = "") -> Template:
     qs = Organization.all()
     if q:
         qs = qs.filter(uscc__startswith=q.strip().upper()) if q[:1].isdigit() else qs.filter(
@@ -202,7 +210,7 @@ async def registry_confirm(request: Request, data: URLEncodedBody[dict[str, str]
 
 
 @post("/registry/missing/{mark_id:int}", opt={"roles": ("admin",)}, include_in_schema=False)
-async def registry_missing(request: Request, mark_id: FromPath[int],
+async def registry_missing(request: Request, mark_id: Id,
                            data: URLEncodedBody[dict[str, str]]) -> Redirect:
     from plugins.coverage.codes import FieldError, check_date
 
@@ -217,8 +225,8 @@ async def registry_missing(request: Request, mark_id: FromPath[int],
 
 # -- review --------------------------------------------------------------------------------
 @get("/review", opt={"roles": ("admin",)}, include_in_schema=False)
-async def review_page(request: Request, period: FromQuery[str | None] = None,
-                      status: FromQuery[str] = "submitted") -> Template:
+async def review_page(request: Request, period: PeriodCode = None,
+                      status: ReportStatus = "submitted") -> Template:
     code = await period_or_default(period)
     qs = CoverageReport.filter(period_code=code)
     if status in codes.REPORT_STATUS_LABELS:
@@ -244,7 +252,7 @@ async def review_confirm(request: Request) -> Redirect:
 
 
 @post("/review/{report_id:int}/return", opt={"roles": ("admin",)}, include_in_schema=False)
-async def review_return(request: Request, report_id: FromPath[int],
+async def review_return(request: Request, report_id: Id,
                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
     report = await review.return_report(report_id, current_user(request), data.get("reason", ""))
     return _back("/coverage/review", period=report.period_code,
@@ -252,7 +260,7 @@ async def review_return(request: Request, report_id: FromPath[int],
 
 
 @get("/compliance", opt={"roles": ("admin", "leader")}, include_in_schema=False)
-async def compliance_page(request: Request, period: FromQuery[str | None] = None) -> Template:
+async def compliance_page(request: Request, period: PeriodCode = None) -> Template:
     code = await period_or_default(period)
     rows = await compliance.by_instructor(code)
     periods = await Period.all().order_by("-end")

@@ -11,16 +11,23 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from core import clock, web
 from core.errors import Forbidden, Invalid, NotFound
+from core.params import Code12, Id, Limit, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.uploads import get_pending, marked_workbook
 from plugins.coverage import compliance, intake, registry, review, services, stats
 from plugins.coverage.codes import FieldError, check_date
-from plugins.coverage.models import CoverageReport, MissingOrganization, Organization
+from plugins.coverage.models import (
+    REPORT_STATUSES,
+    CoverageReport,
+    MissingOrganization,
+    Organization,
+)
 from plugins.coverage.reporting import report_period, submit_one
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = ("admin", "leader", "unit_officer")
 REPORTERS = ("admin", "instructor")
+ReportStatus = choice(REPORT_STATUSES)
 
 
 def xlsx_response(data: bytes, filename: str) -> Response:
@@ -58,8 +65,8 @@ def report_json(r: CoverageReport) -> dict[str, Any]:
 
 # -- figures -------------------------------------------------------------------------------
 @get("/stats", opt={"roles": READERS})
-async def api_stats(request: Request, period: FromQuery[str | None] = None,
-                    unit: FromQuery[str | None] = None) -> dict[str, Any]:
+async def api_stats(request: Request, period: PeriodCode = None,
+                    unit: UnitCode = None) -> dict[str, Any]:
     """Coverage figures of a unit's subtree and of each of its child units, per kind."""
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
@@ -72,9 +79,9 @@ async def api_stats(request: Request, period: FromQuery[str | None] = None,
 
 
 @get("/drilldown", opt={"roles": READERS})
-async def api_drilldown(request: Request, figure: FromQuery[str], period: FromQuery[str | None] = None,
-                        unit: FromQuery[str | None] = None,
-                        kind: FromQuery[str | None] = None) -> dict[str, Any]:
+async def api_drilldown(request: Request, figure: Slug, period: PeriodCode = None,
+                        unit: UnitCode = None,
+                        kind: Code12 = None) -> dict[str, Any]:
     """The organizations (or instructors) behind one figure: numerator and denominator of a
     rate, the members of a count."""
     code = await period_or_default(period)
@@ -84,7 +91,7 @@ async def api_drilldown(request: Request, figure: FromQuery[str], period: FromQu
 
 
 @get("/compliance", opt={"roles": ("admin", "leader")})
-async def api_compliance(period: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+async def api_compliance(period: PeriodCode = None) -> list[dict[str, Any]]:
     """Reporting per instructor: assigned organizations, reported, rate, last report."""
     code = await period_or_default(period)
     return [{**r, "rate": float(r["rate"]) if r["rate"] is not None else None,
@@ -94,9 +101,9 @@ async def api_compliance(period: FromQuery[str | None] = None) -> list[dict[str,
 
 # -- registry ------------------------------------------------------------------------------
 @get("/organizations", opt={"roles": ("admin", "leader", "unit_officer", "instructor")})
-async def api_organizations(request: Request, q: FromQuery[str] = "",
-                            unit: FromQuery[str | None] = None,
-                            limit: FromQuery[int] = 200) -> list[dict[str, Any]]:
+async def api_organizations(request: Request, q: Search = "",
+                            unit: UnitCode = None,
+                            limit: Limit = 200) -> list[dict[str, Any]]:
     """Registry entries the caller may see (an instructor: their assigned ones)."""
     user = current_user(request)
     qs = Organization.all()
@@ -161,7 +168,7 @@ async def api_missing() -> list[dict[str, Any]]:
 
 
 @post("/missing/{mark_id:int}", opt={"roles": ("admin",)}, status_code=200)
-async def api_decide_missing(request: Request, mark_id: FromPath[int],
+async def api_decide_missing(request: Request, mark_id: Id,
                              data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """Decide `close` (with optional closed_on) or `keep` for a missing organization."""
     try:
@@ -176,7 +183,7 @@ async def api_decide_missing(request: Request, mark_id: FromPath[int],
 
 # -- reports -------------------------------------------------------------------------------
 @get("/my-organizations", opt={"roles": REPORTERS})
-async def api_my_organizations(request: Request, period: FromQuery[str | None] = None
+async def api_my_organizations(request: Request, period: PeriodCode = None
                                ) -> dict[str, Any]:
     """The caller's organizations for a reporting period, with their report if any."""
     user = current_user(request)
@@ -210,7 +217,7 @@ async def api_submit_report(request: Request, data: JSONBody[dict[str, Any]]) ->
 
 
 @get("/reports", opt={"roles": ("admin", "leader")})
-async def api_reports(period: FromQuery[str | None] = None, status: FromQuery[str | None] = None
+async def api_reports(period: PeriodCode = None, status: ReportStatus = None
                       ) -> list[dict[str, Any]]:
     """Reports of a period, optionally of one status (submitted, confirmed, returned)."""
     qs = CoverageReport.filter(period_code=await period_or_default(period))
@@ -220,13 +227,13 @@ async def api_reports(period: FromQuery[str | None] = None, status: FromQuery[st
 
 
 @post("/reports/{report_id:int}/confirm", opt={"roles": ("admin",)}, status_code=200)
-async def api_confirm_report(request: Request, report_id: FromPath[int]) -> dict[str, Any]:
+async def api_confirm_report(request: Request, report_id: Id) -> dict[str, Any]:
     """Accept a report: the registry takes its member counts and party organization change."""
     return report_json(await review.confirm(report_id, current_user(request)))
 
 
 @post("/reports/{report_id:int}/return", opt={"roles": ("admin",)}, status_code=200)
-async def api_return_report(request: Request, report_id: FromPath[int],
+async def api_return_report(request: Request, report_id: Id,
                             data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """Return a report with a reason; the instructor finds it in their inbox."""
     return report_json(await review.return_report(report_id, current_user(request),
@@ -235,7 +242,7 @@ async def api_return_report(request: Request, report_id: FromPath[int],
 
 # -- workbooks -----------------------------------------------------------------------------
 @get("/template", opt={"roles": REPORTERS})
-async def api_template(request: Request, period: FromQuery[str | None] = None) -> Response:
+async def api_template(request: Request, period: PeriodCode = None) -> Response:
     """The report workbook of the caller's organizations, pre-filled, with drop-downs."""
     user = current_user(request)
     p = await _reporting_period(period)
@@ -265,7 +272,7 @@ def preview_json(pending: Any) -> dict[str, Any]:
 
 @post("/uploads/reports", opt={"roles": REPORTERS}, status_code=200)
 async def api_upload_reports(request: Request, data: MultipartBody[dict[str, Any]],
-                             period: FromQuery[str | None] = None) -> dict[str, Any]:
+                             period: PeriodCode = None) -> dict[str, Any]:
     """Upload a filled report template: returns the preview and a token to confirm it."""
     upload = _file(data)
     p = await _reporting_period(period or data.get("period"))

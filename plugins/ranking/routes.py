@@ -8,18 +8,21 @@ from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
+from litestar.params import FromPath, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n, uploads
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
+from core.params import Id, PeriodCode, Slug, Token, choice
 from core.security import current_user, scope_for
 from core.web import language, page
 from plugins.ranking import models, rankings, reports, subscriptions, values, values_io, workbook
 from plugins.ranking.services import current_scheme, get_group, scheme_of
 
 ADMIN = {"roles": ("admin",)}
+# draft, objection (published, objections open), final, superseded
+RankingStatus = choice(("draft", "objection", "final", "superseded"))
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
 OFFICERS = {"roles": ("admin", "unit_officer")}
@@ -39,7 +42,7 @@ def _go(path: str, request: Request, key: str = "", **params: Any) -> Redirect:
     return Redirect(path=path)
 
 
-async def _visible(ranking_id: int, request: Request) -> models.Ranking:
+async def _visible(ranking_id: Id, request: Request) -> models.Ranking:
     """A draft is the admins' working copy: others see published rankings only."""
     ranking = await rankings.get_ranking(ranking_id)
     if ranking.status == "draft" and current_user(request).role != "admin":
@@ -142,8 +145,8 @@ def _contribution(score: str | None, weight: Decimal, aspect_weight: Decimal) ->
 # -- pages -------------------------------------------------------------------------------------
 
 @get("/", opt=READERS, include_in_schema=False)
-async def index_page(request: Request, period: FromQuery[str] = "",
-                     group: FromQuery[str] = "") -> Template:
+async def index_page(request: Request, period: PeriodCode = "",
+                     group: Slug = "") -> Template:
     user = current_user(request)
     scheme_row, scheme, period, group = await _defaults(period, group)
     qs = models.Ranking.all()
@@ -169,7 +172,7 @@ async def compute_page(request: Request, data: URLEncodedBody[dict[str, str]]) -
 
 
 @get("/rankings/{ranking_id:int}", opt=READERS, include_in_schema=False)
-async def ranking_page(request: Request, ranking_id: FromPath[int]) -> Template:
+async def ranking_page(request: Request, ranking_id: Id) -> Template:
     user = current_user(request)
     ranking = await _visible(ranking_id, request)
     scheme = scheme_of(await models.Scheme.get(id=ranking.scheme_id))
@@ -190,7 +193,7 @@ async def ranking_page(request: Request, ranking_id: FromPath[int]) -> Template:
 
 
 @get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, include_in_schema=False)
-async def unit_page(request: Request, ranking_id: FromPath[int],
+async def unit_page(request: Request, ranking_id: Id,
                     unit_code: FromPath[str]) -> Template:
     ranking = await _visible(ranking_id, request)
     detail = await drilldown(ranking, unit_code, current_user(request))
@@ -199,28 +202,28 @@ async def unit_page(request: Request, ranking_id: FromPath[int],
 
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
-async def publish_page(request: Request, ranking_id: FromPath[int]) -> Redirect:
+async def publish_page(request: Request, ranking_id: Id) -> Redirect:
     ranking = await rankings.publish(ranking_id, current_user(request).username,
                                      request.app.state.settings)
     return _go(rankings.link(ranking.id), request, "published", id=ranking.id)
 
 
 @post("/rankings/{ranking_id:int}/revise", opt=ADMIN, include_in_schema=False)
-async def revise_page(request: Request, ranking_id: FromPath[int],
+async def revise_page(request: Request, ranking_id: Id,
                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
     new = await rankings.revise(ranking_id, data.get("reason", ""), current_user(request).username)
     return _go(rankings.link(new.id), request, "revised", id=new.id)
 
 
 @get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, include_in_schema=False)
-async def verify_page(request: Request, ranking_id: FromPath[int]) -> Template:
+async def verify_page(request: Request, ranking_id: Id) -> Template:
     ranking = await _visible(ranking_id, request)
     return page(request, "ranking/verify.html", ranking=ranking,
                 v=await rankings.verify(ranking.id), group_name=await _group_name(ranking))
 
 
 @get("/rankings/{ranking_id:int}/export", opt=EXPORTERS, include_in_schema=False)
-async def export_page(request: Request, ranking_id: FromPath[int]) -> Response:
+async def export_page(request: Request, ranking_id: Id) -> Response:
     ranking = await _visible(ranking_id, request)
     book = await workbook.book_of(ranking)
     return _xlsx(workbook.write(book), f"ranking_{ranking.period}_{ranking.group}_"
@@ -228,7 +231,7 @@ async def export_page(request: Request, ranking_id: FromPath[int]) -> Response:
 
 
 @post("/rankings/{ranking_id:int}/objections", opt=OFFICERS, include_in_schema=False)
-async def objection_page(request: Request, ranking_id: FromPath[int],
+async def objection_page(request: Request, ranking_id: Id,
                          data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await rankings.file_objection(ranking_id, current_user(request), data.get("unit", ""),
                                   data.get("reason", ""), data.get("indicator", ""))
@@ -236,7 +239,7 @@ async def objection_page(request: Request, ranking_id: FromPath[int],
 
 
 @post("/objections/{objection_id:int}/resolve", opt=ADMIN, include_in_schema=False)
-async def resolve_page(request: Request, objection_id: FromPath[int],
+async def resolve_page(request: Request, objection_id: Id,
                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
     obj = await rankings.resolve_objection(objection_id, data.get("decision", ""),
                                            data.get("response", ""),
@@ -245,8 +248,8 @@ async def resolve_page(request: Request, objection_id: FromPath[int],
 
 
 @get("/values", opt=ADMIN, include_in_schema=False)
-async def values_page(request: Request, period: FromQuery[str] = "",
-                      group: FromQuery[str] = "") -> Template:
+async def values_page(request: Request, period: PeriodCode = "",
+                      group: Slug = "") -> Template:
     _, scheme, period, group = await _defaults(period, group)
     if scheme is None:  # nothing to enter yet: say so on the page
         return page(request, "ranking/values.html", scheme=None)
@@ -291,7 +294,7 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
 
 
 @get("/values/template", opt=ADMIN, include_in_schema=False)
-async def values_template(period: FromQuery[str], group: FromQuery[str]) -> Response:
+async def values_template(period: PeriodCode, group: Slug) -> Response:
     return _xlsx(await values_io.template(period, group), f"ranking_values_{period}_{group}.xlsx")
 
 
@@ -327,7 +330,7 @@ async def values_cancel(request: Request, data: URLEncodedBody[dict[str, str]]) 
 
 
 @get("/values/marked", opt=ADMIN, include_in_schema=False)
-async def values_marked(request: Request, token: FromQuery[str] = "") -> Response:
+async def values_marked(request: Request, token: Token = "") -> Response:
     pending = await uploads.get_pending(token, current_user(request), values_io.IMPORTER)
     return _xlsx(uploads.marked_workbook(pending), f"marked_{pending.filename}")
 
@@ -383,21 +386,21 @@ def form_subscription(data: dict[str, str]) -> dict[str, Any]:
 
 
 @post("/subscriptions/{sub_id:int}/toggle", opt=ADMIN, include_in_schema=False)
-async def subscription_toggle(request: Request, sub_id: FromPath[int]) -> Redirect:
+async def subscription_toggle(request: Request, sub_id: Id) -> Redirect:
     sub = await subscriptions.get(sub_id)
     await subscriptions.set_active(sub, not sub.active)
     return _go("/ranking/subscriptions", request, "subscription_saved", key=sub.key)
 
 
 @post("/subscriptions/{sub_id:int}/run", opt=ADMIN, include_in_schema=False)
-async def subscription_run(request: Request, sub_id: FromPath[int]) -> Redirect:
+async def subscription_run(request: Request, sub_id: Id) -> Redirect:
     sub = await subscriptions.get(sub_id)
     firing = await reports.run_now(request.app.state.settings, sub)
     return _go(f"/ranking/subscriptions/{sub.id}", request, "fired", status=firing.status)
 
 
 @get("/subscriptions/{sub_id:int}", opt=ADMIN, include_in_schema=False)
-async def subscription_page(request: Request, sub_id: FromPath[int]) -> Template:
+async def subscription_page(request: Request, sub_id: Id) -> Template:
     sub = await subscriptions.get(sub_id)
     await reports.sync_deliveries()
     firings = await models.Firing.filter(subscription=sub).order_by("-id").limit(50) \
@@ -417,7 +420,7 @@ async def api_scheme() -> dict[str, Any]:
 
 
 @get("/values", opt=ADMIN, tags=["ranking"])
-async def api_values(period: FromQuery[str], group: FromQuery[str]) -> dict[str, Any]:
+async def api_values(period: PeriodCode, group: Slug) -> dict[str, Any]:
     """Entered values of a period for a peer group's units."""
     _, scheme = await current_scheme()
     grid = await values.grid(period, get_group(scheme, group), scheme)
@@ -447,7 +450,7 @@ async def api_set_values(request: Request, data: JSONBody[dict[str, Any]]) -> di
 
 
 @get("/missing", opt=ADMIN, tags=["ranking"])
-async def api_missing(period: FromQuery[str], group: FromQuery[str]) -> dict[str, Any]:
+async def api_missing(period: PeriodCode, group: Slug) -> dict[str, Any]:
     """What is missing before computing, with the definition's missing-value policy."""
     return await values.missing_values(period, group)
 
@@ -461,8 +464,8 @@ async def api_compute(request: Request, data: JSONBody[dict[str, str]]) -> dict[
 
 
 @get("/rankings", opt=READERS, tags=["ranking"])
-async def api_rankings(request: Request, period: FromQuery[str] = "", group: FromQuery[str] = "",
-                       status: FromQuery[str] = "") -> list[dict[str, Any]]:
+async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = "",
+                       status: RankingStatus = "") -> list[dict[str, Any]]:
     """Rankings, newest first (drafts only for admins)."""
     qs = models.Ranking.all()
     if current_user(request).role != "admin":
@@ -474,7 +477,7 @@ async def api_rankings(request: Request, period: FromQuery[str] = "", group: Fro
 
 
 @get("/rankings/{ranking_id:int}", opt=READERS, tags=["ranking"])
-async def api_ranking(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+async def api_ranking(request: Request, ranking_id: Id) -> dict[str, Any]:
     """One ranking with every unit's place, total, aspect scores and change."""
     ranking = await _visible(ranking_id, request)
     rows = await models.RankingRow.filter(ranking=ranking).order_by("position")
@@ -482,7 +485,7 @@ async def api_ranking(request: Request, ranking_id: FromPath[int]) -> dict[str, 
 
 
 @get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, tags=["ranking"])
-async def api_unit(request: Request, ranking_id: FromPath[int],
+async def api_unit(request: Request, ranking_id: Id,
                    unit_code: FromPath[str]) -> dict[str, Any]:
     """Drill-down: a unit's total → aspects → each indicator's value, source and score."""
     ranking = await _visible(ranking_id, request)
@@ -490,21 +493,21 @@ async def api_unit(request: Request, ranking_id: FromPath[int],
 
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_publish(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+async def api_publish(request: Request, ranking_id: Id) -> dict[str, Any]:
     """Publish a draft: frozen with its definition version and the hash of every input."""
     return ranking_json(await rankings.publish(ranking_id, current_user(request).username,
                                                request.app.state.settings))
 
 
 @get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, tags=["ranking"])
-async def api_verify(request: Request, ranking_id: FromPath[int]) -> dict[str, Any]:
+async def api_verify(request: Request, ranking_id: Id) -> dict[str, Any]:
     """Replay a ranking: identical, or exactly which inputs changed."""
     ranking = await _visible(ranking_id, request)
     return await rankings.verify(ranking.id)
 
 
 @post("/rankings/{ranking_id:int}/revise", opt=ADMIN, tags=["ranking"], status_code=201)
-async def api_revise(request: Request, ranking_id: FromPath[int],
+async def api_revise(request: Request, ranking_id: Id,
                      data: JSONBody[dict[str, str]]) -> dict[str, Any]:
     """Start a new draft revision of a published ranking (the old one stays as it was)."""
     return ranking_json(await rankings.revise(ranking_id, data.get("reason", ""),
@@ -512,7 +515,7 @@ async def api_revise(request: Request, ranking_id: FromPath[int],
 
 
 @get("/rankings/{ranking_id:int}/objections", opt=READERS, tags=["ranking"])
-async def api_objections(request: Request, ranking_id: FromPath[int]) -> list[dict[str, Any]]:
+async def api_objections(request: Request, ranking_id: Id) -> list[dict[str, Any]]:
     """Objections to a ranking (a unit officer sees their own unit's)."""
     ranking = await _visible(ranking_id, request)
     user = current_user(request)
@@ -533,7 +536,7 @@ def objection_json(o: models.Objection) -> dict[str, Any]:
 
 
 @post("/rankings/{ranking_id:int}/objections", opt=OFFICERS, tags=["ranking"], status_code=201)
-async def api_object(request: Request, ranking_id: FromPath[int],
+async def api_object(request: Request, ranking_id: Id,
                      data: JSONBody[dict[str, str]]) -> dict[str, Any]:
     """File an objection within the window: {unit, reason, indicator?}."""
     obj = await rankings.file_objection(ranking_id, current_user(request), data.get("unit", ""),
@@ -542,7 +545,7 @@ async def api_object(request: Request, ranking_id: FromPath[int],
 
 
 @post("/objections/{objection_id:int}/resolve", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_resolve(request: Request, objection_id: FromPath[int],
+async def api_resolve(request: Request, objection_id: Id,
                       data: JSONBody[dict[str, str]]) -> dict[str, Any]:
     """Decide an objection: {decision: upheld|rejected, response}."""
     obj = await rankings.resolve_objection(objection_id, data.get("decision", ""),
@@ -571,14 +574,14 @@ async def api_subscription_create(data: JSONBody[dict[str, Any]]) -> dict[str, A
 
 
 @put("/subscriptions/{sub_id:int}", opt=ADMIN, tags=["ranking"])
-async def api_subscription_update(sub_id: FromPath[int],
+async def api_subscription_update(sub_id: Id,
                                   data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """Replace a subscription's fields."""
     return subscription_json(await subscriptions.save(data, subscription_id=sub_id))
 
 
 @post("/subscriptions/{sub_id:int}/run", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_subscription_run(request: Request, sub_id: FromPath[int]) -> dict[str, Any]:
+async def api_subscription_run(request: Request, sub_id: Id) -> dict[str, Any]:
     """Fire a subscription now: build, archive, queue the mail."""
     sub = await subscriptions.get(sub_id)
     firing = await reports.run_now(request.app.state.settings, sub)
@@ -586,13 +589,13 @@ async def api_subscription_run(request: Request, sub_id: FromPath[int]) -> dict[
 
 
 @get("/subscriptions/{sub_id:int}/dry-run", opt=ADMIN, tags=["ranking"])
-async def api_subscription_dry_run(sub_id: FromPath[int]) -> dict[str, Any]:
+async def api_subscription_dry_run(sub_id: Id) -> dict[str, Any]:
     """Who would get what, without building or sending."""
     return await reports.dry_run(await subscriptions.get(sub_id))
 
 
 @get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
-async def api_deliveries(sub_id: FromPath[int]) -> list[dict[str, Any]]:
+async def api_deliveries(sub_id: Id) -> list[dict[str, Any]]:
     """Firings of a subscription with each recipient's delivery state."""
     sub = await subscriptions.get(sub_id)
     await reports.sync_deliveries()

@@ -15,17 +15,26 @@ from core import i18n
 from core.contrib import ExportRequest
 from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
+from core.params import Id, PeriodCode, Slug, UnitCode, choice
 from core.security import current_user
 from core.web import Panel, language, page
 from plugins.rectification import evidence as ev
 from plugins.rectification import exporters, importer, queries, workflow
 from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
 from plugins.rectification.config import current_definition
-from plugins.rectification.models import SEVERITIES, Evidence, ExtensionRequest, Task, TaskEvent
+from plugins.rectification.models import (
+    SEVERITIES,
+    STATUSES,
+    Evidence,
+    ExtensionRequest,
+    Task,
+    TaskEvent,
+)
 
 READ = ("admin", "unit_officer", "leader")
 WRITE = ("admin", "unit_officer")
 ADMIN = ("admin",)
+TaskStatus = choice(STATUSES)
 STEPS = ("registered", "assessed", "dispatched", "responded", "closed", "evaluated", "rejected")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -96,8 +105,8 @@ async def _files(form: Any) -> list[tuple[str, bytes]]:
 # -- JSON API ----------------------------------------------------------------------------------
 
 @get("/tasks", opt={"roles": READ})
-async def api_list(request: Request, period: FromQuery[str | None] = None,
-                   status: FromQuery[str | None] = None, unit: FromQuery[str | None] = None,
+async def api_list(request: Request, period: PeriodCode = None,
+                   status: TaskStatus = None, unit: UnitCode = None,
                    overdue: FromQuery[bool | None] = None) -> list[dict[str, Any]]:
     """Tasks the caller may see, filtered by period, status, unit subtree and overdue flag."""
     actor = await _actor(request)
@@ -119,7 +128,7 @@ async def api_register(request: Request, data: JSONBody[dict[str, Any]]) -> dict
 
 
 @get("/tasks/{task_id:int}", opt={"roles": READ})
-async def api_task(request: Request, task_id: FromPath[int]) -> dict[str, Any]:
+async def api_task(request: Request, task_id: Id) -> dict[str, Any]:
     """A task with its timeline, evidence, extension requests and the caller's next steps."""
     actor = await _actor(request)
     return await _detail(await get_task(task_id, actor), actor.role)
@@ -128,7 +137,7 @@ async def api_task(request: Request, task_id: FromPath[int]) -> dict[str, Any]:
 def _transition(action: str, path: str):
     rule = workflow.RULES[action]
 
-    async def handler(request: Request, task_id: FromPath[int],
+    async def handler(request: Request, task_id: Id,
                       data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         actor = await _actor(request)
         task = await workflow.act(task_id, action, actor, data, settings=_settings(request))
@@ -149,7 +158,7 @@ TRANSITIONS = [_transition(a, p) for a, p in (
 
 
 @post("/tasks/{task_id:int}/evidence", opt={"roles": ("unit_officer",)}, status_code=201)
-async def api_upload(request: Request, task_id: FromPath[int]) -> list[dict[str, Any]]:
+async def api_upload(request: Request, task_id: Id) -> list[dict[str, Any]]:
     """Upload evidence files (multipart field `files`) to name later in respond/extensions."""
     form = await request.form()
     rows = await ev.upload_drafts(task_id, await _actor(request), await _files(form),
@@ -159,7 +168,7 @@ async def api_upload(request: Request, task_id: FromPath[int]) -> list[dict[str,
 
 
 @get("/summary", opt={"roles": ("admin", "leader")})
-async def api_summary(period: FromQuery[str], unit: FromQuery[str | None] = None) -> dict:
+async def api_summary(period: PeriodCode, unit: UnitCode = None) -> dict:
     """Per unit: received, closed on time, closed late, open, overdue."""
     rows, total = await queries.summary_by_unit(period, unit)
     fix = lambda r: {**r, "on_time_rate": queries.q2(r["on_time_rate"] * 100)  # noqa: E731
@@ -180,8 +189,8 @@ async def home(request: Request) -> Redirect:
 
 
 @get("/queue", opt={"roles": ("admin", "leader")}, include_in_schema=False)
-async def queue(request: Request, step: FromQuery[str] = "registered",
-                period: FromQuery[str] = "") -> Template:
+async def queue(request: Request, step: Slug = "registered",
+                period: PeriodCode = "") -> Template:
     actor = await _actor(request)
     counts = await queries.status_counts(actor)
     qs = Task.all().select_related("unit", "period")
@@ -248,11 +257,11 @@ async def new_submit(request: Request) -> Template | Redirect:
 
 
 @get("/tasks/{task_id:int}", opt={"roles": READ}, include_in_schema=False)
-async def task_page(request: Request, task_id: FromPath[int]) -> Template:
+async def task_page(request: Request, task_id: Id) -> Template:
     return await _task_page(request, task_id)
 
 
-async def _task_page(request: Request, task_id: int, error: str = "",
+async def _task_page(request: Request, task_id: Id, error: str = "",
                      status_code: int = 200) -> Template:
     actor = await _actor(request)
     task = await get_task(task_id, actor)
@@ -263,7 +272,7 @@ async def _task_page(request: Request, task_id: int, error: str = "",
 
 
 @post("/tasks/{task_id:int}/act/{action:str}", opt={"roles": WRITE}, include_in_schema=False)
-async def task_act(request: Request, task_id: FromPath[int], action: FromPath[str]) -> Any:
+async def task_act(request: Request, task_id: Id, action: FromPath[str]) -> Any:
     """Form posts from the task page; errors come back on the page with the right status."""
     form = await request.form()
     data = {k: v for k, v in form.items() if not isinstance(v, UploadFile) and k != "_csrf"}
@@ -284,7 +293,7 @@ async def task_act(request: Request, task_id: FromPath[int], action: FromPath[st
 
 
 @get("/evidence/{evidence_id:int}", opt={"roles": READ}, include_in_schema=False)
-async def evidence_file(request: Request, evidence_id: FromPath[int]) -> Response:
+async def evidence_file(request: Request, evidence_id: Id) -> Response:
     row, path = await ev.open_evidence(evidence_id, await _actor(request), _settings(request))
     return Response(path.read_bytes(), media_type=row.content_type, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.original_name)}",
@@ -301,8 +310,8 @@ async def reports(request: Request) -> Template:
 
 
 @get("/reports/{name:str}", opt={"roles": READ}, include_in_schema=False)
-async def report_download(request: Request, name: FromPath[str], period: FromQuery[str],
-                          unit: FromQuery[str] = "") -> Response:
+async def report_download(request: Request, name: FromPath[str], period: PeriodCode,
+                          unit: UnitCode = "") -> Response:
     """The same workbooks as `kaohe export`: core applies roles and the unit officer's scope."""
     from core.exports import build_export
 

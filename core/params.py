@@ -1,0 +1,62 @@
+"""Typed, bounded request parameters, so bad input is refused at the boundary with the field
+named (400) instead of reaching the database (an id beyond 64 bits, or a filter longer than
+its column, made SQLite, asyncpg or Tortoise raise and the request ended in a 500).
+
+Handlers write `task_id: Id`, `page: PageNo`, `status: choice(STATUSES)`, `period: PeriodCode`.
+The bounds then also appear in /schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from litestar.params import Parameter
+
+# Ids are exact in every JSON reader up to 2**53 - 1 (and far inside a 64-bit column).
+MAX_ID = 2**53 - 1
+
+Id = Annotated[int, Parameter(ge=1, le=MAX_ID, description="编号 (1 – 2^53−1)")]
+PageNo = Annotated[int, Parameter(ge=1, le=1_000_000, description="页码，从 1 开始")]
+Limit = Annotated[int, Parameter(ge=1, le=10_000, description="最多返回的条数")]
+
+
+def text(max_length: int, description: str = "") -> Any:
+    """A free-text filter no longer than its column."""
+    return Annotated[str | None, Parameter(max_length=max_length, description=description or None)]
+
+
+def choice(values: Iterable[str], description: str = "") -> Any:
+    """A filter that takes one of `values`; empty means no filter."""
+    allowed = tuple(dict.fromkeys(("", *values)))
+    return Annotated[Literal[allowed] | None,  # type: ignore[valid-type]
+                     Parameter(description=description or "空 = 不筛选")]
+
+
+PeriodCode = text(16, "考核期代码，如 2014、2014H1、2014Q3")
+UnitCode = text(32, "单位代码，如 520102")
+Slug = text(64)
+Token = text(128)
+Search = text(100, "搜索文字")
+Code12 = text(12)
+
+
+_PROBLEMS = (
+    (re.compile(r"Expected `int` <= (\d+)"), "params.max"),
+    (re.compile(r"Expected `int` >= (\d+)"), "params.min"),
+    (re.compile(r"Expected `str` of length <= (\d+)"), "params.max_length"),
+    (re.compile(r"Invalid enum value '(.*)'"), "params.choice"),
+    (re.compile(r"Expected `int`"), "params.integer"),
+)
+
+
+def describe(problem: str, lang: str) -> str:
+    """The validator's English problem as a sentence of the catalog (the original otherwise)."""
+    from core import i18n
+
+    for pattern, key in _PROBLEMS:
+        found = pattern.search(problem)
+        if found:
+            return i18n.t(key, lang, value=found.group(1) if found.groups() else "")
+    return problem
