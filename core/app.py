@@ -73,7 +73,10 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
                          problem=describe(first.get("message", ""), lang))
         return _error_response(request, 400, "invalid_parameter", message, field=first["key"],
                                **extra)
-    return _error_response(request, exc.status_code, code, str(exc.detail), **extra)
+    response = _error_response(request, exc.status_code, code, str(exc.detail), **extra)
+    if exc.headers and exc.status_code == 405:
+        response.headers.update({"Allow": exc.headers.get("allow", "")})  # what the path allows
+    return response
 
 
 def handle_internal(request: Request, exc: Exception) -> Response:
@@ -123,13 +126,18 @@ def create_app(settings: Settings | str | None = None, host: PluginHost | None =
     if host is None or not isinstance(settings, Settings):
         settings, host = boot(settings)
     from core import routes as core_routes
+    from core.api_docs import declare_errors
 
+    # Error responses are declared on the handlers before routers take them in.
     handlers: list[Any] = list(core_routes.HANDLERS)
+    declare_errors(handlers)
     for name, pages in host.per_plugin("kaohe_pages").items():
         if pages:
+            declare_errors(pages)
             handlers.append(Router(path=f"/{name}", route_handlers=list(pages)))
     for name, api in host.per_plugin("kaohe_api_routes").items():
         if api:
+            declare_errors(api)
             handlers.append(Router(path=f"/api/{name}", route_handlers=list(api), tags=[name]))
     handlers.append(create_static_files_router(path="/static", directories=[CORE_DIR / "static"],
                                                opt={"public": True}, include_in_schema=False))

@@ -49,7 +49,7 @@ async def api_exports(request: Request) -> list[dict[str, Any]]:
             for name, (plugin, exp) in exports.exporters().items() if role in exp.roles]
 
 
-@get("/exports/{name:str}", opt={"roles": ANY_ROLE}, tags=["platform"])
+@get("/exports/{name:str}", opt={"roles": ANY_ROLE}, tags=["platform"], media_type=XLSX)
 async def export_download(request: Request, name: FromPath[str],
                           period: PeriodCode = None, unit: UnitCode = None,
                           group: Slug = None) -> Response:

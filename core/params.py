@@ -36,7 +36,7 @@ def choice(values: Iterable[str], description: str = "") -> Any:
 
 PeriodCode = text(16, "考核期代码，如 2014、2014H1、2014Q3")
 UnitCode = text(32, "单位代码，如 520102")
-Slug = text(64)
+Slug = text(48)  # group names, exporter and job names (the longest column is 48)
 Token = text(128)
 Search = text(100, "搜索文字")
 Code12 = text(12)

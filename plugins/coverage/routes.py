@@ -241,7 +241,7 @@ async def api_return_report(request: Request, report_id: Id,
 
 
 # -- workbooks -----------------------------------------------------------------------------
-@get("/template", opt={"roles": REPORTERS})
+@get("/template", opt={"roles": REPORTERS}, media_type=XLSX)
 async def api_template(request: Request, period: PeriodCode = None) -> Response:
     """The report workbook of the caller's organizations, pre-filled, with drop-downs."""
     user = current_user(request)
@@ -250,7 +250,7 @@ async def api_template(request: Request, period: PeriodCode = None) -> Response:
     return xlsx_response(data, f"报送模板_{p.code}_{user.username}.xlsx")
 
 
-@get("/registry-template", opt={"roles": ("admin",)})
+@get("/registry-template", opt={"roles": ("admin",)}, media_type=XLSX)
 async def api_registry_template(request: Request, blank: FromQuery[bool] = False) -> Response:
     """The registry as an editable sheet (or a blank one) for the registry import."""
     data = await services.registry_template_bytes(web.language(request), blank=blank)
@@ -307,7 +307,7 @@ async def api_confirm_upload(request: Request, token: FromPath[str]) -> dict[str
     return await intake.confirm_reports(token, user, lang)
 
 
-@get("/uploads/{token:str}/marked", opt={"roles": REPORTERS})
+@get("/uploads/{token:str}/marked", opt={"roles": REPORTERS}, media_type=XLSX)
 async def api_marked(request: Request, token: FromPath[str]) -> Response:
     """The uploaded workbook with its bad cells filled red and commented."""
     user, lang = current_user(request), web.language(request)
