@@ -299,7 +299,7 @@ async def test_mail_api_and_page(client, settings):
     assert body["messages"][0]["last_error"] == "SMTPConnectError: down"
     assert body["counts"]["failed"] == 1 and body["counts"]["sent"] == 1
     r = await client.get("/api/mail", params={"status": "lost"})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "status"
+    assert r.status_code == 400 and r.json()["error"]["field"] == "status"
     page = await client.get("/mail", headers={"accept": "text/html"})
     assert page.status_code == 200 and "邮件发送状态" in page.text and "f@example.org" in page.text
     assert f'action="/mail/{failed.id}/retry"' in page.text
