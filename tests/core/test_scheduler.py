@@ -392,7 +392,7 @@ async def test_jobs_api_lists_runs_and_runs_now(client):
     assert [x["id"] for x in runs] == [run["id"]]
     assert (await client.get("/api/jobs/core.digest/runs", params={"status": "failed"})).json() == []
     bad = await client.get("/api/jobs/core.digest/runs", params={"status": "weird"})
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"
     missing = await client.post("/api/jobs/core.nope/run", headers={"X-CSRF-Token": csrf})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_job"
     assert (await client.get("/api/jobs/core.nope/runs")).status_code == 404
