@@ -1,8 +1,7 @@
-"""The Excel reader kit: every upload the platform reads goes through `read_table`.
-
-Order of defence: extension, size, zip magic, the zip's declared sizes and ratios, then
-every XML part is inflated once with a hard cap (a lying size header fails its CRC there)
-and its prolog is checked for DTD/entity declarations. Only then does python-calamine parse.
+"""The Excel reader kit: every upload the platform reads goes through `read_table` (or
+`read_grid` for a sheet without a header), after `core.workbook_guard.check_container`
+refused bombs, entity declarations and sheets too large to read. Only then does
+python-calamine parse.
 
     table = read_table(data, "单位.xlsx", [ColumnSpec("code", "统一社会信用代码", required=True),
                                           ColumnSpec("n", "党员数", kind="int")])
@@ -19,7 +18,6 @@ import hashlib
 import io
 import re
 import secrets
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
@@ -30,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from core import clock, i18n
 from core.errors import KaoheError
 from core.uploads_models import PendingUpload
+from core.workbook_guard import HEADER_ROWS, UploadRejected, check_container
 
 __all__ = [
     "CellError", "ColumnSpec", "PendingUpload", "Preview", "Table", "UploadRejected",
@@ -37,31 +36,10 @@ __all__ = [
 ]
 
 KINDS = ("text", "int", "float", "date", "bool")
-ZIP_MAGIC = b"PK\x03\x04"
-MAX_ZIP_ENTRIES = 2000
-MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
-# Real sheets compress 10–25×; deflate tops out near 1000×. Only large parts are judged.
-MAX_RATIO = 200
-RATIO_MIN_SIZE = 1024 * 1024
-OVERLAP = 32  # longer than any declaration token in UTF-16
-HEADER_SCAN_ROWS = 20
-_DECL = [token.encode(enc) for token in ("<!DOCTYPE", "<!ENTITY")
-         for enc in ("utf-8", "utf-16-le", "utf-16-be")]
+HEADER_SCAN_ROWS = HEADER_ROWS
 TRUE_WORDS = {"是", "true", "yes", "y", "1", "√", "✓", "对"}
 FALSE_WORDS = {"否", "false", "no", "n", "0", "×", "✗", "不"}
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-
-
-class UploadRejected(KaoheError):
-    """The whole file is refused (format, size, bomb, header). `errors` are CellErrors."""
-
-    status = 422
-
-    def __init__(self, code: str, message: str, *, errors: Sequence[CellError] = (),
-                 status: int | None = None):
-        self.errors = list(errors)
-        super().__init__(code, message, status=status,
-                         details=[e.as_dict() for e in self.errors] or None)
 
 
 @dataclass(frozen=True)
@@ -135,70 +113,6 @@ class Table:
         return err
 
 
-# -- container checks ------------------------------------------------------------------------
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f}"
-
-
-def check_container(data: bytes, filename: str, *, max_bytes: int, lang: str = i18n.DEFAULT,
-                    max_unzipped: int | None = None) -> None:
-    """Refuse anything that is not a plain, reasonably sized .xlsx before parsing it."""
-    t = i18n.t
-    max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
-    if PurePath(filename or "").suffix.lower() != ".xlsx":
-        raise UploadRejected("upload_not_xlsx", t("upload.not_xlsx", lang, filename=filename))
-    if len(data) > max_bytes:
-        raise UploadRejected("upload_too_large", t("upload.too_large", lang, size_mb=_mb(len(data)),
-                                                   limit_mb=_mb(max_bytes)), status=413)
-    if not data.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(io.BytesIO(data)):
-        raise UploadRejected("upload_not_xlsx", t("upload.not_zip", lang, filename=filename))
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
-    names = {i.filename for i in infos}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise UploadRejected("upload_not_xlsx", t("upload.not_workbook", lang, filename=filename))
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                  detail=f"{len(infos)} entries"))
-    total = sum(i.file_size for i in infos)
-    if total > max_unzipped:
-        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                  detail=f"{_mb(total)} MB unpacked"))
-    for info in infos:
-        if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(1, info.compress_size):
-            ratio = info.file_size // max(1, info.compress_size)
-            raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                      detail=f"{info.filename} {ratio}:1"))
-    for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            _inflate_checked(zf, info, lang)
-
-
-def _inflate_checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lang: str) -> None:
-    # zipfile stops at the declared size and checks the CRC, so a part that would inflate
-    # beyond its header's size fails here instead of inside the parser. The whole part is
-    # searched for declarations: a long comment could push a DOCTYPE past any prolog window,
-    # and spreadsheet XML escapes "<" in text, so a literal "<!DOCTYPE" is never data.
-    tail = b""
-    found = False
-    try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(1 << 20):
-                window = tail + chunk
-                if any(token in window for token in _DECL):
-                    found = True
-                    break
-                tail = window[-OVERLAP:]
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang,
-                                                      detail=f"{info.filename}: {exc}")) from None
-    if found:
-        raise UploadRejected("upload_xml_bomb", i18n.t("upload.xml_bomb", lang, part=info.filename))
-
-
 # -- reading ----------------------------------------------------------------------------------
 _SPACES = re.compile(r"\s+")
 _REQUIRED_MARK = re.compile(r"(\*|＊|[（(]必填[)）])$")
@@ -229,13 +143,11 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
                settings: Any = None) -> Table:
     """Check and read one sheet into typed rows. Raises UploadRejected for a bad file or
     header; cell problems are collected in `table.errors` so all can be shown at once."""
-    from python_calamine import CalamineWorkbook
 
     max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
-    check_container(data, filename, max_bytes=max_bytes, lang=lang)
     t = i18n.t
+    book = open_book(data, filename, max_rows=max_rows, max_bytes=max_bytes, lang=lang)
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         name = _pick_sheet(book, sheet, lang)
         grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except UploadRejected:
@@ -275,6 +187,32 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
                 values[key] = value
         table.rows.append((offset, values))
     return table
+
+
+def open_book(data: bytes, filename: str, *, max_rows: int | None = None,
+              max_bytes: int | None = None, lang: str = i18n.DEFAULT, settings: Any = None):
+    """The python-calamine workbook of an upload, once the container checks passed."""
+    from python_calamine import CalamineWorkbook
+
+    max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
+    check_container(data, filename, max_bytes=max_bytes, max_rows=max_rows, lang=lang)
+    try:
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine reports broken parts as plain errors
+        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
+
+
+def read_grid(data: bytes, filename: str, sheet: str, *, lang: str = i18n.DEFAULT,
+              settings: Any = None) -> list[list[Any]] | None:
+    """The raw cells of one named sheet (None when the workbook has no such sheet), for
+    sheets without a header such as a template's hidden stamp. Checked like read_table."""
+    book = open_book(data, filename, lang=lang, settings=settings)
+    if sheet not in book.sheet_names:
+        return None
+    try:
+        return book.get_sheet_by_name(sheet).to_python()
+    except Exception as exc:
+        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
 
 
 def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
