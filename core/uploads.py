@@ -25,7 +25,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from core import clock, i18n
+from core import cells, clock, i18n
 from core.errors import KaoheError
 from core.uploads_models import PendingUpload
 from core.workbook_guard import HEADER_ROWS, UploadRejected, check_container
@@ -35,7 +35,8 @@ __all__ = [
     "check_container", "discard", "get_pending", "mark_errors", "read_table", "stage", "take",
 ]
 
-KINDS = ("text", "int", "float", "date", "bool")
+# "code": a credit or unit code, spaces and hyphens inside dropped (core.cells.code).
+KINDS = ("text", "int", "float", "date", "bool", "code")
 HEADER_SCAN_ROWS = HEADER_ROWS
 TRUE_WORDS = {"是", "true", "yes", "y", "1", "√", "✓", "对"}
 FALSE_WORDS = {"否", "false", "no", "n", "0", "×", "✗", "不"}
@@ -62,7 +63,7 @@ class ColumnSpec:
             raise ValueError(f"column '{self.key}': unknown kind '{self.kind}' (known: {', '.join(KINDS)})")
 
     def names(self) -> set[str]:
-        return {_norm(n) for n in (self.header, self.key, *self.aliases)}
+        return {cells.header(n) for n in (self.header, self.key, *self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,6 @@ class Table:
 
 
 # -- reading ----------------------------------------------------------------------------------
-_SPACES = re.compile(r"\s+")
-_REQUIRED_MARK = re.compile(r"(\*|＊|[（(]必填[)）])$")
-
-
-def _norm(text: Any) -> str:
-    s = _SPACES.sub("", str(text or "")).replace("（", "(").replace("）", ")")
-    return _REQUIRED_MARK.sub("", s).lower()
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -156,12 +148,13 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
         raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
     if not grid:
         raise UploadRejected("upload_empty", t("upload.empty", lang, sheet=name))
-    hdr = header_row or _find_header(grid, columns)
+    hdr, head = (header_row, grid[header_row - 1] if header_row <= len(grid) else []) \
+        if header_row else _find_header(grid, columns)
     if hdr is None or hdr > len(grid):
         expected = "、".join(c.header for c in columns)
         raise UploadRejected("upload_bad_header", t("upload.no_header", lang, sheet=name,
                                                     rows=HEADER_SCAN_ROWS, expected=expected))
-    positions = _match_header(grid[hdr - 1], columns, name, hdr, allow_unknown, lang)
+    positions = _match_header(head, columns, name, hdr, allow_unknown, lang)
     data_rows = len(grid) - hdr
     if data_rows > max_rows:
         raise UploadRejected("upload_too_many_rows", t("upload.too_many_rows", lang, rows=data_rows,
@@ -232,16 +225,40 @@ def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
     return book.sheet_names[0]
 
 
-def _find_header(grid: list[list[Any]], columns: Sequence[ColumnSpec]) -> int | None:
-    """The row (1-based) among the first rows that names the most expected columns."""
-    best, best_hits = None, 0
+def _find_header(grid: list[list[Any]], columns: Sequence[ColumnSpec]
+                 ) -> tuple[int | None, list[Any]]:
+    """(row, header cells): the row (1-based) among the first rows that names the most
+    expected columns. Two rows read as one header when together they name more: a group
+    title merged over several columns (党员情况 above 党员总数/正式党员/预备党员) and
+    titles merged down over both rows. The lower row names a column where it has text, the
+    upper row where the lower is empty; the returned row is the lower one."""
     wanted = [c.names() for c in columns]
-    for i, row in enumerate(grid[:HEADER_SCAN_ROWS], start=1):
-        cells = {_norm(v) for v in row if not _blank(v)}
-        hits = sum(1 for names in wanted if names & cells)
-        if hits > best_hits:
-            best, best_hits = i, hits
-    return best
+
+    def hits(row: list[Any]) -> int:
+        found: set[str] = set()
+        for v in row:
+            if not _blank(v):
+                found |= cells.header_forms(v)
+        return sum(1 for names in wanted if names & found)
+
+    rows = grid[:HEADER_SCAN_ROWS]
+    best: tuple[int, int, int] | None = None  # (hits, single row first, -row)
+    head: list[Any] = []
+    for i, row in enumerate(rows, start=1):
+        candidates = [(row, i, 1)]
+        if i < len(grid):
+            lower = grid[i]
+            width = max(len(row), len(lower))
+            merged = [lower[k] if k < len(lower) and not _blank(lower[k])
+                      else row[k] if k < len(row) else None for k in range(width)]
+            candidates.append((merged, i + 1, 0))
+        for cells_, at, single in candidates:
+            n = hits(cells_)
+            if n and (best is None or (n, single, -at) > best):
+                best, head = (n, single, -at), cells_
+    if best is None:
+        return None, []
+    return -best[2], head
 
 
 def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr: int,
@@ -254,8 +271,8 @@ def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr
     for idx, value in enumerate(row):
         if _blank(value):
             continue
-        norm = _norm(value)
-        spec = next((c for c in columns if norm in c.names()), None)
+        forms = cells.header_forms(value)
+        spec = next((c for c in columns if forms & c.names()), None)
         letter = get_column_letter(idx + 1)
         if spec is None:
             if not allow_unknown:
@@ -289,10 +306,7 @@ def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr
 
 
 # -- conversion -------------------------------------------------------------------------------
-def _shown(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+_shown = cells.shown
 
 
 def convert(value: Any, spec: ColumnSpec, lang: str = i18n.DEFAULT) -> tuple[Any, str | None]:
@@ -350,36 +364,21 @@ def _to_text(value: Any) -> str:
 
 
 def _to_int(value: Any) -> int:
-    if value.__class__ is float and value.is_integer():  # how calamine hands numbers over
-        return int(value)
-    if isinstance(value, bool):
-        raise ValueError("bool")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not value.is_integer():  # calamine gives 3.0 for 3, and 3.5 must not become 3
-            raise ValueError("not whole")
-        return int(value)
-    if isinstance(value, str):
-        text = value.replace(",", "")
-        number = float(text)
-        if not number.is_integer() or not re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-            raise ValueError("not whole")
-        return int(number)
-    raise TypeError(type(value).__name__)
+    try:
+        return cells.whole(value)
+    except cells.CellProblem:
+        raise ValueError("not whole") from None
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("bool")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        number = float(value.replace(",", ""))
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("not finite")
-        return number
-    raise TypeError(type(value).__name__)
+    try:
+        return float(cells.number(value))
+    except cells.CellProblem:
+        raise ValueError("not a number") from None
+
+
+def _to_code(value: Any) -> str:
+    return cells.code(value)
 
 
 _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -396,6 +395,7 @@ def _to_date(value: Any) -> dt.date:
             raise ValueError("not a serial date")
         return EXCEL_EPOCH + dt.timedelta(days=int(value))
     if isinstance(value, str):
+        value = cells.plain(value).strip()
         if re.fullmatch(r"\d{8}", value):
             return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
         m = _DATE_TEXT.fullmatch(value)
@@ -409,7 +409,7 @@ def _to_bool(value: Any) -> bool:
         return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
-    text = str(value).strip().lower()
+    text = cells.plain(str(value)).strip().lower()
     if text in TRUE_WORDS:
         return True
     if text in FALSE_WORDS:
@@ -419,6 +419,7 @@ def _to_bool(value: Any) -> bool:
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": _to_text, "int": _to_int, "float": _to_float, "date": _to_date, "bool": _to_bool,
+    "code": _to_code,
 }
 
 

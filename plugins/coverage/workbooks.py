@@ -58,7 +58,7 @@ def report_specs(lang: str = "zh") -> list[ColumnSpec]:
     return [
         # 组织名称, 类别 and 所在社区 are there for people; the credit code decides, so they
         # are not read (unknown columns are allowed).
-        ColumnSpec("uscc", h["uscc"], required=True, aliases=("uscc",)),
+        ColumnSpec("uscc", h["uscc"], required=True, kind="code", aliases=("uscc",)),
         ColumnSpec("party_members", h["party_members"], kind="int", check=nonneg),
         ColumnSpec("formal_members", h["formal_members"], kind="int", check=nonneg),
         ColumnSpec("probationary_members", h["probationary_members"], kind="int", check=nonneg),
@@ -107,11 +107,11 @@ def registry_specs(lang: str = "zh") -> list[ColumnSpec]:
     nonneg = _nonneg(lang)
     h = REGISTRY_HEADERS
     return [
-        ColumnSpec("uscc", h["uscc"], required=True, aliases=("uscc",)),
+        ColumnSpec("uscc", h["uscc"], required=True, kind="code", aliases=("uscc",)),
         ColumnSpec("name", h["name"], required=True, aliases=("组织名称", "单位名称")),
         ColumnSpec("kind", h["kind"], required=True, choices=_choices(codes.KIND_LABELS)),
         ColumnSpec("industry", h["industry"], optional=True),
-        ColumnSpec("community", h["community"], required=True),
+        ColumnSpec("community", h["community"], required=True, kind="code"),
         ColumnSpec("employees", h["employees"], kind="int", optional=True, check=nonneg),
         ColumnSpec("formal_members", h["formal_members"], kind="int", optional=True, check=nonneg),
         ColumnSpec("probationary_members", h["probationary_members"], kind="int", optional=True,

@@ -50,7 +50,9 @@ def read_in_child(data: bytes, call: str = "read", limit_mb: int = 1500) -> dict
             out = {{"code": None}}
         except UploadRejected as exc:
             out = {{"code": exc.code, "message": exc.message}}
-        out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        # VmHWM, not ru_maxrss: the latter keeps the parent's peak across exec.
+        hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+        out["peak_mb"] = int(hwm.split()[1]) // 1024
         print(json.dumps(out))
     """)
     proc = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
