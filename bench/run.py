@@ -73,9 +73,9 @@ def main(argv: list[str]) -> int:
             row["module"] = path.stem
             results.append(row)
             unit = row.get("unit", "s")
-            print(f"   {row['name']}: {_figure(row['seconds'], unit)} {'s' if unit == 's' else ''}| "
-                  f"baseline {_figure(row['baseline'], unit)} | ratio {row['ratio']:.2f} | "
-                  f"{row.get('note', '')}", flush=True)
+            print(f"   {row['name']}: {_figure(row['seconds'], unit)}{' s' if unit == 's' else ''} | "
+                  f"baseline {_figure(row['baseline'], unit)}{' s' if unit == 's' else ''} | "
+                  f"ratio {row['ratio']:.2f} | {row.get('note', '')}", flush=True)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
     if wanted and record:
         write_doc(results, failures, keep=_kept_rows({r["name"] for r in results}))

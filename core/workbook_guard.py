@@ -20,6 +20,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import PurePath
 from xml.etree import ElementTree
 
@@ -262,12 +263,8 @@ _PFX = rb"<(?:[A-Za-z_][\w.\-]*:)?"
 _REF_TAIL = rb"\s+r\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']"
 # Two spellings: without a namespace prefix (what writers produce; the literal "<c" lets the
 # regex engine skip ahead fast) and with one (`<x:c r=...>`, which the reader accepts too).
-_PLAIN = (re.compile(rb"<c(?=[\s/>])"), re.compile(rb"<c" + _REF_TAIL.replace(
-    rb"([0-9]{1,7})", rb"[0-9]{1,7}")), re.compile(rb"<c" + _REF_TAIL.replace(
-    rb"([A-Za-z]{1,3})", rb"[A-Za-z]{1,3}")))
-_PREFIXED = (re.compile(_PFX + rb"c(?=[\s/>])"), re.compile(_PFX + rb"c" + _REF_TAIL.replace(
-    rb"([0-9]{1,7})", rb"[0-9]{1,7}")), re.compile(_PFX + rb"c" + _REF_TAIL.replace(
-    rb"([A-Za-z]{1,3})", rb"[A-Za-z]{1,3}")))
+_PLAIN = (re.compile(rb"<c(?=[\s/>])"), re.compile(rb"<c" + _REF_TAIL))
+_PREFIXED = (re.compile(_PFX + rb"c(?=[\s/>])"), re.compile(_PFX + rb"c" + _REF_TAIL))
 _PREFIXED_C = re.compile(rb":c[\s/>]")
 _DIMENSION = re.compile(_PFX + rb"dimension(?=[\s/>])((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
 
@@ -329,14 +326,14 @@ class SheetScan:
             m = _DIMENSION.search(buf)
             if m:
                 _declare(self, m.group(1))
-        any_c, letters_of, digits_of = _PREFIXED if _PREFIXED_C.search(buf) else _PLAIN
+        any_c, refs_of = _PREFIXED if _PREFIXED_C.search(buf) else _PLAIN
         cells = len(any_c.findall(buf))
-        letters = letters_of.findall(buf)
-        if len(letters) != cells:
+        refs = refs_of.findall(buf)
+        if len(refs) != cells:
             raise SlowPathNeeded()
         self.cells += cells
-        self._letters.update(letters)
-        self._digits.update(digits_of.findall(buf))
+        self._letters.update(map(itemgetter(0), refs))
+        self._digits.update(map(itemgetter(1), refs))
 
 
 class WalkScan:
