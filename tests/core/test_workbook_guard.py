@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from core import workbook_guard
+from core import sheet_scan
 from core.uploads import ColumnSpec, UploadRejected, read_table
 from tests.core import hostile
 
@@ -181,7 +181,7 @@ def _random_sheet(rng: random.Random) -> bytes:
         for _ in range(rng.randint(0, 6)):
             if rng.random() < 0.5:
                 col += rng.randint(1, 5)
-                ref = f"{workbook_guard.column_letter(col)}{row}"
+                ref = f"{sheet_scan.column_letter(col)}{row}"
                 parts.append(f'<c r="{ref}" t="inlineStr"><is><t>v</t></is></c>')
             else:
                 col += 1
@@ -201,11 +201,11 @@ def test_scan_never_underestimates_what_the_reader_allocates():
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         grid = sheet.to_python(skip_empty_area=False)
         rows, cols = len(grid), max((len(r) for r in grid), default=0)
-        for scan in (workbook_guard.SheetScan(), workbook_guard.WalkScan()):
+        for scan in (sheet_scan.SheetScan(), sheet_scan.WalkScan()):
             try:
                 for i in range(0, len(body), 7):  # tiny chunks: tags cut everywhere
                     scan.feed(body[i:i + 7])
                 scan.finish()
-            except workbook_guard.SlowPathNeeded:
+            except sheet_scan.SlowPathNeeded:
                 continue
             assert scan.rows >= rows and scan.columns >= cols, (body, rows, cols)
