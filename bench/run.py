@@ -3,9 +3,13 @@
     python bench/run.py            # all benchmarks
     python bench/run.py startup    # only modules whose name contains "startup"
 
+    python bench/run.py --record hostile   # run some, replace only their rows in the doc
+
 Each bench/bench_*.py module exposes run() → [{name, seconds, baseline, ratio, note}], where
-the baseline is measured in the same run. Figures vary by about ±25 % between runs on this
-kind of machine, so compare ratios within one run.
+the baseline is measured in the same run; a row measuring something other than time gives
+its `unit` (e.g. "MB" for bench_hostile's memory figures) and `seconds`/`baseline` hold
+that quantity. Figures vary by about ±25 % between runs on this kind of machine, so compare
+ratios within one run.
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ def load(path: Path):
     return module
 
 
+def _figure(value: float, unit: str) -> str:
+    return f"{value:.3f}" if unit == "s" else f"{value:.1f} {unit}"
+
+
 def main(argv: list[str]) -> int:
+    record = "--record" in argv
+    argv = [a for a in argv if a != "--record"]
     wanted = argv[1:] if len(argv) > 1 else None
     results, failures = [], []
     for path in sorted(HERE.glob("bench_*.py")):
@@ -62,17 +72,42 @@ def main(argv: list[str]) -> int:
         for row in rows:
             row["module"] = path.stem
             results.append(row)
-            print(f"   {row['name']}: {row['seconds']:.3f} s | baseline {row['baseline']:.3f} s | "
+            unit = row.get("unit", "s")
+            print(f"   {row['name']}: {_figure(row['seconds'], unit)}{' s' if unit == 's' else ''} | "
+                  f"baseline {_figure(row['baseline'], unit)}{' s' if unit == 's' else ''} | "
                   f"ratio {row['ratio']:.2f} | {row.get('note', '')}", flush=True)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
-    if wanted:
-        print("partial run: docs/benchmarks.md left as it is (run without arguments to update it)")
+    if wanted and record:
+        write_doc(results, failures, keep=_kept_rows({r["name"] for r in results}))
+    elif wanted:
+        print("partial run: docs/benchmarks.md left as it is (run without arguments to update "
+              "it, or add --record to replace only these modules' rows)")
     else:
         write_doc(results, failures)
     return 1 if failures else 0
 
 
-def write_doc(results: list[dict], failures: list) -> None:
+def _kept_rows(names: set[str]) -> list[str]:
+    """Table rows of the current doc that a partial run does not replace: a row goes when
+    its name, up to the first ":", is that of a row just measured."""
+    if not DOC.exists():
+        return []
+    heads = {n.split(":", 1)[0] for n in names}
+    return [line for line in DOC.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| ") and not line.startswith(("| benchmark |", "|---"))
+            and line[2:].split(" | ", 1)[0].split(":", 1)[0] not in heads]
+
+
+def _last_run(partial: bool, modules: set[str]) -> str:
+    now = f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}"
+    if not partial or not DOC.exists():
+        return f"Last run: {now}"
+    before = next((line for line in DOC.read_text(encoding="utf-8").splitlines()
+                   if line.startswith("Last run:")), "Last run: -").split(" · rows of")[0]
+    return f"{before} · rows of {', '.join(sorted(modules))} updated {now}"
+
+
+def write_doc(results: list[dict], failures: list, keep: list[str] | None = None) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -80,14 +115,16 @@ def write_doc(results: list[dict], failures: list) -> None:
         "same run on the same machine; the ratio is figure ÷ baseline. Between identical runs",
         "figures vary by about ±25 % here, so read the ratios.",
         "",
-        f"Last run: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}",
+        _last_run(keep is not None, {r["module"] for r in results}),
         "",
         "| benchmark | seconds | baseline s | ratio | baseline and notes |",
         "|---|---:|---:|---:|---|",
+        *(keep or []),
     ]
     for r in results:
-        lines.append(f"| {r['name']} | {r['seconds']:.3f} | {r['baseline']:.3f} | "
-                     f"{r['ratio']:.2f} | {r.get('note', '')} |")
+        unit = r.get("unit", "s")
+        lines.append(f"| {r['name']} | {_figure(r['seconds'], unit)} | "
+                     f"{_figure(r['baseline'], unit)} | {r['ratio']:.2f} | {r.get('note', '')} |")
     for name, tb in failures:
         lines.append(f"| {name} | failed | | | {tb.strip().splitlines()[-1]} |")
     DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,8 +1,7 @@
-"""The Excel reader kit: every upload the platform reads goes through `read_table`.
-
-Order of defence: extension, size, zip magic, the zip's declared sizes and ratios, then
-every XML part is inflated once with a hard cap (a lying size header fails its CRC there)
-and its prolog is checked for DTD/entity declarations. Only then does python-calamine parse.
+"""The Excel reader kit: every upload the platform reads goes through `read_table` (or
+`read_grid` for a sheet without a header), after `core.workbook_guard.check_container`
+refused bombs, entity declarations and sheets too large to read. Only then does
+python-calamine parse.
 
     table = read_table(data, "单位.xlsx", [ColumnSpec("code", "统一社会信用代码", required=True),
                                           ColumnSpec("n", "党员数", kind="int")])
@@ -19,7 +18,6 @@ import hashlib
 import io
 import re
 import secrets
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
@@ -27,41 +25,22 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from core import clock, i18n
+from core import cells, clock, i18n
 from core.errors import KaoheError
 from core.uploads_models import PendingUpload
+from core.workbook_guard import HEADER_ROWS, UploadRejected, check_container
 
 __all__ = [
     "CellError", "ColumnSpec", "PendingUpload", "Preview", "Table", "UploadRejected",
     "check_container", "discard", "get_pending", "mark_errors", "read_table", "stage", "take",
 ]
 
-KINDS = ("text", "int", "float", "date", "bool")
-ZIP_MAGIC = b"PK\x03\x04"
-MAX_ZIP_ENTRIES = 2000
-MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
-# Real sheets compress 10–25×; deflate tops out near 1000×. Only large parts are judged.
-MAX_RATIO = 200
-RATIO_MIN_SIZE = 1024 * 1024
-OVERLAP = 32  # longer than any declaration token in UTF-16
-HEADER_SCAN_ROWS = 20
-_DECL = [token.encode(enc) for token in ("<!DOCTYPE", "<!ENTITY")
-         for enc in ("utf-8", "utf-16-le", "utf-16-be")]
+# "code": a credit or unit code, spaces and hyphens inside dropped (core.cells.code).
+KINDS = ("text", "int", "float", "date", "bool", "code")
+HEADER_SCAN_ROWS = HEADER_ROWS
 TRUE_WORDS = {"是", "true", "yes", "y", "1", "√", "✓", "对"}
 FALSE_WORDS = {"否", "false", "no", "n", "0", "×", "✗", "不"}
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-
-
-class UploadRejected(KaoheError):
-    """The whole file is refused (format, size, bomb, header). `errors` are CellErrors."""
-
-    status = 422
-
-    def __init__(self, code: str, message: str, *, errors: Sequence[CellError] = (),
-                 status: int | None = None):
-        self.errors = list(errors)
-        super().__init__(code, message, status=status,
-                         details=[e.as_dict() for e in self.errors] or None)
 
 
 @dataclass(frozen=True)
@@ -84,7 +63,7 @@ class ColumnSpec:
             raise ValueError(f"column '{self.key}': unknown kind '{self.kind}' (known: {', '.join(KINDS)})")
 
     def names(self) -> set[str]:
-        return {_norm(n) for n in (self.header, self.key, *self.aliases)}
+        return {cells.header(n) for n in (self.header, self.key, *self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -135,80 +114,7 @@ class Table:
         return err
 
 
-# -- container checks ------------------------------------------------------------------------
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f}"
-
-
-def check_container(data: bytes, filename: str, *, max_bytes: int, lang: str = i18n.DEFAULT,
-                    max_unzipped: int | None = None) -> None:
-    """Refuse anything that is not a plain, reasonably sized .xlsx before parsing it."""
-    t = i18n.t
-    max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
-    if PurePath(filename or "").suffix.lower() != ".xlsx":
-        raise UploadRejected("upload_not_xlsx", t("upload.not_xlsx", lang, filename=filename))
-    if len(data) > max_bytes:
-        raise UploadRejected("upload_too_large", t("upload.too_large", lang, size_mb=_mb(len(data)),
-                                                   limit_mb=_mb(max_bytes)), status=413)
-    if not data.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(io.BytesIO(data)):
-        raise UploadRejected("upload_not_xlsx", t("upload.not_zip", lang, filename=filename))
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
-    names = {i.filename for i in infos}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise UploadRejected("upload_not_xlsx", t("upload.not_workbook", lang, filename=filename))
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                  detail=f"{len(infos)} entries"))
-    total = sum(i.file_size for i in infos)
-    if total > max_unzipped:
-        raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                  detail=f"{_mb(total)} MB unpacked"))
-    for info in infos:
-        if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(1, info.compress_size):
-            ratio = info.file_size // max(1, info.compress_size)
-            raise UploadRejected("upload_zip_bomb", t("upload.zip_bomb", lang,
-                                                      detail=f"{info.filename} {ratio}:1"))
-    for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            _inflate_checked(zf, info, lang)
-
-
-def _inflate_checked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lang: str) -> None:
-    # zipfile stops at the declared size and checks the CRC, so a part that would inflate
-    # beyond its header's size fails here instead of inside the parser. The whole part is
-    # searched for declarations: a long comment could push a DOCTYPE past any prolog window,
-    # and spreadsheet XML escapes "<" in text, so a literal "<!DOCTYPE" is never data.
-    tail = b""
-    found = False
-    try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(1 << 20):
-                window = tail + chunk
-                if any(token in window for token in _DECL):
-                    found = True
-                    break
-                tail = window[-OVERLAP:]
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang,
-                                                      detail=f"{info.filename}: {exc}")) from None
-    if found:
-        raise UploadRejected("upload_xml_bomb", i18n.t("upload.xml_bomb", lang, part=info.filename))
-
-
 # -- reading ----------------------------------------------------------------------------------
-_SPACES = re.compile(r"\s+")
-_REQUIRED_MARK = re.compile(r"(\*|＊|[（(]必填[)）])$")
-
-
-def _norm(text: Any) -> str:
-    s = _SPACES.sub("", str(text or "")).replace("（", "(").replace("）", ")")
-    return _REQUIRED_MARK.sub("", s).lower()
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -229,13 +135,11 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
                settings: Any = None) -> Table:
     """Check and read one sheet into typed rows. Raises UploadRejected for a bad file or
     header; cell problems are collected in `table.errors` so all can be shown at once."""
-    from python_calamine import CalamineWorkbook
 
     max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
-    check_container(data, filename, max_bytes=max_bytes, lang=lang)
     t = i18n.t
+    book = open_book(data, filename, max_rows=max_rows, max_bytes=max_bytes, lang=lang)
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         name = _pick_sheet(book, sheet, lang)
         grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except UploadRejected:
@@ -244,12 +148,13 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
         raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
     if not grid:
         raise UploadRejected("upload_empty", t("upload.empty", lang, sheet=name))
-    hdr = header_row or _find_header(grid, columns)
+    hdr, head = (header_row, grid[header_row - 1] if header_row <= len(grid) else []) \
+        if header_row else _find_header(grid, columns)
     if hdr is None or hdr > len(grid):
         expected = "、".join(c.header for c in columns)
         raise UploadRejected("upload_bad_header", t("upload.no_header", lang, sheet=name,
                                                     rows=HEADER_SCAN_ROWS, expected=expected))
-    positions = _match_header(grid[hdr - 1], columns, name, hdr, allow_unknown, lang)
+    positions = _match_header(head, columns, name, hdr, allow_unknown, lang)
     data_rows = len(grid) - hdr
     if data_rows > max_rows:
         raise UploadRejected("upload_too_many_rows", t("upload.too_many_rows", lang, rows=data_rows,
@@ -277,6 +182,32 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
     return table
 
 
+def open_book(data: bytes, filename: str, *, max_rows: int | None = None,
+              max_bytes: int | None = None, lang: str = i18n.DEFAULT, settings: Any = None):
+    """The python-calamine workbook of an upload, once the container checks passed."""
+    from python_calamine import CalamineWorkbook
+
+    max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
+    check_container(data, filename, max_bytes=max_bytes, max_rows=max_rows, lang=lang)
+    try:
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine reports broken parts as plain errors
+        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
+
+
+def read_grid(data: bytes, filename: str, sheet: str, *, lang: str = i18n.DEFAULT,
+              settings: Any = None) -> list[list[Any]] | None:
+    """The raw cells of one named sheet (None when the workbook has no such sheet), for
+    sheets without a header such as a template's hidden stamp. Checked like read_table."""
+    book = open_book(data, filename, lang=lang, settings=settings)
+    if sheet not in book.sheet_names:
+        return None
+    try:
+        return book.get_sheet_by_name(sheet).to_python()
+    except Exception as exc:
+        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
+
+
 def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
     if isinstance(sheet, str):
         if sheet not in book.sheet_names:
@@ -294,16 +225,40 @@ def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
     return book.sheet_names[0]
 
 
-def _find_header(grid: list[list[Any]], columns: Sequence[ColumnSpec]) -> int | None:
-    """The row (1-based) among the first rows that names the most expected columns."""
-    best, best_hits = None, 0
+def _find_header(grid: list[list[Any]], columns: Sequence[ColumnSpec]
+                 ) -> tuple[int | None, list[Any]]:
+    """(row, header cells): the row (1-based) among the first rows that names the most
+    expected columns. Two rows read as one header when together they name more: a group
+    title merged over several columns (党员情况 above 党员总数/正式党员/预备党员) and
+    titles merged down over both rows. The lower row names a column where it has text, the
+    upper row where the lower is empty; the returned row is the lower one."""
     wanted = [c.names() for c in columns]
-    for i, row in enumerate(grid[:HEADER_SCAN_ROWS], start=1):
-        cells = {_norm(v) for v in row if not _blank(v)}
-        hits = sum(1 for names in wanted if names & cells)
-        if hits > best_hits:
-            best, best_hits = i, hits
-    return best
+
+    def hits(row: list[Any]) -> int:
+        found: set[str] = set()
+        for v in row:
+            if not _blank(v):
+                found |= cells.header_forms(v)
+        return sum(1 for names in wanted if names & found)
+
+    rows = grid[:HEADER_SCAN_ROWS]
+    best: tuple[int, int, int] | None = None  # (hits, single row first, -row)
+    head: list[Any] = []
+    for i, row in enumerate(rows, start=1):
+        candidates = [(row, i, 1)]
+        if i < len(grid):
+            lower = grid[i]
+            width = max(len(row), len(lower))
+            merged = [lower[k] if k < len(lower) and not _blank(lower[k])
+                      else row[k] if k < len(row) else None for k in range(width)]
+            candidates.append((merged, i + 1, 0))
+        for cells_, at, single in candidates:
+            n = hits(cells_)
+            if n and (best is None or (n, single, -at) > best):
+                best, head = (n, single, -at), cells_
+    if best is None:
+        return None, []
+    return -best[2], head
 
 
 def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr: int,
@@ -316,8 +271,8 @@ def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr
     for idx, value in enumerate(row):
         if _blank(value):
             continue
-        norm = _norm(value)
-        spec = next((c for c in columns if norm in c.names()), None)
+        forms = cells.header_forms(value)
+        spec = next((c for c in columns if forms & c.names()), None)
         letter = get_column_letter(idx + 1)
         if spec is None:
             if not allow_unknown:
@@ -351,10 +306,7 @@ def _match_header(row: list[Any], columns: Sequence[ColumnSpec], sheet: str, hdr
 
 
 # -- conversion -------------------------------------------------------------------------------
-def _shown(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+_shown = cells.shown
 
 
 def convert(value: Any, spec: ColumnSpec, lang: str = i18n.DEFAULT) -> tuple[Any, str | None]:
@@ -412,36 +364,21 @@ def _to_text(value: Any) -> str:
 
 
 def _to_int(value: Any) -> int:
-    if value.__class__ is float and value.is_integer():  # how calamine hands numbers over
-        return int(value)
-    if isinstance(value, bool):
-        raise ValueError("bool")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not value.is_integer():  # calamine gives 3.0 for 3, and 3.5 must not become 3
-            raise ValueError("not whole")
-        return int(value)
-    if isinstance(value, str):
-        text = value.replace(",", "")
-        number = float(text)
-        if not number.is_integer() or not re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-            raise ValueError("not whole")
-        return int(number)
-    raise TypeError(type(value).__name__)
+    try:
+        return cells.whole(value)
+    except cells.CellProblem:
+        raise ValueError("not whole") from None
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("bool")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        number = float(value.replace(",", ""))
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("not finite")
-        return number
-    raise TypeError(type(value).__name__)
+    try:
+        return float(cells.number(value))
+    except cells.CellProblem:
+        raise ValueError("not a number") from None
+
+
+def _to_code(value: Any) -> str:
+    return cells.code(value)
 
 
 _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -458,6 +395,7 @@ def _to_date(value: Any) -> dt.date:
             raise ValueError("not a serial date")
         return EXCEL_EPOCH + dt.timedelta(days=int(value))
     if isinstance(value, str):
+        value = cells.plain(value).strip()
         if re.fullmatch(r"\d{8}", value):
             return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
         m = _DATE_TEXT.fullmatch(value)
@@ -471,7 +409,7 @@ def _to_bool(value: Any) -> bool:
         return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
-    text = str(value).strip().lower()
+    text = cells.plain(str(value)).strip().lower()
     if text in TRUE_WORDS:
         return True
     if text in FALSE_WORDS:
@@ -481,6 +419,7 @@ def _to_bool(value: Any) -> bool:
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": _to_text, "int": _to_int, "float": _to_float, "date": _to_date, "bool": _to_bool,
+    "code": _to_code,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from stdnum.cn import uscc as stdnum_uscc
 
-from core import i18n
+from core import cells, i18n
 
 # code → Chinese label; the label is what people type or pick in a workbook.
 KIND_LABELS = {"enterprise": "非公企业", "social": "社会组织"}
@@ -87,7 +87,8 @@ def check_uscc(value: Any, field_name: str = "uscc", check_character: bool = Tru
     the form: report rows name registry entries, which passed the full check when they were
     registered, so only a code the registry does not know needs it (see reporting.py).
     """
-    text = "" if value is None else str(value).strip().upper()
+    # Spaces and hyphens people type inside a code do not count (core.cells.code).
+    text = "" if value is None else cells.code(value)
     if not text:
         raise FieldError(field_name, "required")
     if len(text) != 18:
@@ -120,17 +121,10 @@ def check_count(value: Any, field_name: str, required: bool = True) -> int:
             raise FieldError(field_name, "not_integer", {"value": value})
         number = int(value)
     else:
-        text = str(value).strip()
         try:
-            number = int(text)
-        except ValueError:
-            try:
-                as_float = float(text)
-            except ValueError:
-                raise FieldError(field_name, "not_integer", {"value": text}) from None
-            if not as_float.is_integer():
-                raise FieldError(field_name, "not_integer", {"value": text}) from None
-            number = int(as_float)
+            number = cells.whole(value)  # the platform's parser: ８５, 1,234
+        except cells.CellProblem:
+            raise FieldError(field_name, "not_integer", {"value": str(value).strip()}) from None
     if number < 0:
         raise FieldError(field_name, "negative", {"value": number})
     return number

@@ -7,14 +7,13 @@ which period, so a template of another period is refused instead of misfiled.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core import i18n
-from core.uploads import ColumnSpec, Table, UploadRejected, read_table
+from core.uploads import ColumnSpec, Table, UploadRejected, read_grid, read_table
 from core.xlsx import FIRST_DATA_ROW, Column, WorkbookBuilder, period_subtitle
 from plugins.coverage import codes
 
@@ -59,7 +58,7 @@ def report_specs(lang: str = "zh") -> list[ColumnSpec]:
     return [
         # 组织名称, 类别 and 所在社区 are there for people; the credit code decides, so they
         # are not read (unknown columns are allowed).
-        ColumnSpec("uscc", h["uscc"], required=True, aliases=("uscc",)),
+        ColumnSpec("uscc", h["uscc"], required=True, kind="code", aliases=("uscc",)),
         ColumnSpec("party_members", h["party_members"], kind="int", check=nonneg),
         ColumnSpec("formal_members", h["formal_members"], kind="int", check=nonneg),
         ColumnSpec("probationary_members", h["probationary_members"], kind="int", check=nonneg),
@@ -108,11 +107,11 @@ def registry_specs(lang: str = "zh") -> list[ColumnSpec]:
     nonneg = _nonneg(lang)
     h = REGISTRY_HEADERS
     return [
-        ColumnSpec("uscc", h["uscc"], required=True, aliases=("uscc",)),
+        ColumnSpec("uscc", h["uscc"], required=True, kind="code", aliases=("uscc",)),
         ColumnSpec("name", h["name"], required=True, aliases=("组织名称", "单位名称")),
         ColumnSpec("kind", h["kind"], required=True, choices=_choices(codes.KIND_LABELS)),
         ColumnSpec("industry", h["industry"], optional=True),
-        ColumnSpec("community", h["community"], required=True),
+        ColumnSpec("community", h["community"], required=True, kind="code"),
         ColumnSpec("employees", h["employees"], kind="int", optional=True, check=nonneg),
         ColumnSpec("formal_members", h["formal_members"], kind="int", optional=True, check=nonneg),
         ColumnSpec("probationary_members", h["probationary_members"], kind="int", optional=True,
@@ -192,17 +191,11 @@ def registry_template(rows: list[dict[str, Any]], title: str) -> bytes:
 
 
 # -- reading -------------------------------------------------------------------------------
-def template_meta(data: bytes) -> dict[str, str]:
-    """The hidden sheet's entries; {} for a workbook not made from a kaohe template."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        if META_SHEET not in book.sheet_names:
-            return {}
-        grid = book.get_sheet_by_name(META_SHEET).to_python()
-    except Exception:
-        return {}
+def template_meta(data: bytes, filename: str = "upload.xlsx", lang: str = "zh",
+                  settings: Any = None) -> dict[str, str]:
+    """The hidden sheet's entries; {} for a workbook not made from a kaohe template. The
+    sheet is read through the kit, so a hostile stamp sheet is refused like any other."""
+    grid = read_grid(data, filename, META_SHEET, lang=lang, settings=settings) or []
     return {str(r[0]): str(r[1]) for r in grid if len(r) >= 2 and r[0]}
 
 
@@ -212,7 +205,7 @@ def read_upload(data: bytes, filename: str, template: str, period: str | None, l
     specs = report_specs(lang) if template == REPORT_TEMPLATE else registry_specs(lang)
     table = read_table(data, filename, specs, lang=lang, settings=settings, max_rows=max_rows,
                        allow_unknown=True)
-    meta = template_meta(data)
+    meta = template_meta(data, filename, lang, settings)
     made_for = meta.get("template")
     if made_for and made_for != template:
         raise UploadRejected("wrong_template", i18n.t(

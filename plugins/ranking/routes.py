@@ -305,7 +305,8 @@ async def values_upload(request: Request, data: MultipartBody[dict]) -> Template
         raise Invalid("file_required", "file: choose the filled template (.xlsx)", field="file")
     pending = await values_io.preview(await upload.read(), upload.filename,
                                       str(data.get("period", "")), str(data.get("group", "")),
-                                      current_user(request), request.app.state.settings)
+                                      current_user(request), request.app.state.settings,
+                                      language(request))
     back = f"/ranking/values?{urlencode(pending.context)}"
     return page(request, "upload_preview.html", **uploads.preview_context(
         pending, confirm_url="/ranking/values/confirm",

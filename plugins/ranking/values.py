@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit
+from core import audit, cells
 from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, get_open_period
 from plugins.ranking import models
@@ -43,30 +43,16 @@ class Inputs:
     sources: dict[str, str]
 
 
-def parse_value(ind: Indicator, raw: Any) -> tuple[Decimal | None, str | None]:
-    """(value, error). The error names what is wrong, not where (the caller adds that)."""
+def parse_value(ind: Indicator, raw: Any, lang: str = "zh") -> tuple[Decimal | None, str | None]:
+    """(value, error). The error names what is wrong, not where (the caller adds that).
+    Read by the platform's cell parser (core.cells): ８５．５ and 1,234 are numbers."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, None
-    if isinstance(raw, bool):
-        return None, f"{raw!r} is not a number"
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return None, f"{raw!r} is not a number"
     try:
-        value = Decimal(str(raw).strip().replace(",", "")) if not isinstance(raw, float) \
-            else Decimal(repr(raw))
-    except InvalidOperation:
-        return None, f"'{raw}' is not a number"
-    if not value.is_finite():
-        return None, f"'{raw}' is not a number"
-    if ind.integer and value != value.to_integral_value():
-        return None, f"{num(value)} is not a whole number ({ind.name} counts {ind.unit or 'items'})"
-    if -value.as_tuple().exponent > MAX_PLACES and value != value.quantize(Decimal(1).scaleb(-MAX_PLACES)):
-        return None, f"{num(value)} has more than {MAX_PLACES} decimal places"
-    if ind.range_min is not None and value < ind.range_min:
-        return None, f"{num(value)} is below the allowed range {num(ind.range_min)}–{num(ind.range_max) if ind.range_max is not None else '∞'}"
-    if ind.range_max is not None and value > ind.range_max:
-        return None, f"{num(value)} is above the allowed range {num(ind.range_min) if ind.range_min is not None else '-∞'}–{num(ind.range_max)}"
-    return value, None
+        return cells.decimal_in(raw, integer=ind.integer, low=ind.range_min,
+                                high=ind.range_max, places=MAX_PLACES, unit=ind.unit), None
+    except cells.CellProblem as problem:
+        return None, problem.message(lang)
 
 
 async def published_units(period: str, codes: Iterable[str]) -> dict[str, int]:

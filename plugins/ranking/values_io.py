@@ -5,12 +5,13 @@ the grid page)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import uploads
+from core import i18n, uploads
 from core.uploads import ColumnSpec, Preview
 from core.xlsx import Column, WorkbookBuilder, period_subtitle
 from plugins.ranking import models
@@ -58,40 +59,51 @@ async def template(period: str, group_key: str) -> bytes:
 
 
 def _specs(scheme: Scheme) -> list[ColumnSpec]:
-    specs = [ColumnSpec("unit_code", "单位代码", required=True, kind="text"),
+    specs = [ColumnSpec("unit_code", "单位代码", required=True, kind="code"),
              ColumnSpec("unit_name", "单位名称", optional=True)]
     specs += [ColumnSpec(i.key, _header(i), kind="text", optional=True, aliases=(i.key,))
               for i in scheme.indicators if i.stored]
     return specs
 
 
-async def _read(data: bytes, filename: str, period: str, group_key: str, settings: Any
-                ) -> tuple[Scheme, uploads.Table, list[Entry], dict[tuple[str, str], Any]]:
+@dataclass
+class _Read:
+    scheme: Scheme
+    table: uploads.Table
+    entries: list[Entry]
+    current: dict[tuple[str, str], Any]
+    row_of: dict[str, int]  # unit code → the one row that set its values
+
+
+async def _read(data: bytes, filename: str, period: str, group_key: str, settings: Any,
+                lang: str = "zh") -> _Read:
     _, scheme = await current_scheme()
     group = get_group(scheme, group_key)
     members = {u.code: u for u in await group_units(group)}
-    table = uploads.read_table(data, filename, _specs(scheme), sheet=SHEET
-                               if SHEET else None, settings=settings)
+    table = uploads.read_table(data, filename, _specs(scheme), sheet=SHEET, settings=settings,
+                               lang=lang)
     entries: list[Entry] = []
     seen: dict[str, int] = {}
     stored = [i for i in scheme.indicators if i.stored]
     for row_no, values in table.rows:
-        code = str(values.get("unit_code") or "").strip()
-        if code.endswith(".0") and code[:-2].isdigit():  # a code typed as a number
-            code = code[:-2]
+        code = values.get("unit_code") or ""
         if code not in members:
-            table.add_error(row_no, "unit_code", f"单位 '{code}' 不在排位组 {group.name} 中"
-                                                 f"（unit not in peer group '{group.key}'）")
+            table.add_error(row_no, "unit_code", i18n.t("upload.rows.not_in_group", lang,
+                                                        code=code, group=group.name), "单位代码")
             continue
         if code in seen:
-            table.add_error(row_no, "unit_code", f"单位 '{code}' 与第 {seen[code]} 行重复")
+            # A repeated unit is refused as a row: its values are neither taken nor shown
+            # under the first row's number.
+            table.add_error(row_no, "unit_code", i18n.t(
+                "upload.rows.duplicate", lang, first=seen[code], what=f"单位代码 {code}"),
+                "单位代码")
             continue
         seen[code] = row_no
         for ind in stored:
             raw = values.get(ind.key)
             if raw is None or str(raw).strip() == "":
                 continue  # blank: leave as it is
-            value, problem = parse_value(ind, raw)
+            value, problem = parse_value(ind, raw, lang)
             if problem:
                 table.add_error(row_no, ind.key, problem, _header(ind))
                 continue
@@ -99,27 +111,28 @@ async def _read(data: bytes, filename: str, period: str, group_key: str, setting
     current = {(v.unit_code, v.indicator): v.value for v in await models.IndicatorValue.filter(
         period=period, indicator__in=[i.key for i in stored],
         unit_code__in=list(seen))}
-    return scheme, table, entries, current
+    return _Read(scheme, table, entries, current, seen)
 
 
 async def preview(data: bytes, filename: str, period: str, group_key: str, user: Any,
-                  settings: Any) -> uploads.PendingUpload:
+                  settings: Any, lang: str = "zh") -> uploads.PendingUpload:
     """Check an upload and keep it with its preview until the uploader confirms it."""
-    pv = await plan(data, filename, period, group_key, settings)
+    pv = await plan(data, filename, period, group_key, settings, lang)
     return await uploads.stage(IMPORTER, user, filename, data, pv,
                                context={"period": period, "group": group_key})
 
 
 async def plan(data: bytes, filename: str, period: str, group_key: str,
-               settings: Any) -> Preview:
+               settings: Any, lang: str = "zh") -> Preview:
     """What confirming would change: new values, changed values, cell errors."""
-    scheme, table, entries, current = await _read(data, filename, period, group_key, settings)
-    by_row: dict[str, list[Entry]] = {}
-    for e in entries:
-        by_row.setdefault(e.unit, []).append(e)
-    pv = Preview(columns=[("unit_code", "单位代码"), ("values", "新填数据")], errors=table.errors)
-    row_of = {code: n for n, v in table.rows if (code := str(v.get("unit_code") or "").strip())}
-    for unit, items in by_row.items():
+    read = await _read(data, filename, period, group_key, settings, lang)
+    scheme, current = read.scheme, read.current
+    by_unit: dict[str, list[Entry]] = {}
+    for e in read.entries:
+        by_unit.setdefault(e.unit, []).append(e)
+    pv = Preview(columns=[("unit_code", "单位代码"), ("values", "新填数据")],
+                 errors=read.table.errors)
+    for unit, items in by_unit.items():
         changes = []
         for e in items:
             before = current.get((unit, e.indicator))
@@ -131,12 +144,13 @@ async def plan(data: bytes, filename: str, period: str, group_key: str,
                             "after": e.raw})
         if not changes:
             continue
+        row = read.row_of[unit]
         if all(c["before"] is None for c in changes):
-            pv.create.append({"row": row_of.get(unit, 0), "values": {
+            pv.create.append({"row": row, "values": {
                 "unit_code": unit, "values": "；".join(f"{c['field']}={c['after']}"
                                                       for c in changes)}})
         else:
-            pv.change.append({"row": row_of.get(unit, 0), "label": unit, "changes": changes})
+            pv.change.append({"row": row, "label": unit, "changes": changes})
     pv.summary = f"考核期 {period} · 排位组 {group_key}"
     return pv
 
@@ -153,7 +167,8 @@ async def confirm(token: str, user: Any, settings: Any) -> dict[str, int]:
 
 async def apply(data: bytes, filename: str, period: str, group: str, user: Any,
                 settings: Any) -> dict[str, int]:
-    _, table, entries, _ = await _read(data, filename, period, group, settings)
+    read = await _read(data, filename, period, group, settings)
+    table, entries = read.table, read.entries
     if table.errors:  # the data changed under the preview (e.g. a unit left the group)
         from core.errors import Invalid
 

@@ -44,7 +44,7 @@ def columns(defn: Definition) -> list[ColumnSpec]:
                    choices=_choices("severity", list(SEVERITIES))),
         ColumnSpec("title", "问题标题", required=True),
         ColumnSpec("description", "问题描述", optional=True),
-        ColumnSpec("unit", "责任单位代码", required=True),
+        ColumnSpec("unit", "责任单位代码", required=True, kind="code"),
         ColumnSpec("responsible_person", "责任人", optional=True),
     ]
 
@@ -52,19 +52,23 @@ def columns(defn: Definition) -> list[ColumnSpec]:
 async def _read(data: bytes, ctx: Any):
     defn = await current_definition()
     cols = columns(defn)
-    table = read_table(data, _get(ctx, "filename", "upload.xlsx"), cols,
-                       lang=_get(ctx, "lang", "zh"), settings=_get(ctx, "settings"))
+    lang = _get(ctx, "lang", "zh")
+    table = read_table(data, _get(ctx, "filename", "upload.xlsx"), cols, lang=lang,
+                       settings=_get(ctx, "settings"))
     units = set(await OrgUnit.all().values_list("code", flat=True))
     periods = dict(await Period.all().values_list("code", "status"))
     for row_no, values in table.rows:
         unit = str(values.get("unit") or "")
         if unit and unit not in units:
-            table.add_error(row_no, "unit", f"no org unit with code '{unit}'", "责任单位代码")
+            table.add_error(row_no, "unit", t("upload.rows.unknown_unit", lang, code=unit),
+                            "责任单位代码")
         period = str(values.get("period") or "")
         if period and period not in periods:
-            table.add_error(row_no, "period", f"no period '{period}'", "考核期")
+            table.add_error(row_no, "period", t("upload.rows.unknown_period", lang, period=period),
+                            "考核期")
         elif periods.get(period) == "closed":
-            table.add_error(row_no, "period", f"period {period} is closed", "考核期")
+            table.add_error(row_no, "period", t("upload.rows.closed_period", lang, period=period),
+                            "考核期")
     return defn, cols, table
 
 
@@ -73,15 +77,17 @@ async def preview(data: bytes, ctx: Any) -> Preview:
     good = table.valid_rows()
     return Preview(columns=[(c.key, c.header) for c in cols],
                    create=[{"row": n, "values": v} for n, v in good], errors=table.errors,
-                   summary=f"{len(good)} tasks to register, {len(table.errors)} errors")
+                   summary=t("upload.rows.summary", _get(ctx, "lang", "zh"), good=len(good),
+                             errors=len(table.errors)))
 
 
 async def confirm(data: bytes, ctx: Any) -> dict[str, Any]:
     """Register every row in one transaction; any error refuses the whole file."""
     defn, _, table = await _read(data, ctx)
     if table.errors:
-        raise UploadRejected("upload_has_errors", f"{len(table.errors)} cells have errors; "
-                                                  f"nothing was registered", errors=table.errors)
+        raise UploadRejected("upload_has_errors", t("upload.rows.has_errors",
+                                                    _get(ctx, "lang", "zh"),
+                                                    count=len(table.errors)), errors=table.errors)
     actor = await actor_for(_get(ctx, "user"))
     numbers = []
     async with in_transaction():

@@ -10,7 +10,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from core import uploads
+from core import uploads, workbook_guard
 from core.uploads import CellError, ColumnSpec, Preview, UploadRejected, mark_errors, read_table
 from core.xlsx import Column, WorkbookBuilder
 
@@ -246,11 +246,11 @@ def test_zip_bomb_with_lying_size_header_is_refused():
 
 
 def test_too_many_entries_or_unpacked_size(monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_UNZIPPED_BYTES", 1000)
+    monkeypatch.setattr(workbook_guard, "MAX_UNZIPPED_BYTES", 1000)
     with pytest.raises(UploadRejected, match="MB unpacked") as info:
         uploads.check_container(workbook([GOOD]), "u.xlsx", max_bytes=10**6)
     assert info.value.code == "upload_zip_bomb"
-    monkeypatch.setattr(uploads, "MAX_ZIP_ENTRIES", 3)
+    monkeypatch.setattr(workbook_guard, "MAX_ZIP_ENTRIES", 3)
     with pytest.raises(UploadRejected, match="entries"):
         uploads.check_container(workbook([GOOD]), "u.xlsx", max_bytes=10**6, max_unzipped=10**9)
 

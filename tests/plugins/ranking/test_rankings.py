@@ -63,13 +63,13 @@ async def test_compute_scores_every_level_and_ranks(db, host):
 async def test_bad_values_are_refused_and_nothing_is_saved(db, host):
     await apply(host)
     bad = [
-        ({("520102", "sat"): "abc"}, "values[1]: 群众满意度: 'abc' is not a number"),
-        ({("520102", "sat"): 120}, "above the allowed range 0–100"),
-        ({("520102", "cases"): "2.5"}, "is not a whole number"),
+        ({("520102", "sat"): "abc"}, "values[1]: 群众满意度: 应为数字，实际为“abc”"),
+        ({("520102", "sat"): 120}, "120 超出允许范围 0–100"),
+        ({("520102", "cases"): "2.5"}, "应为整数（单位：件），实际为“2.5”"),
         ({("520102001", "sat"): 80}, "unit '520102001' is not in the peer group 'districts'"),
         ({("520102", "rate"): 80}, "comes from plugin:stub.rate and cannot be entered"),
         ({("520102", "nope"): 80}, "no indicator 'nope'"),
-        ({("520102", "sat"): "1.23456"}, "more than 4 decimal places"),
+        ({("520102", "sat"): "1.23456"}, "1.23456 的小数超过 4 位"),
     ]
     for values, message in bad:
         with pytest.raises(Invalid) as info:
@@ -303,7 +303,8 @@ async def test_importer_entry_previews_and_confirms(db, host, settings):
     buf = io.BytesIO()
     wb.save(buf)
     preview = await importer.preview(buf.getvalue(), ctx)
-    assert [e.message for e in preview.errors] == ["3.5 is not a whole number (案件数 counts 件)"]
+    assert [(e.header, e.message) for e in preview.errors] == [
+        ("案件数", "应为整数（单位：件），实际为“3.5”")]
     assert preview.errors[0].row == 5
     ws.cell(5, header.index("案件数") + 1).value = 3
     buf = io.BytesIO()

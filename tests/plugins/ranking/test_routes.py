@@ -168,7 +168,7 @@ async def test_values_grid_saves_all_or_nothing(client):
     form = {"_csrf": csrf, "period": "2014", "group": "districts", "v:520102:sat": "83.87",
             "o:520102:sat": "", "v:520103:sat": "abc", "o:520103:sat": ""}
     r = await client.post("/ranking/values", data=form, headers={"accept": "text/html"})
-    assert r.status_code == 422 and "abc" in r.text and "is not a number" in r.text
+    assert r.status_code == 422 and "应为数字，实际为“abc”" in r.text
     assert await models.IndicatorValue.all().count() == 0
     form["v:520103:sat"] = "70"
     r = await client.post("/ranking/values", data=form)
@@ -199,7 +199,7 @@ async def test_template_upload_preview_and_confirm(client):
     files = {"file": ("values.xlsx", buf.getvalue(), "application/octet-stream")}
     r = await client.post("/ranking/values/upload", data={"_csrf": csrf, "period": "2014",
                                                           "group": "districts"}, files=files)
-    assert r.status_code == 200 and "很好" in r.text and "is not a number" in r.text
+    assert r.status_code == 200 and "应为数字，实际为“很好”" in r.text
     assert 'id="confirm-form"' not in r.text  # errors: nothing can be confirmed
     token_value = r.text.split("/ranking/values/marked?token=")[1].split('"')[0]
     marked = await client.get(f"/ranking/values/marked?token={token_value}")
