@@ -27,7 +27,8 @@ from plugins.accountability.models import STANDING, Appeal, Record
 # Appeal fates: the first three for records decided during the year, "pending" for one
 # approved in December (its appeal still waits for a decision on 2014-12-31).
 APPEAL_FATES = ("appeal_upheld", "appeal_reduced", "appeal_withdrawn", "appeal_pending")
-PENDING_FROM = dt.date(2014, 12, 1)
+PENDING_FROM = dt.date(2014, 11, 17)
+LAST_CALL = dt.date(2014, 12, 22)  # no top-rung record came: the latest appealable one is taken
 REFER_ON = dt.date(2014, 12, 15)
 DISMISS_SHARE = 0.12
 CARRY_NOTES = {
@@ -73,8 +74,14 @@ async def build(ctx: Any) -> dict[str, Any]:
         upgrade = record.revision > 1 or record.prev_state
         if not upgrade and record.trigger_type != "bottom_ranking":
             user = await _appellant(record, officer)
+            planned = [r for r, f in fates.items() if f == "appeal_pending"]
+            if planned and "appeal_pending" not in left and await Appeal.filter(
+                    record_id=planned[-1], status="superseded").exists():
+                left.append("appeal_pending")  # overtaken by an upgrade: another one waits
             slot = next((f for f in left if (f == "appeal_pending") == (day >= PENDING_FROM)),
                         None)
+            if slot == "appeal_pending" and not await _top_rung(record):
+                slot = None  # a later rung would overtake the appeal before the year ends
             if user is not None and slot and (user.id == officer.id or day.month >= 7):
                 left.remove(slot)
                 fates[record.id], appellants[record.id] = slot, user
@@ -125,15 +132,36 @@ async def build(ctx: Any) -> dict[str, Any]:
                     await _carry_out(record, day)
                     if fate in ("appeal_upheld", "appeal_pending"):
                         await appeal(await Record.get(id=record.id), day)
+            if day == LAST_CALL and "appeal_pending" in left:
+                await _last_call(day)
             for record_id, (_, on) in sorted(filed.items()):
                 record = await Record.get(id=record_id)
                 if fates[record_id] != "appeal_pending" and \
                         cal.working_days_between(on, day) >= 3:
                     await rule_on(record)
 
+    async def _last_call(day: dt.date) -> None:
+        for record in await Record.filter(status__in=("approved", "carried_out"),
+                                          automatic=True).order_by("-approved_at") \
+                .select_related("unit"):
+            user = await _appellant(record, officer)
+            if user is None or await Appeal.exists(record=record) or \
+                    not (await appeals.can_appeal(record, user))[0]:
+                continue
+            left.remove("appeal_pending")
+            fates[record.id], appellants[record.id] = "appeal_pending", user
+            await appeal(record, day)
+            return
+
     ctx.every_day(each_day)
     ctx.at_end(summary)
     return {}
+
+
+async def _top_rung(record: Record) -> bool:
+    """Whether the record already holds the highest rung its trigger can reach."""
+    top = (await services.current_ladder()).rung(record.trigger_type, 10**6)
+    return top is not None and top.index == record.rule_index
 
 
 async def _appellant(record: Record, officer: User) -> User | None:

@@ -21,23 +21,30 @@ PUBLISHED = {"2013": dt.date(2014, 1, 20), "2014H1": dt.date(2014, 7, 15)}
 DRAFT = "2014"
 
 
-def demo_value(ind: Indicator, rng: Any) -> Decimal:
+def demo_value(ind: Indicator, rng: Any, strength: float = 0.0) -> Decimal:
+    """A plausible value; `strength` (-1 … 1) is the unit's standing, which lasts from one
+    period to the next (a weak district in 2013 is rarely strong half a year later)."""
     centre = CENTRES.get(ind.key)
+
+    def share(lo: float, hi: float) -> Decimal:
+        better = strength if ind.direction != "lower" else -strength
+        return Decimal(str(round(rng.uniform(lo, hi) + better * (hi - lo) * 0.35, 4)))
+
     if centre is not None:
-        value = centre + Decimal(str(round(rng.gauss(0, 2.5), 2)))
+        value = centre + Decimal(str(round(rng.gauss(strength * 2.5, 2.0), 2)))
     elif ind.method == "deduct":
         return Decimal(rng.choice([0, 0, 0, 1, 1, 2, 3]))
     elif ind.method == "ratio" and ind.target is not None:
-        value = ind.target * Decimal(str(round(rng.uniform(0.78, 1.06), 4)))
+        value = ind.target * share(0.78, 1.06)
     elif ind.method == "bands" and ind.bands:
         thresholds = [t for t, _ in ind.bands]
         lo, hi = min(thresholds), max(thresholds)
-        value = lo + (hi - lo) * Decimal(str(round(rng.uniform(-0.2, 1.2), 4)))
+        value = lo + (hi - lo) * share(-0.2, 1.2)
     else:
         lo = ind.range_min if ind.range_min is not None else Decimal(0)
         hi = ind.range_max if ind.range_max is not None else Decimal(100)
         hi = min(hi, lo + 60)
-        value = lo + (hi - lo) * Decimal(str(round(rng.uniform(0.2, 0.9), 4)))
+        value = lo + (hi - lo) * share(0.2, 0.9)
     if ind.range_min is not None:
         value = max(value, ind.range_min)
     if ind.range_max is not None:
@@ -50,14 +57,17 @@ async def build(ctx: Any) -> dict[str, Any]:
     if scheme is None:
         return {"skipped": "no [ranking] section in the demo definition"}
     stored = [i for i in scheme.indicators if i.stored]
+    members = {g.key: await group_units(g) for g in scheme.groups}
+    strength = {u.code: ctx.rng.uniform(-1, 1) for units in members.values() for u in units}
     rows = []
     for period in (*PUBLISHED, DRAFT):
         for group in scheme.groups:
-            for unit in await group_units(group):
+            for unit in members[group.key]:
                 for ind in stored:
                     rows.append(models.IndicatorValue(
                         period=period, unit_code=unit.code, indicator=ind.key,
-                        value=demo_value(ind, ctx.rng), origin="demo", updated_by="demo"))
+                        value=demo_value(ind, ctx.rng, strength[unit.code]), origin="demo",
+                        updated_by="demo"))
     # The generator writes straight into closed periods: people enter values while a period
     # is open, the demo fills history at once.
     await models.IndicatorValue.bulk_create(rows, batch_size=2000, ignore_conflicts=True)

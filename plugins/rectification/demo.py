@@ -155,10 +155,13 @@ async def build(ctx: Any) -> dict[str, Any]:
                       comment="群众基本满意")
 
     async def each_day(day: dt.date) -> None:
-        # The 01:30 scan before the day's work, as the scheduled job runs it.
-        result = await scan.overdue_scan(today=day, defn=defn)
-        if result["marked_overdue"] or any(result["thresholds_crossed"].values()):
-            scans.append(result)
+        # The 01:30 scan before the day's work, as the scheduled job runs it. Only on working
+        # days: thresholds and reminders count working days, so a weekend's scan would only
+        # mark overdue a day or two early (overdue_since is the day after the deadline anyway).
+        if cal.is_workday(day):
+            result = await scan.overdue_scan(today=day, defn=defn)
+            if result["marked_overdue"] or any(result["thresholds_crossed"].values()):
+                scans.append(result)
         while agenda and agenda[0][0] <= day:
             _, _, story, step = heapq.heappop(agenda)
             await happen(day, story, step)
