@@ -7,7 +7,13 @@ from typing import Any
 
 from core import clock, i18n
 from core.plugins import PluginHost, set_host
-from core.settings import Settings, SettingsError, load_settings, set_current, validate_plugin_sections
+from core.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    set_current,
+    validate_plugin_sections,
+)
 
 
 def boot(settings: Settings | str | None = None, extra_plugins: dict[str, Any] | None = None,

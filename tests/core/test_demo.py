@@ -48,7 +48,7 @@ async def test_demo_builds_tree_accounts_and_calls_plugins_in_order(db, settings
         # Every day of the year, in order, with the clock on that day; periods close on theirs.
         assert days[0] == (demo.START, demo.START) and days[-1] == (demo.END, demo.END)
         assert all(d == today for d, today in days) and len(days) == 364
-        assert all(b - a == dt.timedelta(days=1) for (a, _), (b, _) in zip(days, days[1:]))
+        assert all(b - a == dt.timedelta(days=1) for (a, _), (b, _) in zip(days, days[1:], strict=False))
         assert h1 == {dt.date(2014, 7, 9): "open", dt.date(2014, 7, 10): "closed"}
         assert ctx.summary["zz_probe"] == {"probe": True, "days": 364}
         assert clock.today() == demo.END  # the walk leaves the clock on the last day
