@@ -43,12 +43,30 @@ def configure(timezone: str, today: str | dt.date | None = None) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ClockError(f"settings: app.timezone: unknown timezone {timezone!r}") from None
     _pinned = parse_day(today)
+    _stamp_orm()
+
+
+def _stamp_orm() -> None:
+    """Tortoise stamps auto_now / auto_now_add fields (created_at, updated_at …) with its own
+    tortoise.timezone.now; point it here so stored stamps follow a pinned clock too."""
+    import tortoise.timezone as orm_tz
+
+    if getattr(orm_tz.now, "platform_clock", False):
+        return
+
+    def orm_now() -> dt.datetime:
+        moment = now()
+        return moment if orm_tz.get_use_tz() else moment.astimezone(_tz).replace(tzinfo=None)
+
+    orm_now.platform_clock = True  # type: ignore[attr-defined]
+    orm_tz.now = orm_now
 
 
 def travel(day: dt.date | None) -> None:
     """Pin the clock to `day` (None: follow the real clock again)."""
     global _pinned
     _pinned = day
+    _stamp_orm()
 
 
 def tz() -> ZoneInfo:
@@ -61,12 +79,26 @@ def pinned() -> dt.date | None:
     return _pinned
 
 
+def on_platform(moment: dt.datetime) -> dt.datetime:
+    """A machine moment as the platform sees it, in the configured timezone: on a pinned
+    clock, the same time of day on the pinned day. The scheduler fires by the machine's
+    clock and hands its jobs this moment, so jobs run on the pinned day."""
+    local = localize(moment)
+    if _pinned is None:
+        return local
+    return local.replace(year=_pinned.year, month=_pinned.month, day=_pinned.day)
+
+
+def machine_now() -> dt.datetime:
+    """The machine's own clock, aware, in UTC, never pinned. Only the scheduler's firing
+    bookkeeping uses it (APScheduler fires by the machine's clock); what a job does takes
+    its time from JobContext.now / today, which are on the platform clock."""
+    return dt.datetime.now(UTC)
+
+
 def local_now() -> dt.datetime:
     """Now, aware, in the configured timezone."""
-    real = dt.datetime.now(_tz)
-    if _pinned is None:
-        return real
-    return real.replace(year=_pinned.year, month=_pinned.month, day=_pinned.day)
+    return on_platform(dt.datetime.now(_tz))
 
 
 def now() -> dt.datetime:

@@ -1,8 +1,12 @@
-"""`kaohe demo`: a deterministic Guiyang demo database at real scale.
+"""`kaohe demo`: a deterministic Guiyang demo database at real scale, living in 2014.
 
 The core builds the org tree (10 county-level units, 93 communities, 3,270 grids), the
 periods from assessments/guiyang-2014.toml and one account per role; each plugin then adds
-its own data through the `kaohe_demo_data` hook, producers before listeners.
+its own data through the `kaohe_demo_data` hook, producers before listeners. A plugin that
+acts over time registers what it does each day (`ctx.every_day`); the core then walks the
+platform clock through 2014 day by day (`clock.travel`), closing each period when its
+results are in, and calls those steps in plugin order, so every action is dated as real
+use would date it. The clock stays on the last day (2014-12-31): the demo's settings pin it.
 """
 
 from __future__ import annotations
@@ -11,18 +15,24 @@ import datetime as dt
 import inspect
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import accounts, assessments, clock
+from core import accounts, assessments, audit, clock
 from core.audit import acting_as
-from core.orgs import OrgUnit
+from core.orgs import OrgUnit, Period
 from core.plugins import PluginHost
 from core.settings import Settings
 
 ORDER = ["coverage", "rectification", "ranking", "accountability"]
+START, END = dt.date(2014, 1, 2), dt.date(2014, 12, 31)
+# The 2014 periods are open while the year runs and closed once their results are in (the
+# definition holds their final state); 2013 is closed from the start.
+CLOSE_ON = {"2014Q1": dt.date(2014, 4, 10), "2014Q2": dt.date(2014, 7, 10),
+            "2014H1": dt.date(2014, 7, 10)}
+DayStep = Callable[[dt.date], Awaitable[Any]]
 DEFINITION = Path(__file__).resolve().parent.parent / "assessments" / "guiyang-2014.toml"
 COMMUNITIES = 93
 GRIDS = 3270
@@ -50,10 +60,25 @@ class DemoContext:
     password_hash: str  # one shared hash for bulk demo accounts: argon2 per account is too slow
     progress: Callable[[str], None]
     period: str = "2014"
-    # The platform's working date is Shanghai's, whatever the machine's zone.
-    today: dt.date = field(default_factory=lambda: clock.local_now().date())
+    start: dt.date = START
+    end: dt.date = END
     summary: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    daily: list[tuple[str, DayStep]] = field(default_factory=list)
+    finish: list[tuple[str, Callable[[], Awaitable[Any]]]] = field(default_factory=list)
+    plugin: str = ""  # the plugin whose build is running
+
+    @property
+    def today(self) -> dt.date:
+        return clock.today()
+
+    def every_day(self, step: DayStep) -> None:
+        """Call `step(day)` on each day of the demo year, the clock on that day."""
+        self.daily.append((self.plugin, step))
+
+    def at_end(self, step: Callable[[], Awaitable[Any]]) -> None:
+        """Call `step()` on the last day, after every plugin's daily steps."""
+        self.finish.append((self.plugin, step))
 
 
 def _spread(total: int, weights: dict[str, int]) -> dict[str, int]:
@@ -94,9 +119,11 @@ async def build(settings: Settings, host: PluginHost, seed: int = 2014,
                 progress: Callable[[str], None] = lambda label: None) -> DemoContext:
     """Fill an empty, migrated database. Returns the context with the demo passwords."""
     rng = random.Random(seed)
+    clock.travel(START)
     with acting_as("demo"):
         progress("assessment definition")
         await assessments.apply(DEFINITION.read_text(encoding="utf-8"), host, applied_by="demo")
+        await _open_periods()
         progress("org tree")
         city, districts, communities, grids = await build_tree(rng)
         progress("accounts")
@@ -109,15 +136,54 @@ async def build(settings: Settings, host: PluginHost, seed: int = 2014,
         ctx = DemoContext(rng, settings, host, city, districts, communities, grids, users,
                           password_hash=users["instructor"].password_hash, progress=progress)
         impls = {i.plugin_name: i for i in host.pm.hook.kaohe_demo_data.get_hookimpls()}
-        for name in sorted(impls, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
+        names = sorted(impls, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+        for name in names:
             progress(f"plugin {name}")
+            ctx.plugin = name
             started = time.perf_counter()
             result = impls[name].function(ctx=ctx)
             if inspect.isawaitable(result):
                 result = await result
             ctx.summary[name] = result
             ctx.timings[name] = time.perf_counter() - started
+        ctx.plugin = ""
+        progress("the year 2014, day by day")
+        await walk(ctx)
+        for name, step in ctx.finish:
+            started = time.perf_counter()
+            result = await step()
+            if isinstance(result, dict):
+                ctx.summary[name] = {**(ctx.summary.get(name) or {}), **result}
+            ctx.timings[name] = ctx.timings.get(name, 0) + time.perf_counter() - started
     return ctx
+
+
+async def walk(ctx: DemoContext) -> None:
+    """Move the clock from ctx.start to ctx.end one day at a time; on each day close the
+    periods due, then run every plugin's daily step in plugin order."""
+    day = ctx.start
+    while day <= ctx.end:
+        clock.travel(day)
+        for code, on in CLOSE_ON.items():
+            if on == day:
+                await _close_period(code)
+        for name, step in ctx.daily:
+            started = time.perf_counter()
+            await step(day)
+            ctx.timings[name] = ctx.timings.get(name, 0) + time.perf_counter() - started
+        day += dt.timedelta(days=1)
+
+
+async def _open_periods() -> None:
+    """The year is still ahead on its first day: its periods are open until closed."""
+    await Period.filter(code__in=list(CLOSE_ON)).update(status="open", closed_at=None)
+
+
+async def _close_period(code: str) -> None:
+    period = await Period.get(code=code)
+    await Period.filter(id=period.id).update(status="closed", closed_at=clock.now())
+    await audit.record("period.close", "period", code, before={"status": period.status},
+                       after={"status": "closed"}, reason="results of the period are in")
 
 
 def demo_password(role: str) -> str:

@@ -159,7 +159,7 @@ async def _mail_job(ctx) -> dict[str, Any]:
 
 
 async def _digest_job(ctx) -> dict[str, Any]:
-    return await build_digests(ctx.settings, ctx.scheduled_for)
+    return await build_digests(ctx.settings, ctx.now)
 
 
 def core_jobs(settings: Settings) -> list[JobSpec]:

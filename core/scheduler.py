@@ -47,11 +47,23 @@ SHUTDOWN_WAIT_SECONDS = 30.0
 
 @dataclass
 class JobContext:
+    """What a job receives. `scheduled_for` is the firing on the machine's clock (the key of
+    its run-once claim); `now` and `today` are that firing on the platform clock, so on a
+    pinned instance jobs run on the pinned day. Jobs take their time from these."""
+
     settings: Settings
     host: PluginHost
     job_id: str
     scheduled_for: dt.datetime
     manual: bool = False
+
+    @property
+    def now(self) -> dt.datetime:
+        return clock.on_platform(self.scheduled_for).astimezone(UTC)
+
+    @property
+    def today(self) -> dt.date:
+        return clock.on_platform(self.scheduled_for).date()
 
 
 WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -140,7 +152,7 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
 
 
 def next_fire_time(trigger: Any, tz: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    now = now or clock.local_now()
+    now = now or clock.machine_now()
     return make_trigger(trigger, tz).get_next_fire_time(None, now)
 
 
@@ -153,7 +165,7 @@ class _ClaimingExecutor(AsyncIOExecutor):
 
     def _do_submit_job(self, job, run_times):
         run_time = run_times[-1]
-        late = clock.now() - run_time
+        late = clock.machine_now() - run_time
         grace = job.misfire_grace_time
 
         async def run():
@@ -272,7 +284,7 @@ class PlatformScheduler:
         """Run once, now, each job whose latest firing was missed within the grace time.
 
         Returns the jobs this instance ran (another instance may have taken some)."""
-        now = now or clock.now()
+        now = now or clock.machine_now()  # firings and their claims are machine time
         grace = dt.timedelta(seconds=self.grace)
         ran = []
         for spec in self.jobs.values():
@@ -298,7 +310,7 @@ class PlatformScheduler:
         if not manual:
             scheduled_for = scheduled_for.replace(microsecond=0)
         await self.flush_unrecorded()
-        started = clock.now()
+        started = clock.machine_now()
         try:
             run = await self._claim(job_id, scheduled_for, manual, started)
         except Exception as exc:
@@ -317,13 +329,13 @@ class PlatformScheduler:
             run.status, run.changed = "ok", audit.canonical(changed or {})
         except asyncio.CancelledError:
             run.status, run.error = "failed", "interrupted: the scheduler was stopped"
-            run.finished_at = clock.now()
+            run.finished_at = clock.machine_now()
             await self._save(run)
             raise
         except Exception as exc:  # a failing job never stops the scheduler
             log.exception("job %s failed", job_id)
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        run.finished_at = clock.now()
+        run.finished_at = clock.machine_now()
         await self._save(run)
         return run
 
@@ -357,7 +369,7 @@ class PlatformScheduler:
     def _remember(self, job_id: str, scheduled_for: dt.datetime, manual: bool,
                   started: dt.datetime, error: str) -> JobRun:
         fields = {"job_id": job_id, "scheduled_for": scheduled_for, "manual": manual,
-                  "started_at": started, "finished_at": clock.now(),
+                  "started_at": started, "finished_at": clock.machine_now(),
                   "status": "failed", "error": error[:2000], "instance": self.instance}
         self._keep(fields)
         return JobRun(**fields)
@@ -393,7 +405,7 @@ class PlatformScheduler:
         """Run a job at once, outside its schedule (recorded as a manual run)."""
         if job_id not in self.jobs:
             raise KeyError(job_id)
-        now = clock.now()
+        now = clock.machine_now()
         if now.microsecond == 0:  # scheduled firings own whole seconds
             now = now.replace(microsecond=1)
         run = await self.run_firing(job_id, now, manual=True)

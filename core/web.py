@@ -73,6 +73,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "user": user, "nav": nav_for(user), "lang": lang, "_": partial(i18n.t, lang=lang),
         "csrf": session.csrf_token if session else "", "path": request.url.path,
         "flash": request.query_params.get("msg", ""),
+        # A demo or training instance says on every page which day it lives on.
+        "pinned_day": clock.pinned().isoformat() if clock.pinned() else "",
     }
     ctx.update(context)
     return Template(template_name=template, context=ctx, status_code=status_code)

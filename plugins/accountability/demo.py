@@ -1,13 +1,12 @@
-"""The accountability part of `kaohe demo`: the proposals that the earlier demo steps caused,
-taken through every state with the plugin's own services.
+"""The accountability part of `kaohe demo`: the admin works the queue through 2014.
 
-By the time this runs, rectification's overdue scan and ranking's publications have gone
-through the hook path, so the plugin has already proposed records. Here the admin works the
-queue (approve, dismiss, carry out, close), the units appeal (pending, upheld, reduced,
-withdrawn) and the admin records one 移送纪检监察 by hand. The services take their time from
-the clock, so every decision is dated on the build day (Asia/Shanghai): approvals, carrying
-out and appeals are then all inside the appeal window, and no step lands in a closed period.
-Deterministic for a given seed: records are taken in id order and every choice is ctx.rng's.
+Rectification's morning scans and ranking's publications propose records through the hook
+path as the demo's clock walks through the year. Each working day the admin decides the
+proposals a few days old (approve, or dismiss a few), carries out approved measures a few days
+after the approval, and the daily close job closes carried-out records whose appeal window has
+passed; units appeal four records (pending, upheld, reduced, withdrawn), the demo officer's
+first; in December the admin records one 移送纪检监察 by hand. Every step is dated on its day
+of 2014 by the services' own clock. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -19,15 +18,19 @@ from typing import Any
 
 from core.accounts import User
 from core.audit import acting_as
+from core.calendar import WorkCalendar
 from core.orgs import OrgUnit
-from plugins.accountability import appeals, services
+from plugins.accountability import appeals, jobs, services
 from plugins.accountability.ladder import CENT
 from plugins.accountability.models import STANDING, Appeal, Record
 
-# Appeal fates first: they need a unit officer who may appeal the record.
-APPEAL_FATES = ("appeal_pending", "appeal_upheld", "appeal_reduced", "appeal_withdrawn")
-REQUIRED = ("proposed", "proposed", "dismissed", "approved", "carried_out")
-OTHER_FATES = {"proposed": 3, "approved": 2, "carried_out": 4, "dismissed": 1}
+# Appeal fates: the first three for records decided during the year, "pending" for one
+# approved in December (its appeal still waits for a decision on 2014-12-31).
+APPEAL_FATES = ("appeal_upheld", "appeal_reduced", "appeal_withdrawn", "appeal_pending")
+PENDING_FROM = dt.date(2014, 11, 17)
+LAST_CALL = dt.date(2014, 12, 22)  # no top-rung record came: the latest appealable one is taken
+REFER_ON = dt.date(2014, 12, 15)
+DISMISS_SHARE = 0.12
 CARRY_NOTES = {
     "remind": "市委组织部向责任单位发出书面提醒，责任单位已回复整改计划",
     "interview": "市委组织部对责任人进行约谈，责任人作出书面说明",
@@ -54,86 +57,111 @@ async def build(ctx: Any) -> dict[str, Any]:
     officer: User = ctx.users["unit_officer"]
     evidence_dir = ctx.settings.path(ctx.settings.storage.evidence_dir)
     max_bytes = ctx.settings.storage.max_upload_mb * 1024 * 1024
-    day = services.today()  # the services' own clock: approvals are stamped with it
-    ctx.progress("accountability records")
-
-    proposed = await Record.filter(status="proposed").order_by("id").select_related("unit")
-    bottom = [r for r in proposed if r.trigger_type == "bottom_ranking"]
-    tasks = [r for r in proposed if r.trigger_type != "bottom_ranking"]
-    rng.shuffle(tasks)
+    cal = await WorkCalendar.load()
+    waits: dict[tuple[int, int], int] = {}  # (record, revision) → working days before acting
     fates: dict[int, str] = {}
     appellants: dict[int, User] = {}
-    # The demo officer's records first, so logging in as that officer shows the appeals.
-    candidates = []
-    for record in tasks:
-        user = await _appellant(record, officer)
-        if user is not None:
-            candidates.append((user.id != officer.id, record, user))
-    candidates.sort(key=lambda c: c[0])  # stable: keeps the shuffled order within each group
-    for fate, (_, record, user) in zip(APPEAL_FATES, candidates, strict=False):
-        fates[record.id], appellants[record.id] = fate, user
-    rest = [r for r in tasks if r.id not in fates]
-    for fate, record in zip(REQUIRED, rest, strict=False):
-        fates[record.id] = fate
-    for record in rest[len(REQUIRED):]:
-        fates[record.id] = rng.choices(list(OTHER_FATES), list(OTHER_FATES.values()))[0]
+    filed: dict[int, tuple[Appeal, dt.date]] = {}
+    left = list(APPEAL_FATES)
 
-    by_id = {r.id: r for r in tasks}
-    # Too few appealable proposals (another seed, or no rectification data): the admin's own
-    # records in the demo officer's unit stand at once and can be appealed like any other.
-    for fate in APPEAL_FATES[len(candidates):]:
-        with acting_as(admin):
-            record = await services.create_manual(
-                unit_code=(await officer.unit).code, measure="remind", points="0.5",
-                reason="基层党建工作台账不完整，未按要求报送季度材料", period=ctx.period,
-                responsible_person="社区党组织书记")
-        fates[record.id], appellants[record.id], by_id[record.id] = fate, officer, record
+    def waited(record: Record, since: dt.date, day: dt.date, lo: int, hi: int) -> bool:
+        key = (record.id, record.revision)
+        if key not in waits:
+            waits[key] = rng.randint(lo, hi)
+        return cal.working_days_between(since, day) >= waits[key]
 
-    async def appeal(record: Record) -> Appeal:
+    async def decide(record: Record, day: dt.date) -> None:
+        upgrade = record.revision > 1 or record.prev_state
+        if not upgrade and record.trigger_type != "bottom_ranking":
+            user = await _appellant(record, officer)
+            planned = [r for r, f in fates.items() if f == "appeal_pending"]
+            if planned and "appeal_pending" not in left and await Appeal.filter(
+                    record_id=planned[-1], status="superseded").exists():
+                left.append("appeal_pending")  # overtaken by an upgrade: another one waits
+            slot = next((f for f in left if (f == "appeal_pending") == (day >= PENDING_FROM)),
+                        None)
+            if slot == "appeal_pending" and not await _top_rung(record):
+                slot = None  # a later rung would overtake the appeal before the year ends
+            if user is not None and slot and (user.id == officer.id or day.month >= 7):
+                left.remove(slot)
+                fates[record.id], appellants[record.id] = slot, user
+            elif rng.random() < DISMISS_SHARE:
+                await services.dismiss(record.id, rng.choice(DISMISS_REASONS))
+                return
+        await services.approve(record.id, note="经审核，同意按责任追究办法处理")
+
+    async def appeal(record: Record, day: dt.date) -> None:
         user = appellants[record.id]
         with acting_as(user.username):
-            return await appeals.submit(
+            filed[record.id] = (await appeals.submit(
                 user, record.id, reasons=rng.choice(APPEAL_REASONS), evidence_name="情况说明.pdf",
-                evidence=PDF, evidence_dir=evidence_dir, max_bytes=max_bytes)
+                evidence=PDF, evidence_dir=evidence_dir, max_bytes=max_bytes), day)
 
-    for record_id in sorted(fates):
-        fate, record = fates[record_id], by_id[record_id]
+    async def rule_on(record: Record) -> None:
+        fate, (filing, _) = fates[record.id], filed.pop(record.id)
+        if fate == "appeal_upheld":
+            await appeals.decide(filing.id, "uphold", "经复核，逾期事实清楚，维持原处理")
+        elif fate == "appeal_withdrawn":
+            await appeals.decide(filing.id, "withdraw", "经核实，整改已在期限内完成，撤销处理")
+        else:
+            half = (record.points / 2).quantize(CENT, rounding=ROUND_HALF_UP)
+            await appeals.decide(filing.id, "reduce", "考虑跨部门协调的客观原因，减半扣分",
+                                 new_points=str(half))
+
+    async def each_day(day: dt.date) -> None:
+        with acting_as("job:accountability.close_settled"):
+            await jobs.close_settled()  # the daily job: appeal windows that have passed
+        if not cal.is_workday(day):
+            return
         with acting_as(admin):
-            if fate == "proposed":
-                continue  # waits in the admin's queue
-            if fate == "dismissed":
-                await services.dismiss(record.id, rng.choice(DISMISS_REASONS))
+            if day == REFER_ON:
+                await _refer(ctx, day)
+            for record in await Record.filter(status="proposed").order_by("id") \
+                    .select_related("unit"):
+                if waited(record, services.local_date(record.updated_at), day, 2, 4):
+                    await decide(record, day)
+            for record in await Record.filter(status="approved").order_by("id"):
+                fate = fates.get(record.id, "")
+                if fate in ("appeal_reduced", "appeal_withdrawn") and record.id not in filed \
+                        and not await Appeal.exists(record=record):
+                    await appeal(record, day)
+                    continue
+                if record.id in filed:
+                    continue  # the measure waits for the appeal's decision
+                if waited(record, services.local_date(record.approved_at), day, 2, 5):
+                    await _carry_out(record, day)
+                    if fate in ("appeal_upheld", "appeal_pending"):
+                        await appeal(await Record.get(id=record.id), day)
+            if day == LAST_CALL and "appeal_pending" in left:
+                await _last_call(day)
+            for record_id, (_, on) in sorted(filed.items()):
+                record = await Record.get(id=record_id)
+                if fates[record_id] != "appeal_pending" and \
+                        cal.working_days_between(on, day) >= 3:
+                    await rule_on(record)
+
+    async def _last_call(day: dt.date) -> None:
+        for record in await Record.filter(status__in=("approved", "carried_out"),
+                                          automatic=True).order_by("-approved_at") \
+                .select_related("unit"):
+            user = await _appellant(record, officer)
+            if user is None or await Appeal.exists(record=record) or \
+                    not (await appeals.can_appeal(record, user))[0]:
                 continue
-            if record.status == "proposed":
-                await services.approve(record.id, note="经审核，同意按责任追究办法处理")
-            if fate in ("carried_out", "appeal_pending", "appeal_upheld"):
-                await _carry_out(record, day)
-        if fate in ("approved", "carried_out"):
-            continue
-        filed = await appeal(record)
-        if fate == "appeal_pending":
-            continue
-        with acting_as(admin):
-            if fate == "appeal_upheld":
-                await appeals.decide(filed.id, "uphold", "经复核，逾期事实清楚，维持原处理")
-            elif fate == "appeal_withdrawn":
-                await appeals.decide(filed.id, "withdraw", "经核实，整改已在期限内完成，撤销处理")
-            else:
-                fresh = await Record.get(id=record.id)
-                half = (fresh.points / 2).quantize(CENT, rounding=ROUND_HALF_UP)
-                await appeals.decide(filed.id, "reduce", "考虑跨部门协调的客观原因，减半扣分",
-                                     new_points=str(half))
-                await _carry_out(record, day)
-            if fate in ("appeal_upheld", "appeal_reduced"):
-                # Appealed once for this revision: closing takes no right away from the unit.
-                await services.close(record.id, "申诉已处理，措施已落实，予以办结")
+            left.remove("appeal_pending")
+            fates[record.id], appellants[record.id] = "appeal_pending", user
+            await appeal(record, day)
+            return
 
-    with acting_as(admin):
-        for record in bottom:  # 末位约谈: the unit's head, after bottom places in a row
-            await services.approve(record.id, note="连续排名末位，约谈主要负责人")
-            await _carry_out(record, day)
-        await _refer(ctx, day)
-    return await summary()
+    ctx.every_day(each_day)
+    ctx.at_end(summary)
+    return {}
+
+
+async def _top_rung(record: Record) -> bool:
+    """Whether the record already holds the highest rung its trigger can reach."""
+    top = (await services.current_ladder()).rung(record.trigger_type, 10**6)
+    return top is not None and top.index == record.rule_index
 
 
 async def _appellant(record: Record, officer: User) -> User | None:

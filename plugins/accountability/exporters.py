@@ -1,26 +1,26 @@
 """Workbooks: 责任追究台账 (accountability-ledger) and the per-unit summary.
 
-The ledger of a period lists every record proposed in the period or whose measure was
-carried out in it (dates in Asia/Shanghai). In the summary the counts by measure and the
-deduction points follow the indicators (measures carried out in the period), the status
-counts follow the ledger.
+The ledger of a period lists the records of the period (the record's own period, or one
+inside its dates: a year holds its quarters) and every record whose measure was carried out
+within its dates. In the summary the counts by measure and the deduction points follow the
+indicators (measures carried out in the period), the status counts follow the ledger; every
+unit of the level below the scope is listed, with zeros where it has no record. A workbook
+with no record says so in its subtitle (本期无记录).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from core import clock, i18n
+from core import i18n
 from core.contrib import Exporter, ExportRequest
 from core.errors import Invalid
 from core.orgs import OrgUnit
-from plugins.accountability.indicators import counted
 from plugins.accountability.ladder import MEASURES
 from plugins.accountability.models import Appeal, Record
-from plugins.accountability.services import local_date, period_dates
+from plugins.accountability.services import counted, local_date, period_dates, period_records
 
 PROPOSED_FILL = "FFF2CC"
 
@@ -35,18 +35,7 @@ async def _scope_unit(request: ExportRequest) -> OrgUnit | None:
 
 
 async def ledger_records(period: str, unit: OrgUnit | None = None) -> list[Record]:
-    start, end = await period_dates(period)
-    since = dt.datetime.combine(start, dt.time.min, clock.tz())
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, clock.tz())
-    qs = Record.all().select_related("unit")
-    if unit is not None:
-        qs = qs.filter(unit__path__startswith=unit.path)
-    # Compared in Python: SQLite compares stored datetimes as text, whatever their offsets.
-    rows = {r.id: r for r in await qs if since <= r.created_at < until}
-    for r, _, _ in await counted(start, end):
-        if unit is None or r.unit.path.startswith(unit.path):
-            rows.setdefault(r.id, r)
-    return [rows[k] for k in sorted(rows)]
+    return await period_records(period, unit)
 
 
 async def _latest_appeals(record_ids: list[int]) -> dict[int, Appeal]:
@@ -65,10 +54,11 @@ def _appeal_text(appeal: Appeal | None, lang: str) -> str:
     return text
 
 
-def _stamp(request: ExportRequest, unit: OrgUnit | None, lang: str) -> str:
+def _stamp(request: ExportRequest, unit: OrgUnit | None, lang: str, empty: bool = False) -> str:
     from core.xlsx import period_subtitle
 
-    return period_subtitle(request.period, unit.name if unit else None, lang)
+    text = period_subtitle(request.period, unit.name if unit else None, lang)
+    return f"{i18n.t('accountability.export.no_records', lang)} · {text}" if empty else text
 
 
 async def build_ledger(request: ExportRequest) -> bytes:
@@ -109,14 +99,23 @@ async def build_ledger(request: ExportRequest) -> bytes:
         })
     wb = WorkbookBuilder(write_only=False)
     title = i18n.t("accountability.export.ledger", lang)
-    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang), columns=columns,
-                 rows=rows, total_row=None,
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang, not rows),
+                 columns=columns, rows=rows, total_row=None,
                  row_fill=lambda row: PROPOSED_FILL if row.get("_status") == "proposed" else None)
     return wb.to_bytes()
 
 
+async def summary_units(unit: OrgUnit | None) -> list[OrgUnit]:
+    """The units a summary always lists: the scope's children, or the county-level units."""
+    if unit is not None:
+        children = await OrgUnit.filter(parent_id=unit.id).order_by("sort_order", "code")
+        return list(children) or [unit]
+    return list(await OrgUnit.filter(level="district").order_by("sort_order", "code"))
+
+
 async def summary_rows(period: str, unit: OrgUnit | None = None) -> list[dict[str, Any]]:
-    """One row per unit with records: status counts (ledger) and deductions (indicators)."""
+    """One row per unit with records, and a row of zeros for each listed unit without any:
+    status counts (ledger) and deductions (indicators)."""
     records = await ledger_records(period, unit)
     status_count: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in records:
@@ -127,6 +126,8 @@ async def summary_rows(period: str, unit: OrgUnit | None = None) -> list[dict[st
     for a in appeals:
         appealed[by_id[a.record_id].unit.code].append(a)
     units = {r.unit.code: r.unit for r in records}
+    for u in await summary_units(unit):
+        units.setdefault(u.code, u)
     start, end = await period_dates(period)
     # Deductions of the unit itself (not its subtree) so that the column adds up.
     own: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
@@ -168,6 +169,7 @@ async def build_summary(request: ExportRequest) -> bytes:
                 Column("appeals", c("appeals"), kind="int"),
                 Column("appeals_changed", c("appeals_changed"), kind="int")]
     total: dict[str, Any] | None = None
+    empty = not any(r["records"] or r["points"] for r in rows)
     if rows:
         total = {"unit_code": i18n.t("common.total", lang)}
         for col in columns[2:]:
@@ -176,8 +178,8 @@ async def build_summary(request: ExportRequest) -> bytes:
                               if col.kind == "float" else sum(values))
     wb = WorkbookBuilder(write_only=False)
     title = i18n.t("accountability.export.summary", lang)
-    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang), columns=columns,
-                 rows=rows, total_row=total)
+    wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang, empty),
+                 columns=columns, rows=rows, total_row=total)
     return wb.to_bytes()
 
 

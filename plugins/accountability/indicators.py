@@ -8,30 +8,12 @@ measures count; a carried-out measure keeps counting while an upgrade of it is p
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from core.contrib import IndicatorSource
 from core.orgs import OrgUnit
 from plugins.accountability.ladder import MEASURES
-from plugins.accountability.models import Record
-from plugins.accountability.services import deduction, period_dates
-
-
-async def counted(start: dt.date, end: dt.date) -> list[tuple[Record, str, Decimal]]:
-    """(record, measure, points) of every measure carried out between start and end."""
-    # Candidates: the record itself was carried out in the period, or the state an
-    # upgrade replaced was (few: upgrades waiting for a decision or for carrying out).
-    rows = await Record.filter(status__in=("carried_out", "closed"), carried_out_on__gte=start,
-                               carried_out_on__lte=end).select_related("unit")
-    rows += await Record.filter(status__in=("proposed", "approved"),
-                                prev_state__isnull=False).select_related("unit")
-    out = []
-    for row in rows:
-        found = deduction(row)
-        if found and start <= found[2] <= end:
-            out.append((row, found[0], found[1]))
-    return out
+from plugins.accountability.services import counted, period_dates
 
 
 async def deductions(period_code: str, unit_codes: list[str]) -> dict[str, list[tuple[str, Decimal]]]:

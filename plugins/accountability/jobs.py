@@ -14,7 +14,7 @@ async def close_settled(ctx: Any = None) -> dict[str, Any]:
     """A carried-out measure with no pending appeal is closed once its window has passed."""
     ladder = await services.current_ladder()
     cal = await WorkCalendar.load()
-    today = services.today()
+    today = ctx.today if ctx is not None else services.today()
     pending = set(await Appeal.filter(status="pending").values_list("record_id", flat=True))
     closed = []
     for record in await Record.filter(status="carried_out").order_by("id"):

@@ -137,7 +137,7 @@ async def list_records(user: User, *, status: str = "", period: str = "", unit_c
     if status:
         qs = qs.filter(status=status)
     if period:
-        qs = qs.filter(period=period)
+        qs = qs.filter(id__in=[r.id for r in await period_records(period)])
     if measure:
         qs = qs.filter(measure=measure)
     if unit_code:
@@ -169,6 +169,39 @@ async def period_dates(code: str) -> tuple[dt.date, dt.date]:
     except ValueError as exc:
         raise Invalid("bad_period", f"period: {exc}", field="period") from None
     return start, end
+
+
+async def counted(start: dt.date, end: dt.date) -> list[tuple[Record, str, Decimal]]:
+    """(record, measure, points) of every measure carried out between start and end."""
+    # Candidates: the record itself was carried out in the period, or the state an
+    # upgrade replaced was (few: upgrades waiting for a decision or for carrying out).
+    rows = await Record.filter(status__in=("carried_out", "closed"), carried_out_on__gte=start,
+                               carried_out_on__lte=end).select_related("unit")
+    rows += await Record.filter(status__in=("proposed", "approved"),
+                                prev_state__isnull=False).select_related("unit")
+    out = []
+    for row in rows:
+        found = deduction(row)
+        if found and start <= found[2] <= end:
+            out.append((row, found[0], found[1]))
+    return out
+
+
+async def period_records(period: str, unit: OrgUnit | None = None) -> list[Record]:
+    """The records of a period, in id order: those whose own period is the period or lies
+    within its dates (a year holds its quarters), and those whose measure was carried out
+    within its dates. Ledgers, summaries and the record list filtered by period use this."""
+    start, end = await period_dates(period)
+    codes = {period} | set(await Period.filter(start__gte=start, end__lte=end)
+                           .values_list("code", flat=True))
+    qs = Record.filter(period__in=sorted(codes)).select_related("unit")
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    rows = {r.id: r for r in await qs}
+    for r, _, _ in await counted(start, end):
+        if unit is None or r.unit.path.startswith(unit.path):
+            rows.setdefault(r.id, r)
+    return [rows[k] for k in sorted(rows)]
 
 
 async def refuse_closed_date(day: dt.date) -> None:

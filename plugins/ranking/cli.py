@@ -73,16 +73,19 @@ def register(cli: click.Group) -> None:
     @ranking_group.command("publish")
     @period_opt
     @group_opt
+    @click.option("--confirm-missing", is_flag=True,
+                  help="Publish although values are missing (they are named when refused).")
     @click.pass_obj
-    def publish_cmd(obj: Ctx, period: str, group: str) -> None:
-        """Publish the draft ranking (refused when already published)."""
+    def publish_cmd(obj: Ctx, period: str, group: str, confirm_missing: bool) -> None:
+        """Publish the draft ranking (refused when already published, or while values are
+        missing without --confirm-missing)."""
         from plugins.ranking.rankings import latest, publish
 
         async def body(settings):
             ranking = await latest(period, group)
             if ranking is None:
                 fail(f"no ranking of group '{group}' for period '{period}': compute it first")
-            ranking = await publish(ranking.id, "cli", settings)
+            ranking = await publish(ranking.id, "cli", settings, confirm_missing=confirm_missing)
             click.echo(f"ranking #{ranking.id} published ({ranking.status}"
                        f"{', objections until ' + str(ranking.objection_until) if ranking.objection_until else ''}); "
                        f"inputs sha256 {ranking.inputs_sha256}")

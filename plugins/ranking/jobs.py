@@ -12,13 +12,13 @@ from plugins.ranking import config
 async def reports_job(ctx: Any) -> dict[str, Any]:
     from plugins.ranking.reports import run_due
 
-    return await run_due(ctx.settings, ctx.scheduled_for)
+    return await run_due(ctx.settings, ctx.now)
 
 
 async def finalize_job(ctx: Any) -> dict[str, Any]:
     from plugins.ranking.rankings import finalize_due
 
-    return {"finalized": await finalize_due()}
+    return {"finalized": await finalize_due(ctx.today)}
 
 
 def jobs(settings: Any) -> list[JobSpec]:

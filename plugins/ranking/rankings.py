@@ -158,10 +158,35 @@ async def _input_changes(ranking: models.Ranking, scheme: Scheme,
     return changes, inputs
 
 
-async def publish(ranking_id: int, actor: str | None = None,
-                  settings: Any = None) -> models.Ranking:
-    """Freeze a draft: refused twice, refused when its inputs or scheme changed since compute.
-    With the platform settings, the published workbook also goes into the report archive."""
+def missing_of(rows: list[models.RankingRow], scheme: Scheme) -> list[dict[str, Any]]:
+    """Per indicator, the units whose value is missing (manual, imported or a plugin's)."""
+    by_key: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for key in row.missing or []:
+            ind = scheme.by_key.get(key)
+            entry = by_key.setdefault(key, {"key": key, "name": ind.name if ind else key,
+                                            "source": ind.source if ind else "", "units": []})
+            entry["units"].append({"unit_code": row.unit_code, "unit_name": row.unit_name})
+    order = {i.key: n for n, i in enumerate(scheme.indicators)}
+    return sorted(by_key.values(), key=lambda e: order.get(e["key"], len(order)))
+
+
+def missing_text(missing: list[dict[str, Any]], limit: int = 5) -> str:
+    """"问题限期整改按期完成率 (plugin:rectification.on_time_rate): 南明区, 云岩区 … (10 units)"."""
+    parts = []
+    for e in missing:
+        names = [u["unit_name"] for u in e["units"]]
+        shown = ", ".join(names[:limit]) + (f" … ({len(names)} units)" if len(names) > limit else "")
+        parts.append(f"{e['name']} ({e['source']}): {shown}")
+    return "; ".join(parts)
+
+
+async def publish(ranking_id: int, actor: str | None = None, settings: Any = None,
+                  confirm_missing: bool = False) -> models.Ranking:
+    """Freeze a draft: refused twice, refused when its inputs or scheme changed since compute,
+    and refused while values are missing unless `confirm_missing` says the publisher has seen
+    them (the refusal names them). With the platform settings, the published workbook also
+    goes into the report archive."""
     actor = actor or audit.current_actor()
     ranking = await get_ranking(ranking_id)
     if ranking.status != "draft":
@@ -182,6 +207,15 @@ async def publish(ranking_id: int, actor: str | None = None,
         raise Conflict("inputs_changed", f"{len(changes)} input values changed since ranking "
                                          f"#{ranking.id} was computed: recompute first",
                        field="ranking", details=changes[:50])
+    missing = missing_of(rows, scheme)
+    count = sum(len(e["units"]) for e in missing)
+    if missing and not confirm_missing:
+        scored = "scored 0" if ranking.missing_policy == "zero" else "left unranked"
+        raise Conflict("missing_values",
+                       f"ranking #{ranking.id} ({ranking.period}, {ranking.group}) has {count} "
+                       f"missing values, {scored} (missing = \"{ranking.missing_policy}\"): "
+                       f"{missing_text(missing)}; confirm the missing values to publish",
+                       field="confirm_missing", details={"missing": missing, "count": count})
     days = scheme.objection_days
     until = (await WorkCalendar.load()).add_working_days(today(), days) if days else None
     now = clock.now()
@@ -197,7 +231,8 @@ async def publish(ranking_id: int, actor: str | None = None,
                            after={"status": "objection" if until else "final",
                                   "objection_until": until, "inputs_sha256": ranking.inputs_sha256,
                                   "results_sha256": ranking.results_sha256,
-                                  "definition_version": ranking.definition_version})
+                                  "definition_version": ranking.definition_version,
+                                  "missing_confirmed": missing_text(missing, limit=50)})
     ranking = await get_ranking(ranking.id)
     await get_host().announce(published_event(ranking, rows))
     if settings is not None:

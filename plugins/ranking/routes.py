@@ -186,7 +186,9 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
         own = [c for c, p in paths.items() if scope.allows_unit_path(p)]
         objections = [o for o in objections if o.unit_code in own]
     ranked = [r for r in rows if r.rank is not None]
+    missing = rankings.missing_of(rows, scheme)
     return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
+                missing=missing, missing_count=sum(len(e["units"]) for e in missing),
                 objections=objections, own=own, today=rankings.today(),
                 chart_labels=[r.unit_name for r in ranked[:40]],
                 chart_values=[float(r.total) for r in ranked[:40]])
@@ -202,9 +204,11 @@ async def unit_page(request: Request, ranking_id: Id,
 
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
-async def publish_page(request: Request, ranking_id: Id) -> Redirect:
+async def publish_page(request: Request, ranking_id: Id,
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
     ranking = await rankings.publish(ranking_id, current_user(request).username,
-                                     request.app.state.settings)
+                                     request.app.state.settings,
+                                     confirm_missing=data.get("confirm_missing") == "1")
     return _go(rankings.link(ranking.id), request, "published", id=ranking.id)
 
 
@@ -494,10 +498,14 @@ async def api_unit(request: Request, ranking_id: Id,
 
 
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_publish(request: Request, ranking_id: Id) -> dict[str, Any]:
-    """Publish a draft: frozen with its definition version and the hash of every input."""
+async def api_publish(request: Request, ranking_id: Id,
+                      confirm_missing: FromQuery[bool] = False) -> dict[str, Any]:
+    """Publish a draft: frozen with its definition version and the hash of every input. While
+    values are missing it is refused (409 missing_values, naming them) unless
+    `?confirm_missing=true`."""
     return ranking_json(await rankings.publish(ranking_id, current_user(request).username,
-                                               request.app.state.settings))
+                                               request.app.state.settings,
+                                               confirm_missing=confirm_missing))
 
 
 @get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, tags=["ranking"])

@@ -450,7 +450,8 @@ async def register(actor: Actor, data: dict[str, Any], *, now: dt.datetime | Non
     async with in_transaction():
         task = await Task.create(number=f"tmp-{uuid.uuid4().hex[:24]}", period=period,
                                  registered_at=now, registered_by=actor.name, **fields)
-        task.number = f"ZG{local_date(now).year}-{task.id:06d}"
+        # Numbered by the period's year: a 2014Q4 task is ZG2014-…, whenever it is entered.
+        task.number = f"ZG{period.start.year}-{task.id:06d}"
         await Task.filter(id=task.id).update(number=task.number)
         await TaskEvent.create(task=task, at=now, actor=actor.name, action="register",
                                to_status="registered", reason=_text(data, "reason"),

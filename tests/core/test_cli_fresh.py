@@ -107,7 +107,7 @@ def test_demo_prints_commands_that_work_on_its_data(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = r.stdout.splitlines()
     steps = out[out.index("try these on the demo's data:") + 1:]
-    assert len(steps) == 3 and all(s.startswith("  python3 -m core --database data/demo.sqlite3 ")
+    assert len(steps) == 3 and all(s.startswith("  python3 -m core --settings data/demo-settings.toml ")
                                    for s in steps), steps
     for step in steps:
         args = shlex.split(step)[3:]  # after `python3 -m core`

@@ -157,3 +157,56 @@ async def test_close_job_waits_for_the_window_and_pending_appeals(db, host, tmp_
     statuses = [(await Record.get(id=i)).status for i in ids]
     assert statuses == ["closed", "carried_out", "carried_out"]
     assert (await Record.get(id=ids[0])).points == Decimal("0.50")
+
+
+async def test_ledger_of_a_period_holds_its_records_whenever_they_were_entered(db, host):
+    """A record belongs to its own period (or one inside the period's dates), whatever day
+    it was entered; one carried out within a period's dates is in that period's ledger too."""
+    from core import clock
+    from core.orgs import ensure_period
+
+    await apply_definition(host)
+    await ensure_period(f"{YEAR}Q3")
+    old = await rec(host, 1, 1, 1, "520102")                       # period YEAR, entered today
+    quarter = await rec(host, 2, 1, 1, "520103")
+    await Record.filter(id=quarter.id).update(period=f"{YEAR}Q3")  # a quarter of the year
+    last_year = await rec(host, 3, 1, 1, "520102")
+    await Record.filter(id=last_year.id).update(period=str(YEAR - 1))
+    # Entered on a day of the next year: still a record of its own period.
+    clock.travel(dt.date(YEAR + 1, 2, 3))
+    try:
+        late = await rec(host, 4, 1, 1, "520103")
+    finally:
+        clock.travel(None)
+    assert services.local_date(late.created_at).year == YEAR + 1
+    _, rows = read(await build_export("accountability-ledger", ExportRequest(period=str(YEAR))))
+    assert sorted(int(r[1]) for r in rows[3:]) == sorted([old.id, quarter.id, late.id])
+    _, rows = read(await build_export("accountability-ledger",
+                                      ExportRequest(period=str(YEAR - 1))))
+    assert [int(r[1]) for r in rows[3:]] == [last_year.id]
+    # The record list filtered by period answers the same.
+    admin = await make_user("admin1", "admin")
+    listed = await services.list_records(admin, period=str(YEAR))
+    assert sorted(r.id for r in listed) == sorted([old.id, quarter.id, late.id])
+
+
+async def test_empty_period_says_so_and_lists_every_unit_with_zeros(db, host):
+    await apply_definition(host)
+    await rec(host, 1, 1, 1, "520102")  # this year: not in last year's workbooks
+    for lang, note in (("zh", "本期无记录"), ("en", "No records in this period")):
+        request = ExportRequest(period=str(YEAR - 1), lang=lang)
+        _, rows = read(await build_export("accountability-ledger", request))
+        assert rows[1][0].startswith(note) and rows[3:] == []
+        _, rows = read(await build_export("accountability-summary", request))
+        assert rows[1][0].startswith(note)
+        body = rows[3:-1]
+        assert [r[0] for r in body] == ["520102", "520103"]  # every county-level unit
+        assert all(v in (0, 0.0) for r in body for v in r[2:])
+    # Scoped to a unit: its children, with zeros.
+    _, rows = read(await build_export("accountability-summary",
+                                      ExportRequest(period=str(YEAR - 1), unit="520102")))
+    assert [r[0] for r in rows[3:-1]] == ["520102001"]
+    # A period with records does not say it has none.
+    _, rows = read(await build_export("accountability-summary", ExportRequest(period=str(YEAR))))
+    assert not rows[1][0].startswith("本期无记录")
+    assert [r[0] for r in rows[3:-1]] == ["520102", "520103"]

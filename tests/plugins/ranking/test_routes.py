@@ -260,3 +260,65 @@ async def test_pages_without_a_scheme_say_so(client):
         assert r.status_code == 200, (path, r.text[:300])
     r = await client.get("/ranking/values", headers={"accept": "text/html"})
     assert 'id="no-scheme"' in r.text
+
+
+async def test_publishing_with_missing_values_needs_a_confirmation_naming_them(client):
+    """The plugin-sourced value of one district is missing (the source has no data): the
+    page shows it, publishing is refused naming it until confirmed (page and API)."""
+    admin = await world(client)
+    values = api_values()
+    STUB_VALUES.pop("520111")  # the plugin has no value for 花溪区
+    r = await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts", "values": values})
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/ranking/missing", headers=admin,
+                         params={"period": "2014", "group": "districts"})
+    assert r.json()["missing_values"] == 1
+    assert r.json()["missing"][0]["indicators"][0]["source"] == "plugin:stub.rate"
+    r = await client.post("/api/ranking/rankings", headers=admin,
+                          json={"period": "2014", "group": "districts"})
+    rid = r.json()["id"]
+
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish", headers=admin)
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "missing_values" and err["field"] == "confirm_missing"
+    assert "1 missing values, scored 0" in err["message"]
+    assert "整改按期率 (plugin:stub.rate): 花溪区" in err["message"]
+    [entry] = err["details"]["missing"]
+    assert entry["units"] == [{"unit_code": "520111", "unit_name": "花溪区"}]
+    assert (await models.Ranking.get(id=rid)).status == "draft"
+
+    # The page names the missing value and asks for the confirmation on the publish form.
+    csrf = await login(client, "admin1")
+    page = await client.get(f"/ranking/rankings/{rid}")
+    assert 'id="missing-values"' in page.text and "整改按期率：花溪区" in page.text
+    assert 'name="confirm_missing"' in page.text and "确认按“计0分”发布" in page.text
+    r = await client.post(f"/ranking/rankings/{rid}/publish", data={"_csrf": csrf})
+    assert r.status_code == 409 and "花溪区" in r.text
+    assert (await models.Ranking.get(id=rid)).status == "draft"
+    r = await client.post(f"/ranking/rankings/{rid}/publish",
+                          data={"_csrf": csrf, "confirm_missing": "1"})
+    assert r.status_code in (302, 303), r.text
+    ranking = await models.Ranking.get(id=rid)
+    assert ranking.status == "final"
+    # Still visible once published.
+    page = await client.get(f"/ranking/rankings/{rid}")
+    assert "整改按期率：花溪区" in page.text and 'name="confirm_missing"' not in page.text
+
+
+async def test_api_publish_confirmed_and_nothing_missing_needs_no_confirmation(client):
+    admin = await world(client)
+    values = api_values()
+    STUB_VALUES.pop("520111")
+    await client.put("/api/ranking/values", headers=admin, json={
+        "period": "2014", "group": "districts", "values": values})
+    rid = (await client.post("/api/ranking/rankings", headers=admin,
+                             json={"period": "2014", "group": "districts"})).json()["id"]
+    r = await client.post(f"/api/ranking/rankings/{rid}/publish?confirm_missing=true",
+                          headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "final", r.text
+    from core.audit import AuditEntry
+
+    entry = await AuditEntry.get(action="ranking.publish", object_id=str(rid))
+    assert "花溪区" in entry.after["missing_confirmed"]
