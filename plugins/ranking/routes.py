@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, JSONBody, MultipartBody, URLEncodedBody
+from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n, uploads
