@@ -19,7 +19,8 @@ def kaohe_settings_schema():
 
 @hookimpl
 def kaohe_tortoise_app():
-    return {"models": ["plugins.ranking.models"], "migrations": "plugins.ranking.migrations"}
+    return {"models": ["plugins.ranking.models", "plugins.ranking.annual_models"],
+            "migrations": "plugins.ranking.migrations"}
 
 
 @hookimpl
