@@ -154,7 +154,7 @@ class PanelRound(Model):
 
 
 class RaterCode(Model):
-    """A one-time code for an outside rater (人大代表、政协委员); only its hash is kept"""
+    """A one-time code for an outside rater (人大代表、政协委员), only its hash kept"""
 
     id = fields.IntField(primary_key=True)
     round = fields.ForeignKeyField("ranking.PanelRound", related_name="codes",

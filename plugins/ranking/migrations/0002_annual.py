@@ -126,7 +126,7 @@ class Migration(migrations.Migration):
                 ('label', fields.CharField(default='', max_length=100)),
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'ranking_rater_code', 'app': 'ranking', 'pk_attr': 'id', 'table_description': 'A one-time code for an outside rater (人大代表、政协委员); only its hash is kept'},
+            options={'table': 'ranking_rater_code', 'app': 'ranking', 'pk_attr': 'id', 'table_description': 'A one-time code for an outside rater (人大代表、政协委员), only its hash kept'},
             bases=['Model'],
         ),
         ops.CreateModel(
