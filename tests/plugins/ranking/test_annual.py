@@ -10,9 +10,8 @@ import pytest
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
 from core.hookspecs import hookimpl
-from plugins.ranking import annual, panel_rating, rankings, selfassess
+from plugins.ranking import annual, models, panel_rating, rankings, selfassess
 from plugins.ranking import annual_models as am
-from plugins.ranking import models
 from tests.conftest import make_user
 from tests.plugins.ranking.helpers import STUB_VALUES, apply, definition, enter, scenario_values
 

@@ -166,10 +166,10 @@ def test_ranks_share_places():
      "dropped)"),
 ])
 def test_bad_sections_name_the_key(change, expected):
+    import tomllib
+
     from plugins.ranking.scheme import parse as parse_scheme
     from tests.plugins.ranking.helpers import RANKING
-
-    import tomllib
 
     ranking = parse_scheme(tomllib.loads(RANKING.format(missing="zero", objection_days=0)
                                          .replace("{{", "{").replace("}}", "}"))["ranking"],
