@@ -63,4 +63,7 @@ async def build(ctx: Any) -> dict[str, Any]:
             ranking = await rankings.compute(period, group.key, "demo")
             published.append((await rankings.publish(ranking.id, "demo", ctx.settings)).id)
     drafts = [(await rankings.compute(DRAFT, g.key, "demo")).id for g in scheme.groups]
-    return {"values": len(rows), "published": published, "drafts": drafts}
+    from plugins.ranking import annual_demo  # the assessment year publishes the 2014 drafts
+
+    year = await annual_demo.build(ctx)
+    return {"values": len(rows), "published": published, "drafts": drafts, "year": year}
