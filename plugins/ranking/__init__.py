@@ -35,9 +35,10 @@ def kaohe_template_dirs():
 
 @hookimpl
 def kaohe_pages():
+    from plugins.ranking.annual_routes import PAGES as ANNUAL
     from plugins.ranking.routes import PAGES
 
-    return PAGES
+    return PAGES + ANNUAL
 
 
 @hookimpl
@@ -52,6 +53,8 @@ def kaohe_nav_items():
     from core.web import NavItem
 
     return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
+            NavItem("ranking.nav.annual", "/ranking/annual", ("admin", "leader", "unit_officer"),
+                    30),
             NavItem("ranking.nav.values", "/ranking/values", ("admin",), 31),
             NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ("admin",), 32)]
 

@@ -171,6 +171,8 @@ def grade_all(a: AnnualScheme, results: list[YearResult],
             r.grade, r.rule = lower, "quota"
             r.notes.append(note)
         for r, went_down, rule in tied:
+            if rule == "band":
+                continue  # the tied units all fit: nothing to say
             if went_down:
                 r.grade = lower
             r.rule = rule

@@ -16,9 +16,10 @@ async def reports_job(ctx: Any) -> dict[str, Any]:
 
 
 async def finalize_job(ctx: Any) -> dict[str, Any]:
+    from plugins.ranking import annual
     from plugins.ranking.rankings import finalize_due
 
-    return {"finalized": await finalize_due()}
+    return {"finalized": await finalize_due(), "annual_finalized": await annual.finalize_due()}
 
 
 def jobs(settings: Any) -> list[JobSpec]:
