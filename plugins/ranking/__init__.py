@@ -37,8 +37,9 @@ def kaohe_template_dirs():
 def kaohe_pages():
     from plugins.ranking.annual_routes import PAGES as ANNUAL
     from plugins.ranking.routes import PAGES
+    from plugins.ranking.self_routes import PAGES as SELF
 
-    return PAGES + ANNUAL
+    return PAGES + ANNUAL + SELF
 
 
 @hookimpl
@@ -55,6 +56,8 @@ def kaohe_nav_items():
     return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
             NavItem("ranking.nav.annual", "/ranking/annual", ("admin", "leader", "unit_officer"),
                     30),
+            NavItem("ranking.nav.self", "/ranking/self", ("admin", "unit_officer"), 30),
+            NavItem("ranking.nav.review", "/ranking/review", ("admin", "unit_officer"), 30),
             NavItem("ranking.nav.values", "/ranking/values", ("admin",), 31),
             NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ("admin",), 32)]
 

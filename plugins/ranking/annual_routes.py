@@ -92,8 +92,8 @@ async def annual_export(result_id: FromPath[int], kind: FromPath[str]) -> Respon
     req = ExportRequest(period=result.year, group=result.group,
                         options={"draft": result.status == "draft"})
     if kind == "grades":
-        return _xlsx(await annual_workbook.build_grades(req), f"等次名单-{result.year}.xlsx")
-    return _xlsx(await annual_workbook.build_summary(req), f"年度考核-{result.year}.xlsx")
+        return _xlsx(await annual_workbook.build_grades(req), f"annual-grades-{result.year}-{result.group}.xlsx")
+    return _xlsx(await annual_workbook.build_summary(req), f"annual-{result.year}-{result.group}.xlsx")
 
 
 @get("/annual/{result_id:int}/notice", opt={"public": True}, include_in_schema=False)

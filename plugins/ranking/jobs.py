@@ -19,7 +19,11 @@ async def finalize_job(ctx: Any) -> dict[str, Any]:
     from plugins.ranking import annual
     from plugins.ranking.rankings import finalize_due
 
-    return {"finalized": await finalize_due(), "annual_finalized": await annual.finalize_due()}
+    out = {"finalized": await finalize_due()}
+    year = await annual.finalize_due()
+    if year:  # year results whose 公示 ended
+        out["annual_finalized"] = year
+    return out
 
 
 def jobs(settings: Any) -> list[JobSpec]:
