@@ -10,7 +10,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.security import current_user, scope_for
 from core.web import page
@@ -35,7 +35,10 @@ async def _own_units(user: Any, scheme: Any) -> list[OrgUnit]:
 @get("/self", opt=OFFICERS, include_in_schema=False)
 async def self_page(request: Request, period: FromQuery[str] = "") -> Template:
     user = current_user(request)
-    _, scheme, a = await current_annual()
+    try:
+        _, scheme, a = await current_annual()
+    except KaoheError:  # no definition with a year section yet: the page says so
+        return page(request, "ranking/self.html", a=None)
     period = period or (a.windows[0].period if a.windows else "")
     units = await _own_units(user, scheme) if user.role != "admin" else []
     entries = {(s.unit_code, s.indicator): s for s in await am.SelfAssessment.filter(
@@ -66,7 +69,10 @@ async def self_submit(request: Request, data: MultipartBody[dict]) -> Redirect:
 @get("/review", opt=REVIEWERS, include_in_schema=False)
 async def review_page(request: Request) -> Template:
     user = current_user(request)
-    _, scheme, _ = await current_annual()
+    try:
+        _, scheme, _ = await current_annual()
+    except KaoheError:
+        return page(request, "ranking/review.html", scheme=None)
     queue = await selfassess.queue(user)
     done = await am.SelfAssessment.filter(reviewed_by=user.username).order_by("-reviewed_at") \
         .limit(50)
