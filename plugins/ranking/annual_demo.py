@@ -20,6 +20,17 @@ CHANGES = {"520103": ("care_beds", "养老床位含未验收的在建床位，�
            "520113": ("pension_coverage", "参保人数含重复参保，按社保局数据比对结果调整")}
 
 
+def _near(ind: Any, value: Decimal | None, rng: Any) -> Decimal:
+    if value is None:
+        return demo_value(ind, rng)
+    value *= Decimal(str(round(rng.uniform(0.97, 1.03), 4)))
+    if ind.range_min is not None:
+        value = max(value, ind.range_min)
+    if ind.range_max is not None:
+        value = min(value, ind.range_max)
+    return value.quantize(Decimal(1) if ind.integer else Decimal("0.01"))
+
+
 async def _user(ctx: Any, username: str, name: str, role: str, unit: OrgUnit | None) -> User:
     user = await User.get_or_none(username=username)
     if user is None:
@@ -35,13 +46,17 @@ async def build(ctx: Any) -> dict[str, Any]:
     except Exception as exc:  # no [ranking.annual] in the definition: nothing to show
         return {"skipped": str(exc)}
     stored = [i for i in scheme.indicators if i.stored]
+    # A unit's quarters stay near its year: strong units are strong all year, as in life.
+    year_values = {(v.unit_code, v.indicator): Decimal(str(v.value)) for v in
+                   await models.IndicatorValue.filter(period=a.year)}
     rows = []
     for period in QUARTERS:
         for group in scheme.groups:
             for unit in await group_units(group):
-                rows += [models.IndicatorValue(period=period, unit_code=unit.code,
-                                               indicator=i.key, value=demo_value(i, ctx.rng),
-                                               origin="demo", updated_by="demo") for i in stored]
+                rows += [models.IndicatorValue(
+                    period=period, unit_code=unit.code, indicator=i.key,
+                    value=_near(i, year_values.get((unit.code, i.key)), ctx.rng),
+                    origin="demo", updated_by="demo") for i in stored]
     await models.IndicatorValue.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     districts = scheme.groups[0]
     units = await group_units(districts)

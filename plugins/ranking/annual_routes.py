@@ -3,6 +3,8 @@ the 公示 notice, public when the instance allows it ([ranking] public_notice).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -16,6 +18,7 @@ from plugins.ranking import annual_models as am
 from plugins.ranking.annual_text import grade_name, notes_text, rule_text
 from plugins.ranking.services import current_scheme, get_group
 
+CSS = Path(__file__).parent / "static" / "annual.css"
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
@@ -31,7 +34,9 @@ async def _view(result: am.AnnualResult, lang: str) -> dict:
                       "band": grade_name(a, r.band) if r.band else "—",
                       "rule": rule_text(a, r.rule, lang, quota) if r.rule else "",
                       "notes": notes_text(a, r.notes, lang)})
-    return {"result": result, "a": a, "rows": shown,
+    from plugins.ranking.routes import f2
+
+    return {"result": result, "a": a, "rows": shown, "f2": f2,
             "group_name": get_group(scheme, result.group).name}
 
 
@@ -108,5 +113,12 @@ async def annual_notice(request: Request, result_id: FromPath[int]) -> Template:
     return page(request, "ranking/annual_notice.html", **await _view(result, language(request)))
 
 
-PAGES = [annual_index, annual_compute, annual_page, annual_publish, annual_verify,
+@get("/static/annual.css", opt={"public": True}, include_in_schema=False)
+async def annual_css() -> Response:
+    """The year pages' stylesheet (a file, so that no inline style is needed)."""
+    return Response(content=CSS.read_bytes(), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+PAGES = [annual_css, annual_index, annual_compute, annual_page, annual_publish, annual_verify,
          annual_export, annual_notice]

@@ -341,3 +341,50 @@ async def test_definition_refuses_bad_year(db, host):
     assert "ranking.annual.grades[0].quota: 120 is outside 0–100 %" in text
     assert not await models.Scheme.exists()
     STUB_VALUES.clear()
+
+
+async def test_year_workbooks_read_back(db, host, settings):
+    """Both workbooks read back by a second reader: grades, rules, quota notes, provenance."""
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    from core.contrib import ExportRequest
+    from core.exports import build_export
+
+    await setup(host)
+    officer = await make_user("nm", "unit_officer", unit_code="520102")
+    reviewer = await make_user("mzj", "unit_officer", unit_code="520103")
+    await selfassess.assign_reviewer("mzj", ["sat"], "市民政局", actor="test")
+    for period in ("2014Q1", "2014Q2", "2014"):
+        await enter(period, "districts", scenario_values())
+    clock.travel(dt.date(2014, 4, 10))
+    try:
+        sa = await selfassess.submit(officer, "2014Q1", "520102", "sat", "84", "入户调查")
+        await selfassess.review(reviewer, sa.id, "change", "76", "有效问卷不足")
+    finally:
+        clock.travel(None)
+    for period in ("2014Q1", "2014Q2", "2014"):
+        ranking = await rankings.compute(period, "districts", "test")
+        await rankings.publish(ranking.id, "test")
+    await panel([(90, 70, 80, 50), (95, 75, 80, 60), (99, 100, 80, 70)])
+    result = await annual.compute("2014", "districts", "test")
+    await annual.publish(result.id, "test")
+    request = ExportRequest(period="2014", group="districts")
+    book = CalamineWorkbook.from_filelike(io.BytesIO(await build_export("ranking-annual", request)))
+    assert book.sheet_names == ["汇总", "等次名单", "数据来源", "说明"]
+    summary = book.get_sheet_by_name("汇总").to_python()
+    header = summary[2]
+    rows = {r[1]: dict(zip(header, r, strict=True)) for r in summary[3:] if r[1]}
+    assert rows["南明区"]["等次"] == "优秀" and rows["南明区"]["决定等次的规则"] == "按分数段"
+    assert rows["花溪区"]["等次"] == "良好"
+    source = book.get_sheet_by_name("数据来源").to_python()
+    line = next(r for r in source if r[:3] == ["2014Q1", "南明区", "群众满意度"])
+    assert line[3:] == [76.0, "牵头部门审核", 84.0, "mzj", "有效问卷不足"]
+    notes = dict((r[0], r[1]) for r in book.get_sheet_by_name("说明").to_python() if r[0])
+    assert notes["结果 SHA-256"] == result.results_sha256 and notes["名额取整"] == "向下取整"
+    grades = CalamineWorkbook.from_filelike(io.BytesIO(
+        await build_export("ranking-annual-grades", request))).get_sheet_by_name("等次名单")
+    listed = grades.to_python()
+    first = next(n for n, r in enumerate(listed) if r[0] == "等次") + 1
+    assert listed[first][:3] == ["优秀", 1.0, "南明区"]
