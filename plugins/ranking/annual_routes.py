@@ -33,7 +33,7 @@ async def _view(result: am.AnnualResult, lang: str) -> dict:
         shown.append({"r": r, "grade": grade_name(a, r.grade) if r.grade else "—",
                       "band": grade_name(a, r.band) if r.band else "—",
                       "rule": rule_text(a, r.rule, lang, quota) if r.rule else "",
-                      "notes": notes_text(a, r.notes, lang)})
+                      "notes": notes_text(a, r.notes, lang, r.rule)})
     from plugins.ranking.routes import f2
 
     return {"result": result, "a": a, "rows": shown, "f2": f2,

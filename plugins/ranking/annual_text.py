@@ -78,14 +78,16 @@ def quota_text(a: AnnualScheme, note: dict, lang: str = "zh") -> str:
               quota=note["quota"], places=note["places"], rounding=_t(lang, note["rounding"]))
 
 
-def notes_text(a: AnnualScheme, notes: list[dict], lang: str = "zh") -> list[str]:
+def notes_text(a: AnnualScheme, notes: list[dict], lang: str = "zh", rule: str = "") -> list[str]:
+    """The notes in words; a quota note is left out where it already is the deciding rule."""
     out = []
     comps = {c.key: c.name for c in a.components}
     items = {i.key: i.name for i in a.items}
     for n in notes:
         code = n["code"]
         if code == "quota":
-            out.append(quota_text(a, n, lang))
+            if rule != "quota":
+                out.append(quota_text(a, n, lang))
         elif code in ("veto", "rule"):
             continue  # shown as the deciding rule
         elif code in ("panel_not_used", "periods_missing"):

@@ -42,7 +42,7 @@ def _summary_rows(a: Any, rows: list[am.AnnualRow]) -> list[dict[str, Any]]:
                "band": grade_name(a, r.band) if r.band else "",
                "grade": grade_name(a, r.grade) if r.grade else "未评定",
                "rule": rule_text(a, r.rule, "zh", quota) if r.rule else "",
-               "notes": "；".join(notes_text(a, r.notes)), "grade_key": r.grade}
+               "notes": "；".join(notes_text(a, r.notes, "zh", r.rule)), "grade_key": r.grade}
         for c in a.components:
             v = r.components.get(c.key)
             row[f"c_{c.key}"] = float(v) if v is not None else None

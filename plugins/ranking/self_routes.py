@@ -17,6 +17,7 @@ from core.web import page
 from plugins.ranking import annual_models as am
 from plugins.ranking import panel_rating, selfassess
 from plugins.ranking.annual import current_annual
+from plugins.ranking.scoring import num
 from plugins.ranking.services import get_group, group_units
 
 OFFICERS = {"roles": ("admin", "unit_officer")}
@@ -33,14 +34,17 @@ async def _own_units(user: Any, scheme: Any) -> list[OrgUnit]:
 
 
 @get("/self", opt=OFFICERS, include_in_schema=False)
-async def self_page(request: Request, period: FromQuery[str] = "") -> Template:
+async def self_page(request: Request, period: FromQuery[str] = "",
+                    unit: FromQuery[str] = "") -> Template:
     user = current_user(request)
     try:
         _, scheme, a = await current_annual()
     except KaoheError:  # no definition with a year section yet: the page says so
         return page(request, "ranking/self.html", a=None)
     period = period or (a.windows[0].period if a.windows else "")
-    units = await _own_units(user, scheme) if user.role != "admin" else []
+    own = await _own_units(user, scheme) if user.role != "admin" else []
+    # One unit at a time: a district officer's subtree holds its communities too.
+    units = [u for u in own if u.code == unit] or own[:1]
     entries = {(s.unit_code, s.indicator): s for s in await am.SelfAssessment.filter(
         period=period, unit_code__in=[u.code for u in units])}
     values = await selfassess.origins(period, [u.code for u in units])
@@ -48,8 +52,9 @@ async def self_page(request: Request, period: FromQuery[str] = "") -> Template:
     if user.role == "admin":
         status = [await selfassess.status(period, g.key) for g in scheme.groups]
     return page(request, "ranking/self.html", a=a, scheme=scheme, period=period, units=units,
+                own=own,
                 entries=entries, values=values, status=status, window=a.window(period),
-                provenance=selfassess.provenance)
+                provenance=selfassess.provenance, num=num)
 
 
 @post("/self", opt=OFFICERS, include_in_schema=False)
@@ -63,7 +68,7 @@ async def self_submit(request: Request, data: MultipartBody[dict]) -> Redirect:
     await selfassess.submit(current_user(request), period, str(data.get("unit", "")),
                             str(data.get("indicator", "")), data.get("value"),
                             str(data.get("explanation", "")), files, request.app.state.settings)
-    return Redirect(path=f"/ranking/self?period={period}")
+    return Redirect(path=f"/ranking/self?period={period}&unit={data.get('unit', '')}")
 
 
 @get("/review", opt=REVIEWERS, include_in_schema=False)
@@ -79,7 +84,7 @@ async def review_page(request: Request) -> Template:
     names = {u.code: u.name for u in await OrgUnit.filter(
         code__in=[s.unit_code for s in [*queue, *done]])}
     mine = sorted(await selfassess.reviewer_indicators(user))
-    return page(request, "ranking/review.html", queue=queue, done=done, names=names,
+    return page(request, "ranking/review.html", queue=queue, done=done, names=names, num=num,
                 scheme=scheme, mine=[scheme.by_key[k].name for k in mine if k in scheme.by_key])
 
 

@@ -121,6 +121,13 @@ async def _unit_group(scheme: Any, unit: OrgUnit) -> str:
     raise Invalid("unit_not_ranked", f"unit: '{unit.code}' is in no peer group", field="unit")
 
 
+async def _mark(period: str, unit: str, indicator: str, origin: str, actor: str) -> None:
+    """The value's provenance even when the value itself did not change (an accepted value,
+    or a unit entering the figure already there): set_values writes only changed values."""
+    await models.IndicatorValue.filter(period=period, unit_code=unit, indicator=indicator) \
+        .update(origin=origin, updated_by=actor)
+
+
 async def submit(user: User, period: str, unit_code: str, indicator: str, raw: Any,
                  explanation: str, files: list[tuple[str, bytes]] | None = None,
                  settings: Any = None) -> am.SelfAssessment:
@@ -169,6 +176,7 @@ async def submit(user: User, period: str, unit_code: str, indicator: str, raw: A
     async with in_transaction():
         await set_values(period, group, [Entry(unit_code, indicator, value)], origin="self",
                          actor=user.username)
+        await _mark(period, unit_code, indicator, "self", user.username)
         fields = dict(value=value, explanation=explanation.strip(),
                       evidence=evidence or (existing.evidence if existing else []),
                       submitted_by=user.username, submitted_at=clock.now())
@@ -218,6 +226,7 @@ async def review(user: User, sa_id: int, decision: str, raw: Any = None,
     async with in_transaction():
         await set_values(sa.period, group, [Entry(sa.unit_code, sa.indicator, value)],
                          origin="reviewed", actor=user.username)
+        await _mark(sa.period, sa.unit_code, sa.indicator, "reviewed", user.username)
         if not await am.SelfAssessment.filter(id=sa.id, status="submitted").update(
                 status="accepted" if decision == "accept" else "changed", reviewed_value=value,
                 review_reason=(reason or "").strip(), reviewed_by=user.username,

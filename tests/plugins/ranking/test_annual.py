@@ -292,9 +292,14 @@ async def test_self_assessment_and_review(db, host, spring, settings):
     with pytest.raises(Conflict, match="already reviewed"):
         await selfassess.submit(officer, "2014Q1", "520102", "sat", "85", "再报")
     assert selfassess.provenance(value.origin) == "reviewed"
+    # Accepting keeps the value and still marks it reviewed.
+    admin = await make_user("admin1", "admin")
+    await selfassess.review(admin, sec.id, "accept")
+    value = await models.IndicatorValue.get(period="2014Q1", unit_code="520102", indicator="sec")
+    assert (value.value, value.origin, value.updated_by) == (D("91"), "reviewed", "admin1")
     status = await selfassess.status("2014Q1", "districts")
     states = {(r["unit_code"], r["indicator"]): r["state"] for r in status["rows"]}
-    assert states[("520102", "sat")] == "changed" and states[("520102", "sec")] == "submitted"
+    assert states[("520102", "sat")] == "changed" and states[("520102", "sec")] == "accepted"
     assert states[("520103", "sat")] == "missing"
     clock.travel(dt.date(2014, 4, 16))
     assert (await selfassess.status("2014Q1", "districts"))["rows"][2]["state"] == "late"
