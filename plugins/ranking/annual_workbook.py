@@ -62,8 +62,8 @@ async def build_summary(request: ExportRequest) -> bytes:
               for c in a.components],
             Column("bonus", "加分", "float"), Column("deduction", "扣分", "float"),
             Column("score", "年度得分", "float"), Column("band", "分数段等次"),
-            Column("grade", "等次"), Column("rule", "决定等次的规则", wrap=True, width=36),
-            Column("notes", "说明（否决、名额、上限）", wrap=True, width=48)]
+            Column("grade", "等次"), Column("rule", "决定等次的规则", width=48),
+            Column("notes", "说明（否决、名额、上限）", width=56)]
     title = f"{result.year}年度考核结果汇总表（{group_name}）"
     book.add_table("汇总", title, cols, _summary_rows(a, rows),
                    subtitle=f"{STATUS.get(result.status, result.status)} · 定义版本 "
