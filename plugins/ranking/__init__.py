@@ -85,9 +85,11 @@ def kaohe_exporters():
 
 @hookimpl
 def kaohe_cli_commands(cli):
+    from plugins.ranking import annual_cli
     from plugins.ranking.cli import register
 
     register(cli)
+    annual_cli.register(cli)
 
 
 @hookimpl
