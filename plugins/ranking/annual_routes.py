@@ -16,12 +16,13 @@ from core.web import language, page
 from plugins.ranking import annual, annual_workbook, config
 from plugins.ranking import annual_models as am
 from plugins.ranking.annual_text import grade_name, notes_text, rule_text
-from plugins.ranking.services import current_scheme, get_group
+from plugins.ranking.services import current_scheme, get_group, today
 
 CSS = Path(__file__).parent / "static" / "annual.css"
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
+OFFICERS = {"roles": ("admin", "unit_officer")}
 
 
 async def _view(result: am.AnnualResult, lang: str) -> dict:
@@ -72,8 +73,41 @@ async def annual_compute(request: Request, data: URLEncodedBody[dict[str, str]])
 
 @get("/annual/{result_id:int}", opt=READERS, include_in_schema=False)
 async def annual_page(request: Request, result_id: FromPath[int]) -> Template:
+    from core.orgs import OrgUnit
+    from core.security import scope_for
+
+    user = current_user(request)
     result = await _visible(result_id, request)
-    return page(request, "ranking/annual.html", **await _view(result, language(request)))
+    view = await _view(result, language(request))
+    objections = await am.AnnualObjection.filter(result=result).order_by("id")
+    own: list[tuple[str, str]] = []
+    if user.role == "unit_officer":
+        scope = await scope_for(user)
+        codes = [x["r"].unit_code for x in view["rows"]]
+        paths = {u.code: u.path for u in await OrgUnit.filter(code__in=codes)}
+        own = [(x["r"].unit_code, x["r"].unit_name) for x in view["rows"]
+               if scope.allows_unit_path(paths.get(x["r"].unit_code, "\0"))]
+        objections = [o for o in objections if o.unit_code in {c for c, _ in own}]
+    names = {x["r"].unit_code: x["r"].unit_name for x in view["rows"]}
+    return page(request, "ranking/annual.html", **view, objections=objections, own=own,
+                names=names, window_open=result.status == "objection" and (
+                    result.objection_until is None or today() <= result.objection_until))
+
+
+@post("/annual/{result_id:int}/objections", opt=OFFICERS, include_in_schema=False)
+async def annual_object(request: Request, result_id: FromPath[int],
+                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    await annual.file_objection(result_id, current_user(request), data.get("unit", ""),
+                                data.get("reason", ""))
+    return Redirect(path=annual.link(result_id))
+
+
+@post("/annual/objections/{objection_id:int}/resolve", opt=ADMIN, include_in_schema=False)
+async def annual_resolve(request: Request, objection_id: FromPath[int],
+                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    obj = await annual.resolve_objection(objection_id, data.get("decision", ""),
+                                         data.get("response", ""), current_user(request).username)
+    return Redirect(path=annual.link(obj.result_id))
 
 
 @post("/annual/{result_id:int}/publish", opt=ADMIN, include_in_schema=False)
@@ -120,5 +154,5 @@ async def annual_css() -> Response:
                     headers={"Cache-Control": "public, max-age=3600"})
 
 
-PAGES = [annual_css, annual_index, annual_compute, annual_page, annual_publish, annual_verify,
+PAGES = [annual_css, annual_index, annual_compute, annual_page, annual_object, annual_resolve, annual_publish, annual_verify,
          annual_export, annual_notice]

@@ -126,3 +126,45 @@ async def test_self_assessment_review_and_panel_pages(client, tmp_path):
                           headers=HTML)
     assert r.status_code == 409
     assert await am.Ballot.filter(round=rnd).count() == 2
+
+
+async def test_objection_during_the_notice(client):
+    from tests.plugins.ranking.helpers import apply, definition
+    from tests.plugins.ranking.test_annual import YEAR, facts_plugin
+
+    host = client.app.state.host
+    if "facts" not in host.plugins:
+        host.register("facts", facts_plugin())
+    await apply(host, definition(extra=YEAR.replace("objection_days = 0", "objection_days = 5")))
+    await make_user("admin1", "admin")
+    await make_user("nm", "unit_officer", unit_code="520102")
+    await publish_periods()
+    await panel([(90, 70, 80, 50), (95, 75, 80, 60), (99, 100, 80, 70)])
+    result = await annual.publish((await annual.compute("2014", "districts", "test")).id, "test")
+    assert result.status == "objection" and result.objection_until is not None
+    csrf = await login(client, "nm")
+    r = await client.get(f"/ranking/annual/{result.id}", headers=HTML)
+    assert 'id="object-form"' in r.text
+    r = await client.post(f"/ranking/annual/{result.id}/objections", headers=HTML,
+                          data={"_csrf": csrf, "unit": "520103", "reason": "别人的"})
+    assert r.status_code == 403 and "only for your own unit" in r.text
+    r = await client.post(f"/ranking/annual/{result.id}/objections", headers=HTML,
+                          data={"_csrf": csrf, "unit": "520102", "reason": " "})
+    assert r.status_code == 422 and "reason" in r.text
+    r = await client.post(f"/ranking/annual/{result.id}/objections",
+                          data={"_csrf": csrf, "unit": "520102", "reason": "测评票数有误"})
+    assert r.status_code in (302, 303)
+    obj = await am.AnnualObjection.get()
+    client.cookies.clear()
+    csrf = await login(client, "admin1")
+    r = await client.post(f"/ranking/annual/objections/{obj.id}/resolve",
+                          data={"_csrf": csrf, "decision": "rejected", "response": "经核实无误"})
+    assert r.status_code in (302, 303)
+    r = await client.get(f"/ranking/annual/{result.id}", headers=HTML)
+    assert "测评票数有误" in r.text and "不予采纳" in r.text
+    # The window passes with no open objection: the daily job makes the year final.
+    clock.travel(result.objection_until + dt.timedelta(days=1))
+    try:
+        assert await annual.finalize_due() == [result.id]
+    finally:
+        clock.travel(None)
