@@ -19,7 +19,8 @@ def kaohe_settings_schema():
 
 @hookimpl
 def kaohe_tortoise_app():
-    return {"models": ["plugins.ranking.models"], "migrations": "plugins.ranking.migrations"}
+    return {"models": ["plugins.ranking.models", "plugins.ranking.annual_models"],
+            "migrations": "plugins.ranking.migrations"}
 
 
 @hookimpl
@@ -34,9 +35,11 @@ def kaohe_template_dirs():
 
 @hookimpl
 def kaohe_pages():
+    from plugins.ranking.annual_routes import PAGES as ANNUAL
     from plugins.ranking.routes import PAGES
+    from plugins.ranking.self_routes import PAGES as SELF
 
-    return PAGES
+    return PAGES + ANNUAL + SELF
 
 
 @hookimpl
@@ -51,6 +54,10 @@ def kaohe_nav_items():
     from core.web import NavItem
 
     return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
+            NavItem("ranking.nav.annual", "/ranking/annual", ("admin", "leader", "unit_officer"),
+                    30),
+            NavItem("ranking.nav.self", "/ranking/self", ("admin", "unit_officer"), 30),
+            NavItem("ranking.nav.review", "/ranking/review", ("admin", "unit_officer"), 30),
             NavItem("ranking.nav.values", "/ranking/values", ("admin",), 31),
             NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ("admin",), 32)]
 
@@ -78,9 +85,11 @@ def kaohe_exporters():
 
 @hookimpl
 def kaohe_cli_commands(cli):
+    from plugins.ranking import annual_cli
     from plugins.ranking.cli import register
 
     register(cli)
+    annual_cli.register(cli)
 
 
 @hookimpl

@@ -12,6 +12,8 @@ class RankingSettings(msgspec.Struct, forbid_unknown_fields=True):
     reports_catch_up_hours: int = 24
     # Objection windows and finalization are checked by this job.
     finalize_cron: str = "10 0 * * *"
+    # The 公示 page of a published year result is reachable without an account.
+    public_notice: bool = False
 
 
 def of(settings) -> RankingSettings:

@@ -17,5 +17,12 @@ async def build_ranking(request: ExportRequest) -> bytes:
 
 
 def exporters() -> list[Exporter]:
+    from plugins.ranking import annual_workbook
+
     return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
-                     needs_period=True)]
+                     needs_period=True),
+            # The year's workbooks: --period is the year's period code, --group the peer group.
+            Exporter("ranking-annual", "年度考核结果汇总表", annual_workbook.build_summary,
+                     roles=("admin", "leader"), needs_period=True),
+            Exporter("ranking-annual-grades", "年度考核等次名单", annual_workbook.build_grades,
+                     roles=("admin", "leader"), needs_period=True)]

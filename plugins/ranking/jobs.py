@@ -16,9 +16,14 @@ async def reports_job(ctx: Any) -> dict[str, Any]:
 
 
 async def finalize_job(ctx: Any) -> dict[str, Any]:
+    from plugins.ranking import annual
     from plugins.ranking.rankings import finalize_due
 
-    return {"finalized": await finalize_due(ctx.today)}
+    out = {"finalized": await finalize_due(ctx.today)}
+    year = await annual.finalize_due()
+    if year:  # year results whose 公示 ended
+        out["annual_finalized"] = year
+    return out
 
 
 def jobs(settings: Any) -> list[JobSpec]:

@@ -24,8 +24,9 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 GROUP_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # the report archive keeps 32 characters
 HUNDRED = Decimal(100)
 
+# "annual" ([ranking.annual], the assessment year) is checked by annual_scheme.py.
 SECTION_KEYS = {"missing", "top_n", "bottom_n", "objection_days", "groups", "aspects",
-                "subscriptions"}
+                "subscriptions", "annual"}
 GROUP_KEYS = {"key", "name", "level", "within"}
 ASPECT_KEYS = {"key", "name", "weight", "indicators"}
 INDICATOR_KEYS = {"key", "name", "unit", "direction", "source", "method", "weight", "target",

@@ -42,15 +42,25 @@ def exporter_names() -> set[str]:
 
 
 def validate_section(section: Any, definition: dict[str, Any]) -> list[str]:
-    from plugins.ranking.scheme import validate
+    from plugins.ranking import annual_scheme
+    from plugins.ranking.scheme import SchemeError, validate
 
-    return validate(section, definition, source_keys(), exporter_names())
+    if not isinstance(section, dict) or "annual" not in section:
+        return validate(section, definition, source_keys(), exporter_names())
+    rest = {k: v for k, v in section.items() if k != "annual"}
+    errors = validate(rest, definition, source_keys(), exporter_names())
+    try:  # the year section names indicators of the scheme: check it against the scheme
+        scheme = parse(rest, source_keys()) if not errors else None
+    except SchemeError:
+        scheme = None
+    periods = {p.get("code") for p in definition.get("periods", []) if isinstance(p, dict)}
+    return errors + annual_scheme.validate(section["annual"], scheme, periods, source_keys())
 
 
 async def apply_section(section: dict[str, Any], definition: Any) -> models.Scheme:
     """Store the scheme with the definition version; sync the definition's subscriptions."""
-    try:
-        scheme = parse(section, source_keys())
+    try:  # [ranking.annual] is read from the stored definition (plugins.ranking.annual)
+        scheme = parse({k: v for k, v in section.items() if k != "annual"}, source_keys())
     except SchemeError as exc:  # validated before apply; a race with a plugin unloading
         raise Invalid("scheme_invalid", "; ".join(exc.errors)) from None
     data = to_json(scheme)

@@ -1,0 +1,165 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from orjson import loads
+from tortoise.fields.base import OnDelete
+from tortoise.fields.data import JSON_DUMPS
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('core', '0001_initial'), ('core', '0002_pending_upload'), ('core', '0003_audit_indexes'), ('ranking', '0001_initial')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='Adjustment',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('year', fields.CharField(max_length=16)),
+                ('unit_code', fields.CharField(max_length=32)),
+                ('item', fields.CharField(max_length=48)),
+                ('points', fields.DecimalField(max_digits=8, decimal_places=2)),
+                ('evidence', fields.TextField(unique=False)),
+                ('entered_by', fields.CharField(max_length=100)),
+                ('entered_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ranking_adjustment', 'app': 'ranking', 'pk_attr': 'id', 'table_description': 'A bonus or deduction entry (加分/扣分) of a unit for the year, with its evidence'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AnnualResult',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('year', fields.CharField(max_length=16)),
+                ('group', fields.CharField(max_length=48)),
+                ('revision', fields.IntField(default=1)),
+                ('definition_slug', fields.CharField(max_length=64)),
+                ('definition_version', fields.IntField()),
+                ('status', fields.CharField(default='draft', max_length=12)),
+                ('unit_count', fields.IntField(default=0)),
+                ('rankings', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('inputs_sha256', fields.CharField(default='', max_length=64)),
+                ('results_sha256', fields.CharField(default='', max_length=64)),
+                ('computed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('computed_by', fields.CharField(default='', max_length=100)),
+                ('published_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('published_by', fields.CharField(default='', max_length=100)),
+                ('objection_until', fields.DateField(null=True)),
+                ('finalized_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('superseded_by', fields.IntField(null=True)),
+            ],
+            options={'table': 'ranking_annual', 'app': 'ranking', 'unique_together': (('year', 'group', 'revision'),), 'pk_attr': 'id', 'table_description': 'The year result of one peer group, a draft until published, frozen with its inputs'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AnnualObjection',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('result', fields.ForeignKeyField('ranking.AnnualResult', source_field='result_id', db_constraint=True, to_field='id', related_name='objections', on_delete=OnDelete.RESTRICT)),
+                ('unit_code', fields.CharField(max_length=32)),
+                ('reason', fields.TextField(unique=False)),
+                ('filed_by', fields.CharField(max_length=100)),
+                ('filed_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('status', fields.CharField(default='open', max_length=10)),
+                ('response', fields.TextField(default='', unique=False)),
+                ('resolved_by', fields.CharField(default='', max_length=100)),
+                ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'ranking_annual_objection', 'app': 'ranking', 'pk_attr': 'id', 'table_description': 'An objection to a published year result during its 公示'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='AnnualRow',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('result', fields.ForeignKeyField('ranking.AnnualResult', source_field='result_id', db_constraint=True, to_field='id', related_name='rows', on_delete=OnDelete.CASCADE)),
+                ('position', fields.IntField()),
+                ('unit_code', fields.CharField(max_length=32)),
+                ('unit_name', fields.CharField(max_length=100)),
+                ('rank', fields.IntField(null=True)),
+                ('score', fields.DecimalField(null=True, max_digits=8, decimal_places=2)),
+                ('base', fields.DecimalField(null=True, max_digits=8, decimal_places=2)),
+                ('bonus', fields.DecimalField(default=0, max_digits=8, decimal_places=2)),
+                ('deduction', fields.DecimalField(default=0, max_digits=8, decimal_places=2)),
+                ('components', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('band', fields.CharField(default='', max_length=32)),
+                ('grade', fields.CharField(default='', max_length=32)),
+                ('rule', fields.CharField(default='', max_length=80)),
+                ('notes', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('inputs', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+            ],
+            options={'table': 'ranking_annual_row', 'app': 'ranking', 'unique_together': (('result', 'unit_code'),), 'pk_attr': 'id', 'table_description': "One unit's year score, components, grade and the rule that decided it"},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PanelRound',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('year', fields.CharField(max_length=16)),
+                ('panel', fields.CharField(max_length=32)),
+                ('group', fields.CharField(max_length=48)),
+                ('status', fields.CharField(default='open', max_length=8)),
+                ('raters', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ranking_panel', 'app': 'ranking', 'unique_together': (('year', 'panel', 'group'),), 'pk_attr': 'id', 'table_description': 'One panel (民主测评) of the year: who may rate, open or closed'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Ballot',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('round', fields.ForeignKeyField('ranking.PanelRound', source_field='round_id', db_constraint=True, to_field='id', related_name='ballots', on_delete=OnDelete.CASCADE)),
+                ('rater', fields.CharField(max_length=100)),
+                ('scores', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('cast_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ranking_ballot', 'app': 'ranking', 'unique_together': (('round', 'rater'),), 'pk_attr': 'id', 'table_description': "One rater's scores for the units of a panel, cast once"},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='RaterCode',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('round', fields.ForeignKeyField('ranking.PanelRound', source_field='round_id', db_constraint=True, to_field='id', related_name='codes', on_delete=OnDelete.CASCADE)),
+                ('code_sha256', fields.CharField(unique=True, max_length=64)),
+                ('label', fields.CharField(default='', max_length=100)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'ranking_rater_code', 'app': 'ranking', 'pk_attr': 'id', 'table_description': 'A one-time code for an outside rater (人大代表、政协委员), only its hash kept'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ReviewerAssignment',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('core.User', source_field='user_id', db_constraint=True, to_field='id', related_name='review_assignments', on_delete=OnDelete.CASCADE)),
+                ('indicator', fields.CharField(max_length=48)),
+                ('department', fields.CharField(default='', max_length=100)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'ranking_reviewer', 'app': 'ranking', 'unique_together': (('user', 'indicator'),), 'pk_attr': 'id', 'table_description': "A lead department's reviewer (牵头部门) and one indicator they review"},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SelfAssessment',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('period', fields.CharField(max_length=16)),
+                ('unit_code', fields.CharField(max_length=32)),
+                ('indicator', fields.CharField(max_length=48)),
+                ('value', fields.DecimalField(max_digits=20, decimal_places=4)),
+                ('explanation', fields.TextField(unique=False)),
+                ('evidence', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('submitted_by', fields.CharField(max_length=100)),
+                ('submitted_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('status', fields.CharField(default='submitted', max_length=10)),
+                ('reviewed_value', fields.DecimalField(null=True, max_digits=20, decimal_places=4)),
+                ('review_reason', fields.TextField(default='', unique=False)),
+                ('reviewed_by', fields.CharField(default='', max_length=100)),
+                ('reviewed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'ranking_self_assessment', 'app': 'ranking', 'unique_together': (('period', 'unit_code', 'indicator'),), 'pk_attr': 'id', 'table_description': "A unit's own value (自评) for a self-assessed indicator and its review (审核评分)"},
+            bases=['Model'],
+        ),
+    ]
