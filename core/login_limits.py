@@ -88,7 +88,8 @@ class DatabaseCounters:
     async def hit(self, bucket: str, window: int) -> tuple[int, int]:
         now = int(time.time())
         conn, sql = self._sql(self.HIT)
-        _, rows = await conn.execute_query(sql, [bucket, now + window, now])
+        # execute_query_dict: asyncpg's execute_query returns no rows for an INSERT.
+        rows = await conn.execute_query_dict(sql, [bucket, now + window, now])
         row = rows[0]
         if now % 64 == 0:  # now and then, forget windows long over
             conn2, purge = self._sql("DELETE FROM core_login_counter WHERE window_ends < {0}")
