@@ -97,6 +97,7 @@ async def platform_lifespan(app: Litestar):
             if scheduler is not None:
                 await scheduler.shutdown()
     finally:
+        await app.state.limiter.counters.close()
         await db.close_db()
 
 
