@@ -15,6 +15,9 @@ from core import clock
 
 ROLES = ("admin", "instructor", "unit_officer", "leader")
 _hasher = PasswordHasher()
+_dummy_hash: str | None = None
+# Tokens issued before expiry existed, and a token issued without settings, last this long.
+DEFAULT_TOKEN_DAYS = 30
 
 
 class User(Model):
@@ -41,6 +44,7 @@ class User(Model):
             return False
 
     def set_password(self, password: str) -> None:
+        """Length only: the strength rules (core.passwords) apply where a person picks one."""
         if len(password) < 8:
             raise ValueError("password: at least 8 characters")
         self.password_hash = _hasher.hash(password)
@@ -74,9 +78,27 @@ class ApiToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked = fields.BooleanField(default=False)
+    # Null only for tokens issued before tokens expired; they count from created_at.
+    expires_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "core_api_token"
+        ordering = ["-id"]
+
+    def expiry(self, days: int) -> dt.datetime:
+        return self.expires_at or self.created_at + dt.timedelta(days=days)
+
+
+class LoginCounter(Model):
+    """One login-limit bucket when no Redis is configured: attempts in a fixed window."""
+
+    bucket = fields.CharField(max_length=200, primary_key=True)
+    count = fields.IntField(default=0)
+    window_ends = fields.BigIntField()  # epoch seconds: compared alike on every database
+
+    class Meta:
+        table = "core_login_counter"
 
 
 def hash_token(token: str) -> str:
@@ -116,14 +138,60 @@ async def session_user(token: str) -> tuple[User, Session] | None:
     return session.user, session
 
 
-async def issue_token(user: User, name: str = "") -> str:
+def verify_login(user: User | None, password: str) -> bool:
+    """Check a password; an unknown or disabled account costs one hash like a known one, so
+    the answer time does not tell which user names exist."""
+    global _dummy_hash
+    if user is None or not user.is_active:
+        if _dummy_hash is None:
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        try:
+            _hasher.verify(_dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    return user.check_password(password)
+
+
+def _token_days() -> int:
+    from core import settings
+
+    current = settings.current()
+    return current.security.token_days if current else DEFAULT_TOKEN_DAYS
+
+
+async def issue_token(user: User, name: str = "", days: int | None = None) -> tuple[str, ApiToken]:
+    """A new bearer token (shown once; only its hash is kept) and its row."""
     token = "kh_" + secrets.token_urlsafe(32)
-    await ApiToken.create(user=user, name=name, token_hash=hash_token(token))
-    return token
+    row = await ApiToken.create(user=user, name=name[:100], token_hash=hash_token(token),
+                                expires_at=clock.now() + dt.timedelta(days=days or _token_days()))
+    return token, row
 
 
 async def token_user(token: str) -> User | None:
     row = await ApiToken.get_or_none(token_hash=hash_token(token), revoked=False).select_related("user")
-    if row is None or not row.user.is_active:
+    if row is None or not row.user.is_active or row.expiry(_token_days()) <= clock.now():
         return None
     return row.user
+
+
+async def end_logins(user: User, reason: str) -> tuple[int, int]:
+    """End every web session and revoke every token of a user (password reset, disable, role
+    change); each revoked token is audited by its id. Returns (sessions, tokens)."""
+    from core import audit
+
+    sessions = await Session.filter(user_id=user.id).delete()
+    ids = await ApiToken.filter(user_id=user.id, revoked=False).values_list("id", flat=True)
+    if ids:
+        await ApiToken.filter(id__in=ids).update(revoked=True, revoked_at=clock.now())
+        await audit.record_bulk("token.revoke", "api_token", ids, before={"revoked": False},
+                                after={"revoked": True, "user": user.username}, reason=reason)
+    return sessions, len(ids)
+
+
+async def revoke_token(row: ApiToken) -> None:
+    from core import audit
+
+    await ApiToken.filter(id=row.id).update(revoked=True, revoked_at=clock.now())
+    await audit.record("token.revoke", "api_token", row.id, before={"revoked": False},
+                       after={"revoked": True, "user": row.user.username})

@@ -13,16 +13,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.stores.memory import MemoryStore
 from litestar.template import TemplateConfig
 
 import core
 from core import db, i18n
 from core.boot import boot
 from core.errors import KaoheError
+from core.headers import security_headers
+from core.login_limits import limiter_for
 from core.orgs import PeriodClosedError
 from core.plugins import PluginHost
-from core.security import LoginLimiter, auth_middleware_factory, role_guard
+from core.security import auth_middleware_factory, role_guard
 from core.settings import Settings
 
 log = logging.getLogger("kaohe.app")
@@ -84,14 +85,6 @@ def handle_internal(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, "internal", "internal server error")
 
 
-def _store(settings: Settings):
-    if settings.security.redis_url:
-        from litestar.stores.redis import RedisStore
-
-        return RedisStore.with_client(url=settings.security.redis_url, namespace="kaohe_login")
-    return MemoryStore()
-
-
 @contextlib.asynccontextmanager
 async def platform_lifespan(app: Litestar):
     """Open the database, apply or refuse pending migrations, run the scheduler."""
@@ -118,6 +111,7 @@ async def platform_lifespan(app: Litestar):
             if scheduler is not None:
                 await scheduler.shutdown()
     finally:
+        await app.state.limiter.counters.close()
         await db.close_db()
 
 
@@ -159,13 +153,17 @@ def create_app(settings: Settings | str | None = None, host: PluginHost | None =
             Exception: handle_internal,
         },
         template_config=TemplateConfig(directory=template_dirs, engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="kaohe API", version=core.__version__, path="/schema"),
+        # The documentation router is public by its own opt, not by a path prefix.
+        openapi_config=OpenAPIConfig(title="kaohe API", version=core.__version__, path="/schema",
+                                     openapi_router=Router("/schema", route_handlers=[],
+                                                           include_in_schema=False,
+                                                           opt={"public": True, "docs_page": True})),
+        before_send=[security_headers(hsts=settings.security.secure_cookies)],
         request_max_body_size=settings.storage.max_upload_mb * 1024 * 1024,
         debug=settings.app.debug,
     )
     app.state.settings = settings
     app.state.host = host
     app.state.run_scheduler = settings.scheduler.enabled if run_scheduler is None else run_scheduler
-    app.state.limiter = LoginLimiter(_store(settings), settings.security.login_max_failures,
-                                     settings.security.login_window_seconds)
+    app.state.limiter = limiter_for(settings)
     return app

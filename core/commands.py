@@ -30,8 +30,12 @@ def register_core_commands(cli: click.Group) -> None:
     @click.pass_obj
     def users_create(obj: Ctx, username, role, password, display_name, email, unit) -> None:
         """Create a user."""
-        from core import accounts, audit
+        from core import accounts, audit, passwords
         from core.orgs import OrgUnit
+
+        weak = passwords.problem(password, "en", username=username, display_name=display_name)
+        if weak:
+            fail(weak)
 
         async def body(settings, host):
             unit_obj = None
@@ -69,9 +73,9 @@ def register_core_commands(cli: click.Group) -> None:
     @click.argument("username")
     @click.pass_obj
     def users_disable(obj: Ctx, username: str) -> None:
-        """Disable a user and end their sessions."""
-        from core import audit
-        from core.accounts import Session, User
+        """Disable a user and end their sessions and API tokens."""
+        from core import accounts, audit
+        from core.accounts import User
 
         async def body(settings, host):
             user = await User.get_or_none(username=username)
@@ -79,8 +83,8 @@ def register_core_commands(cli: click.Group) -> None:
                 fail(f"no user '{username}'")
             user.is_active = False
             await user.save()
-            await Session.filter(user=user).delete()
             with acting_as("cli"):
+                await accounts.end_logins(user, "user.disable")
                 await audit.record("user.disable", "user", username, after={"is_active": False})
             click.echo(f"user {username} disabled")
 
@@ -91,22 +95,23 @@ def register_core_commands(cli: click.Group) -> None:
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     @click.pass_obj
     def users_reset(obj: Ctx, username: str, password: str) -> None:
-        """Set a new password and end the user's sessions."""
-        from core import audit
-        from core.accounts import Session, User
+        """Set a new password and end the user's sessions and API tokens."""
+        from core import accounts, audit, passwords
+        from core.accounts import User
 
         async def body(settings, host):
             user = await User.get_or_none(username=username)
             if user is None:
                 fail(f"no user '{username}'")
-            try:
-                user.set_password(password)
-            except ValueError as exc:
-                fail(str(exc))
+            weak = passwords.problem(password, "en", username=username,
+                                     display_name=user.display_name)
+            if weak:
+                fail(weak)
+            user.set_password(password)
             await user.save()
-            await Session.filter(user=user).delete()
             with acting_as("cli"):
                 await audit.record("user.reset_password", "user", username)
+                await accounts.end_logins(user, "user.reset_password")
             click.echo(f"password of {username} reset")
 
         run_with_db(obj, body)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Request, get, post
-from litestar.params import JSONBody, URLEncodedBody
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import accounts, audit, i18n
 from core.errors import KaoheError
-from core.params import Search
 from core.security import SESSION_COOKIE, current_user
-from core.web import language, page
+from core.web import language, local_path, page
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
 
@@ -20,24 +20,46 @@ def _address(request: Request) -> str:
 
 
 @get("/login", opt={"public": True}, include_in_schema=False)
-async def login_page(request: Request, next: Search = "/") -> Template:
-    return page(request, "login.html", next=next if next.startswith("/") else "/", error="")
+async def login_page(request: Request, next: FromQuery[str] = "/") -> Template:
+    return page(request, "login.html", next=local_path(next), error="")
+
+
+class LoginRefused(KaoheError):
+    """Too many attempts: answered 429 with Retry-After."""
+
+    def __init__(self, code: str, message: str, retry_after: int):
+        super().__init__(code, message, status=429)
+        self.retry_after = retry_after
 
 
 async def _authenticate(request: Request, username: str, password: str) -> accounts.User:
     limiter = request.app.state.limiter
     address = _address(request)
-    minutes = await limiter.blocked(username, address)
-    if minutes:
-        raise KaoheError("login_locked", i18n.t("login.locked", language(request), minutes=minutes),
-                         status=429)
-    user = await accounts.User.get_or_none(username=username)
-    if user is None or not user.is_active or not user.check_password(password):
-        await limiter.failed(username, address)
+    # No account has a longer name or a NUL in it (PostgreSQL refuses NUL in text): such a
+    # name is an unknown user, checked against the dummy hash like any other.
+    known_shape = len(username) <= 64 and "\x00" not in username
+    username = username[:64]
+    # The attempt is counted before the password is checked, so parallel guesses cannot
+    # all be checked.
+    refusal = await limiter.attempt(username, address)
+    lang = language(request)
+    if refusal is not None:
+        if refusal.reason == "address":
+            raise LoginRefused("login_throttled", i18n.t("login_limit.throttled", lang,
+                               seconds=refusal.retry_after), refusal.retry_after)
+        raise LoginRefused("login_locked", i18n.t("login.locked", lang,
+                           minutes=refusal.retry_after // 60 + 1), refusal.retry_after)
+    user = await accounts.User.get_or_none(username=username) if known_shape else None
+    # Argon2 in a worker thread: parallel logins must not stall every other request.
+    if not await anyio.to_thread.run_sync(accounts.verify_login, user, password):
         await audit.record("login.failed", "user", username, actor=f"anonymous@{address}")
-        raise KaoheError("login_failed", i18n.t("login.failed", language(request)), status=401)
-    await limiter.succeeded(username)
+        raise KaoheError("login_failed", i18n.t("login.failed", lang), status=401)
+    await limiter.succeeded(username, address)
     return user
+
+
+def _retry_after(exc: KaoheError) -> dict[str, str]:
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginRefused) else {}
 
 
 @post("/login", opt={"public": True}, include_in_schema=False)
@@ -45,12 +67,14 @@ async def login_submit(
     request: Request,
     data: URLEncodedBody[dict[str, str]],
 ) -> Template | Redirect:
-    target = data.get("next", "/")
-    target = target if target.startswith("/") and not target.startswith("//") else "/"
+    target = local_path(data.get("next", "/"))
     try:
         user = await _authenticate(request, data.get("username", ""), data.get("password", ""))
     except KaoheError as exc:
-        return page(request, "login.html", status_code=exc.status, next=target, error=exc.message)
+        response = page(request, "login.html", status_code=exc.status, next=target,
+                        error=exc.message)
+        response.headers.update(_retry_after(exc))
+        return response
     settings = request.app.state.settings
     token, _ = await accounts.start_session(user, settings.security.session_hours, _address(request))
     await audit.record("login", "user", user.username, actor=user.username)
@@ -72,12 +96,20 @@ async def logout(request: Request) -> Redirect:
 
 
 @post("/api/login", opt={"public": True}, tags=["accounts"])
-async def api_login(request: Request, data: JSONBody[dict[str, str]]) -> dict[str, str]:
-    """Exchange user name and password for a bearer token."""
-    user = await _authenticate(request, data.get("username", ""), data.get("password", ""))
-    token = await accounts.issue_token(user, name=data.get("name", "api"))
-    await audit.record("token.issue", "user", user.username, actor=user.username)
-    return {"token": token, "role": user.role}
+async def api_login(request: Request, data: JSONBody[dict[str, str]]) -> Response[dict]:
+    """Exchange user name and password for a bearer token, valid for [security] token_days."""
+    try:
+        user = await _authenticate(request, data.get("username", ""), data.get("password", ""))
+    except LoginRefused as exc:
+        return Response({"error": {"code": exc.code, "message": exc.message}},
+                        status_code=429, headers=_retry_after(exc))
+    days = request.app.state.settings.security.token_days
+    token, row = await accounts.issue_token(user, name=data.get("name", "api"), days=days)
+    await audit.record("token.issue", "api_token", str(row.id), actor=user.username,
+                       after={"user": user.username, "name": row.name,
+                              "expires_at": row.expires_at.isoformat()})
+    return Response({"token": token, "role": user.role, "expires_at": row.expires_at.isoformat()},
+                    status_code=201)
 
 
 @get("/api/me", opt={"roles": ANY_ROLE}, tags=["accounts"])

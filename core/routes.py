@@ -117,9 +117,10 @@ HANDLERS = [
 ]
 
 # Admin pages of the platform services, each in its own module.
-from core import audit_routes, calendar_routes, users_routes  # noqa: E402
+from core import audit_routes, calendar_routes, tokens_routes, users_routes  # noqa: E402
 
 HANDLERS += audit_routes.HANDLERS + users_routes.HANDLERS + calendar_routes.HANDLERS
+HANDLERS += tokens_routes.HANDLERS
 
 from core import export_routes  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Authentication (session cookie or bearer token), default-deny role guard, CSRF, login limits.
+"""Authentication (session cookie or bearer token), default-deny role guard, CSRF, scoping.
 
 Every route declares `opt={"roles": (...)}` (or `"public": True`); a route without it is
 denied. Leaders are read-only. Unsafe requests made with a session cookie must carry the
@@ -14,7 +14,6 @@ from typing import Any
 
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers import BaseRouteHandler
-from litestar.stores.base import Store
 
 from core import accounts, audit
 from core.errors import Forbidden, KaoheError
@@ -80,8 +79,8 @@ def roles_of(handler: BaseRouteHandler) -> tuple[str, ...] | None:
 async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """App-wide guard: default deny, role check, leader read-only, CSRF."""
     opt = handler.opt or {}
-    if opt.get("public") or connection.scope.get("path", "").startswith("/schema"):
-        return  # the OpenAPI documentation is public; it reveals no data
+    if opt.get("public"):
+        return  # includes the OpenAPI router's own handlers (core.app marks that router public)
     roles = roles_of(handler)
     if roles is None:
         raise Forbidden("route_without_roles", "this route declares no roles and is denied")
@@ -110,32 +109,6 @@ async def _check_csrf(connection: ASGIConnection) -> None:
             sent = form.get("_csrf")
     if not sent or not hmac.compare_digest(str(sent), session.csrf_token):
         raise Forbidden("csrf_failed", "missing or wrong CSRF token")
-
-
-@dataclass
-class LoginLimiter:
-    """Counts failed logins per account and per address in a Litestar store (Redis or memory)."""
-
-    store: Store
-    max_failures: int
-    window: int
-
-    async def blocked(self, username: str, address: str) -> int:
-        for key in (f"user:{username.lower()}", f"addr:{address}"):
-            raw = await self.store.get(key)
-            if raw is not None and int(raw) >= self.max_failures:
-                return max(1, (await self.store.expires_in(key) or self.window) // 60 + 1)
-        return 0
-
-    async def failed(self, username: str, address: str) -> None:
-        for key in (f"user:{username.lower()}", f"addr:{address}"):
-            raw = await self.store.get(key)
-            count = int(raw) + 1 if raw is not None else 1
-            ttl = await self.store.expires_in(key) if raw is not None else None
-            await self.store.set(key, str(count).encode(), expires_in=ttl or self.window)
-
-    async def succeeded(self, username: str) -> None:
-        await self.store.delete(f"user:{username.lower()}")
 
 
 @dataclass

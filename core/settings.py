@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -61,10 +61,22 @@ class MailSettings(msgspec.Struct, forbid_unknown_fields=True):
     retry_base_seconds: int = 60
 
 
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
 class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
-    session_hours: int = 12
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
+    session_hours: Positive = 12
+    # API tokens stop working this many days after they are issued.
+    token_days: Positive = 30
+    # Failed logins allowed per (account, address) and per account from any address within
+    # the window; past them the account is refused there until the window ends.
+    login_max_failures: Positive = 5
+    login_account_max_failures: Positive = 20
+    login_window_seconds: Positive = 900
+    # An address (an office behind one NAT) is slowed down, never locked: past this many
+    # attempts in a minute it gets 429 with Retry-After until the minute ends.
+    login_address_per_minute: Positive = 30
+    # Login counters live here when set (shared by every instance), else in the database.
     redis_url: str = ""
     secure_cookies: bool = False
 

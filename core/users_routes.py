@@ -1,4 +1,7 @@
-"""User accounts for admins: list, create, disable or enable, reset a password. All audited."""
+"""User accounts for admins: list, create, disable or enable, reset a password, change a role.
+
+All audited; disabling, a reset and a role change end the user's sessions and tokens.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from tortoise.transactions import in_transaction
 
-from core import accounts, audit, i18n, web
-from core.accounts import Session, User
+from core import accounts, audit, i18n, passwords, web
+from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
 from core.params import Id
@@ -60,8 +63,10 @@ async def _validated(data: dict[str, str], lang: str) -> tuple[dict[str, str], O
             raise Invalid("unknown_unit", t("unknown_unit", code=form["unit"]), field="unit")
     if form["role"] == "unit_officer" and unit is None:
         raise Invalid("unit_required", t("unit_required"), field="unit")
-    if len(data.get("password") or "") < 8:
-        raise Invalid("weak_password", t("short_password"), field="password")
+    weak = passwords.problem(data.get("password") or "", lang, username=form["username"],
+                             display_name=form["display_name"])
+    if weak:
+        raise Invalid("weak_password", weak, field="password")
     return form, unit
 
 
@@ -99,7 +104,7 @@ async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
         async with in_transaction():
             await User.filter(id=user.id).update(is_active=active)
             if not active:
-                await Session.filter(user_id=user.id).delete()
+                await accounts.end_logins(user, "user.disable")
             await audit.record("user.enable" if active else "user.disable", "user",
                                user.username, before={"is_active": user.is_active},
                                after={"is_active": active})
@@ -122,15 +127,47 @@ async def users_reset_password(request: Request, user_id: Id,
     lang = web.language(request)
     user = await _target(user_id, lang)
     password = data.get("password") or ""
-    if len(password) < 8:
-        return await _page(request, 422, i18n.t("users.short_password", lang), "password")
+    weak = passwords.problem(password, lang, username=user.username,
+                             display_name=user.display_name)
+    if weak:
+        return await _page(request, 422, weak, "password")
     async with in_transaction():
         user.set_password(password)
         await user.save(update_fields=["password_hash"])
-        # A reset password must not leave old logins alive (on this or any instance).
-        await Session.filter(user_id=user.id).delete()
         await audit.record("user.reset_password", "user", user.username)
+        # A reset password must not leave old logins or tokens alive (on any instance).
+        await accounts.end_logins(user, "user.reset_password")
     return _done("users.reset", lang, username=user.username)
 
 
-HANDLERS = [users_page, users_create, users_disable, users_enable, users_reset_password]
+@post("/users/{user_id:int}/role", opt={"roles": ADMIN}, include_in_schema=False)
+async def users_change_role(request: Request, user_id: Id,
+                            data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
+    lang = web.language(request)
+    user = await _target(user_id, lang)
+    if user.id == current_user(request).id:
+        # Also keeps the last admin: only they could demote themselves.
+        raise Conflict("self_role_change", i18n.t("users_role.self_change", lang))
+    role, code = (data.get("role") or "").strip(), (data.get("unit") or "").strip()
+    t = lambda key, **p: i18n.t(f"users.{key}", lang, **p)  # noqa: E731
+    if role not in accounts.ROLES:
+        return await _page(request, 422, t("bad_role", role=role), "role")
+    unit = await OrgUnit.get_or_none(code=code) if code else None
+    if code and unit is None:
+        return await _page(request, 422, t("unknown_unit", code=code), "unit")
+    if role == "unit_officer" and unit is None:
+        return await _page(request, 422, t("unit_required"), "unit")
+    unit = unit if role == "unit_officer" else None
+    if (role, unit.id if unit else None) != (user.role, user.unit_id):
+        async with in_transaction():
+            before = {"role": user.role, "unit_id": user.unit_id}
+            await User.filter(id=user.id).update(role=role, unit_id=unit.id if unit else None)
+            await audit.record("user.change_role", "user", user.username, before=before,
+                               after={"role": role, "unit_id": unit.id if unit else None})
+            # Logins carry the old role's reach; they end with it.
+            await accounts.end_logins(user, "user.change_role")
+    return _done("users_role.changed", lang, username=user.username)
+
+
+HANDLERS = [users_page, users_create, users_disable, users_enable, users_reset_password,
+            users_change_role]

@@ -44,6 +44,7 @@ CORE_NAV = [
     NavItem("nav.users", "/users", ("admin",), 95),
     NavItem("nav.calendar", "/calendar", ("admin",), 96),
     NavItem("nav.mail", "/mail", ("admin",), 97),
+    NavItem("tokens.nav", "/tokens", ("admin", "instructor", "unit_officer", "leader"), 98),
 ]
 
 
@@ -105,10 +106,22 @@ async def dashboard(request: Request) -> Template:
     return page(request, "dashboard.html", panels=await panels_for(user), warnings=warnings)
 
 
+def local_path(target: str) -> str:
+    """`target` when it is a path on this site, else "/". Browsers read //host/… and /\\host/…
+    as another site, and drop tabs and newlines first (a tab between two slashes too)."""
+    cleaned = "".join(c for c in target if c >= " ")
+    if cleaned != target or not target.startswith("/") or target[:2] in ("//", "/\\"):
+        return "/"
+    return target
+
+
 @get("/lang/{code:str}", opt={"public": True}, include_in_schema=False)
 async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
-    # Only the path of the referring page: never redirect off-site.
+    # Only the path of the referring page, and only a same-site one: a path like
+    # //evil.example/x (or /\evil.example) would send the browser off-site.
     target = urlsplit(request.headers.get("referer") or "/").path or "/"
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        target = "/"
     response = Redirect(path=target)
     if code in i18n.LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax")

@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 
 from core.contrib import ExportRequest
 from core.errors import NotFound
+from core.params import Id
 from core.security import current_user
 from core.web import language, page
 from plugins.ranking import annual, annual_workbook, config
@@ -72,7 +73,7 @@ async def annual_compute(request: Request, data: URLEncodedBody[dict[str, str]])
 
 
 @get("/annual/{result_id:int}", opt=READERS, include_in_schema=False)
-async def annual_page(request: Request, result_id: FromPath[int]) -> Template:
+async def annual_page(request: Request, result_id: Id) -> Template:
     from core.orgs import OrgUnit
     from core.security import scope_for
 
@@ -95,7 +96,7 @@ async def annual_page(request: Request, result_id: FromPath[int]) -> Template:
 
 
 @post("/annual/{result_id:int}/objections", opt=OFFICERS, include_in_schema=False)
-async def annual_object(request: Request, result_id: FromPath[int],
+async def annual_object(request: Request, result_id: Id,
                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await annual.file_objection(result_id, current_user(request), data.get("unit", ""),
                                 data.get("reason", ""))
@@ -103,7 +104,7 @@ async def annual_object(request: Request, result_id: FromPath[int],
 
 
 @post("/annual/objections/{objection_id:int}/resolve", opt=ADMIN, include_in_schema=False)
-async def annual_resolve(request: Request, objection_id: FromPath[int],
+async def annual_resolve(request: Request, objection_id: Id,
                          data: URLEncodedBody[dict[str, str]]) -> Redirect:
     obj = await annual.resolve_objection(objection_id, data.get("decision", ""),
                                          data.get("response", ""), current_user(request).username)
@@ -111,20 +112,20 @@ async def annual_resolve(request: Request, objection_id: FromPath[int],
 
 
 @post("/annual/{result_id:int}/publish", opt=ADMIN, include_in_schema=False)
-async def annual_publish(request: Request, result_id: FromPath[int]) -> Redirect:
+async def annual_publish(request: Request, result_id: Id) -> Redirect:
     await annual.publish(result_id, current_user(request).username)
     return Redirect(path=annual.link(result_id))
 
 
 @get("/annual/{result_id:int}/verify", opt=EXPORTERS, include_in_schema=False)
-async def annual_verify(request: Request, result_id: FromPath[int]) -> Template:
+async def annual_verify(request: Request, result_id: Id) -> Template:
     result = await annual.get_result(result_id)
     return page(request, "ranking/annual_verify.html", result=result,
                 v=await annual.verify(result_id))
 
 
 @get("/annual/{result_id:int}/export/{kind:str}", opt=EXPORTERS, include_in_schema=False)
-async def annual_export(result_id: FromPath[int], kind: FromPath[str]) -> Response:
+async def annual_export(result_id: Id, kind: FromPath[str]) -> Response:
     from plugins.ranking.routes import _xlsx
 
     result = await annual.get_result(result_id)
@@ -136,7 +137,7 @@ async def annual_export(result_id: FromPath[int], kind: FromPath[str]) -> Respon
 
 
 @get("/annual/{result_id:int}/notice", opt={"public": True}, include_in_schema=False)
-async def annual_notice(request: Request, result_id: FromPath[int]) -> Template:
+async def annual_notice(request: Request, result_id: Id) -> Template:
     """The 公示: without an account only when the instance allows it."""
     user = current_user(request)
     allowed = config.of(request.app.state.settings).public_notice

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
+from core.params import Id
 from core.security import current_user, scope_for
 from core.web import page
 from plugins.ranking import annual_models as am
@@ -89,7 +90,7 @@ async def review_page(request: Request) -> Template:
 
 
 @post("/review/{sa_id:int}", opt=REVIEWERS, include_in_schema=False)
-async def review_submit(request: Request, sa_id: FromPath[int],
+async def review_submit(request: Request, sa_id: Id,
                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
     await selfassess.review(current_user(request), sa_id, data.get("decision", ""),
                             data.get("value"), data.get("reason", ""))
@@ -97,7 +98,7 @@ async def review_submit(request: Request, sa_id: FromPath[int],
 
 
 @get("/evidence/{sa_id:int}/{sha:str}", opt=REVIEWERS, include_in_schema=False)
-async def evidence_file(request: Request, sa_id: FromPath[int], sha: FromPath[str]) -> Response:
+async def evidence_file(request: Request, sa_id: Id, sha: FromPath[str]) -> Response:
     """An evidence file, for the unit's officers, the indicator's reviewers and admins."""
     user = current_user(request)
     sa = await am.SelfAssessment.get_or_none(id=sa_id)
@@ -122,7 +123,7 @@ async def _ballot_context(rnd: am.PanelRound) -> dict[str, Any]:
 
 
 @get("/panels/{round_id:int}", opt=RATERS, include_in_schema=False)
-async def panel_page(request: Request, round_id: FromPath[int]) -> Template:
+async def panel_page(request: Request, round_id: Id) -> Template:
     rnd = await panel_rating.get_round(round_id)
     user = current_user(request)
     cast = await am.Ballot.exists(round=rnd, rater=f"user:{user.username}")
@@ -131,7 +132,7 @@ async def panel_page(request: Request, round_id: FromPath[int]) -> Template:
 
 
 @post("/panels/{round_id:int}", opt=RATERS, include_in_schema=False)
-async def panel_cast(request: Request, round_id: FromPath[int],
+async def panel_cast(request: Request, round_id: Id,
                      data: URLEncodedBody[dict[str, str]]) -> Redirect:
     rnd = await panel_rating.get_round(round_id)
     ctx = await _ballot_context(rnd)
@@ -142,7 +143,7 @@ async def panel_cast(request: Request, round_id: FromPath[int],
 
 
 @get("/rate/{round_id:int}", opt={"public": True}, include_in_schema=False)
-async def code_page(request: Request, round_id: FromPath[int]) -> Template:
+async def code_page(request: Request, round_id: Id) -> Template:
     """Outside raters (deputies, CPPCC members) score with a one-time code, no account."""
     rnd = await panel_rating.get_round(round_id)
     return page(request, "ranking/panel_ballot.html", **await _ballot_context(rnd), cast=False,
@@ -150,7 +151,7 @@ async def code_page(request: Request, round_id: FromPath[int]) -> Template:
 
 
 @post("/rate/{round_id:int}", opt={"public": True}, include_in_schema=False)
-async def code_cast(request: Request, round_id: FromPath[int],
+async def code_cast(request: Request, round_id: Id,
                     data: URLEncodedBody[dict[str, str]]) -> Template:
     rnd = await panel_rating.get_round(round_id)
     ctx = await _ballot_context(rnd)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from core import clock
 from core.accounts import User
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Invalid, NotFound
 from core.security import Scope, scope_for
 from plugins.rectification.models import Task
 
@@ -55,12 +55,10 @@ async def actor_for(user: User) -> Actor:
 
 
 def check_visible(actor: Actor, task: Task) -> None:
-    """Unit officers reach only tasks of their unit subtree; instructors none."""
-    if actor.role == "instructor":
-        raise Forbidden("outside_unit", "instructors have no access to rectification tasks")
-    if not actor.sees(task.unit.path):
-        raise Forbidden("outside_unit", f"task {task.number} belongs to unit {task.unit.name}"
-                                        f"({task.unit.code}), outside your unit subtree")
+    """Unit officers reach only tasks of their unit subtree; instructors none. A task out of
+    reach is answered like a missing one, so neither its existence nor its unit is told."""
+    if actor.role == "instructor" or not actor.sees(task.unit.path):
+        raise NotFound("task_not_found", f"no rectification task with id {task.id}")
 
 
 async def get_task(task_id: int, actor: Actor | None = None) -> Task:

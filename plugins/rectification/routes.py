@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from core import i18n
 from core.contrib import ExportRequest
-from core.errors import Forbidden, KaoheError, NotFound
+from core.errors import KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.params import Id, PeriodCode, Slug, UnitCode, choice
 from core.security import current_user
@@ -285,8 +285,6 @@ async def task_act(request: Request, task_id: Id, action: FromPath[str]) -> Any:
         msg = exc.message if isinstance(exc, KaoheError) else i18n.t(
             "error.period_closed", language(request), code=exc.code)
         status = exc.status if isinstance(exc, KaoheError) else 409
-        if isinstance(exc, Forbidden) and exc.code == "outside_unit":
-            raise
         return await _task_page(request, task_id, error=msg, status_code=status)
     done = i18n.t("rectification.done", language(request))
     return Redirect(path=f"/rectification/tasks/{task_id}?msg={quote(done)}")

@@ -27,11 +27,11 @@ def _units(settings):
 
 def test_cli_create_and_list(settings):
     _units(settings)
-    r = _cli(settings, "users", "create", "zhang", "--role", "admin", "--password", "s3cret-pw",
+    r = _cli(settings, "users", "create", "zhang", "--role", "admin", "--password", "lantern-s3cret",
              "--name", "张三", "--email", "zhang@example.org")
     assert r.exit_code == 0 and "zhang (admin) created" in r.output, r.output
     r = _cli(settings, "users", "create", "li", "--role", "unit_officer", "--unit", "520102",
-             "--password", "s3cret-pw")
+             "--password", "lantern-s3cret")
     assert r.exit_code == 0, r.output
     r = _cli(settings, "users", "list")
     assert r.exit_code == 0
@@ -44,7 +44,7 @@ def test_cli_create_and_list(settings):
         return user, entry
 
     user, entry = with_db(settings, check)
-    assert user.password_hash.startswith("$argon2") and user.check_password("s3cret-pw")
+    assert user.password_hash.startswith("$argon2") and user.check_password("lantern-s3cret")
     assert user.display_name == "张三" and user.email == "zhang@example.org"
     assert entry.actor == "cli" and entry.after["role"] == "admin"
     assert "password_hash" not in entry.after
@@ -68,7 +68,7 @@ def test_cli_create_prompts_for_the_password_twice(settings):
 def test_cli_create_rejects_bad_input(settings, args, message):
     _units(settings)
     if "--password" not in args:
-        args = [*args, "--password", "s3cret-pw"]
+        args = [*args, "--password", "lantern-s3cret"]
     r = _cli(settings, "users", "create", "bad", *args)
     assert r.exit_code == 2, r.output
     assert message in r.output
@@ -77,8 +77,8 @@ def test_cli_create_rejects_bad_input(settings, args, message):
 
 def test_cli_create_refuses_a_taken_name(settings):
     assert _cli(settings, "users", "create", "dup", "--role", "admin",
-                "--password", "s3cret-pw").exit_code == 0
-    r = _cli(settings, "users", "create", "dup", "--role", "leader", "--password", "s3cret-pw")
+                "--password", "lantern-s3cret").exit_code == 0
+    r = _cli(settings, "users", "create", "dup", "--role", "leader", "--password", "lantern-s3cret")
     assert r.exit_code == 2 and "username: 'dup' already exists" in r.output
     assert with_db(settings, lambda: User.get(username="dup")).role == "admin"
 
@@ -171,7 +171,8 @@ async def test_page_create_errors_name_the_field_and_change_nothing(client, form
     data = {"_csrf": csrf, "password": "pass-word-1", **form}
     r = await client.post("/users", data=data)
     assert r.status_code in (409, 422)
-    assert f'data-field="{field}"' in r.text and f"{field}：" in r.text
+    named = {"password": "密码："}.get(field, f"{field}：")  # the password rules name it in Chinese
+    assert f'data-field="{field}"' in r.text and named in r.text
     assert 'value="short"' not in r.text  # the password is never echoed back
     assert await User.all().count() == 1 and await AuditEntry.all().count() == before
 

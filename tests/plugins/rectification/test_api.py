@@ -101,10 +101,15 @@ async def test_refusals_over_the_api(client, web):
     assert r.json()["error"]["details"]["last_change"]["actor"] == "admin1"
     await post(client, admin, f"/tasks/{tid}/dispatch", {"version": 2})
     # another unit's officer: cannot see nor act
+    # …answered like a missing task (404), naming no unit, as accountability does
     r = await client.get(f"/api/rectification/tasks/{tid}", headers=other)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "outside_unit"
+    missing = await client.get("/api/rectification/tasks/999999", headers=other)
+    assert r.status_code == missing.status_code == 404
+    assert r.json()["error"]["code"] == missing.json()["error"]["code"] == "task_not_found"
+    assert r.json()["error"]["message"].replace(str(tid), "N") == \
+        missing.json()["error"]["message"].replace("999999", "N")
     r = await post(client, other, f"/tasks/{tid}/respond", {"version": 3, "note": "x"})
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await client.get("/api/rectification/tasks", headers=other)
     assert r.json() == []
     r = await client.get("/api/rectification/tasks", headers=officer)
@@ -141,7 +146,7 @@ async def test_evidence_type_size_and_scope(client, web, settings):
     folder = settings.path(settings.storage.evidence_dir) / "rectification"
     assert not folder.exists() or list(folder.iterdir()) == []
     r = await client.post(url, headers=other, files=[("files", ("ok.pdf", PDF))])
-    assert r.status_code == 403
+    assert r.status_code == 404  # another unit's task: answered as missing
     r = await client.post(url, headers=officer, files=[("files", ("说明.txt", "中文说明".encode()))])
     assert r.status_code == 201
     ev = await Evidence.get(id=r.json()[0]["id"])
@@ -158,7 +163,7 @@ async def test_evidence_type_size_and_scope(client, web, settings):
     r = await client.get(f"/rectification/evidence/{ev.id}", headers=web["leader1"])
     assert r.status_code == 200
     r = await client.get(f"/rectification/evidence/{ev.id}", headers=other)
-    assert r.status_code == 403
+    assert r.status_code == 404
 
 
 async def test_pages_render_and_forms_need_csrf(client, web):
