@@ -362,5 +362,7 @@ async def schedule_retry(delivery_ids: list[int] | None = None, listener: str | 
         return DeliveryReport()
     ids = [r[0] for r in rows]
     # The attempts stay counted: a retry after the last automatic one gets one more try.
-    await EventDelivery.filter(id__in=ids).update(status="pending", next_try=clock.now())
+    # Guarded by the status: a row delivered meanwhile must stay delivered.
+    await EventDelivery.filter(id__in=ids, status__in=("pending", "failed")).update(
+        status="pending", next_try=clock.now())
     return await deliver({r[1] for r in rows}, host=host)

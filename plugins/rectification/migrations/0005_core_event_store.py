@@ -24,6 +24,7 @@ async def move_events(apps, editor):
         return f"${n}" if pg else "?"
 
     payload = "o.payload::jsonb" if pg else "o.payload"
+    stamp = "::timestamptz" if pg else ""
     # A key the listener's own migration stored first (source '') gets its payload here.
     await conn.execute_query(
         f"INSERT INTO core_event (key, name, source, payload, occurred_at) "
@@ -36,7 +37,8 @@ async def move_events(apps, editor):
             f"last_error, delivered_at) SELECT e.id, {p(1)}, "
             f"CASE WHEN o.announced_at IS NULL THEN 'pending' ELSE 'delivered' END, "
             f"CASE WHEN o.announced_at IS NULL THEN 0 ELSE 1 END, "
-            f"CASE WHEN o.announced_at IS NULL THEN {p(2)} ELSE NULL END, '', o.announced_at "
+            f"CASE WHEN o.announced_at IS NULL THEN {p(2)}{stamp} ELSE NULL END, '', "
+            f"o.announced_at "
             f"FROM rectification_outbox o JOIN core_event e ON e.key = o.key WHERE true "
             f"ON CONFLICT (event_id, listener) DO NOTHING", [name, now])
 

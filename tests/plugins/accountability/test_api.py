@@ -31,7 +31,6 @@ async def as_user(client, username: str) -> dict:
 
 
 async def overdue_series(client, task_id: int = 1) -> int:
-    host = client.app.state.host
     for days, threshold in ((1, 1), (15, 15), (31, 30)):
         result = ours(await publish(overdue(task_id, days, threshold)))
     return result["records"][0]

@@ -10,9 +10,9 @@ import pytest
 from core.audit import AuditEntry
 from core.contrib import DomainEvent
 from core.errors import Conflict
+from core.events_models import EventDelivery
 from core.notify_models import InboxMessage
 from plugins.accountability import services
-from core.events_models import EventDelivery
 from plugins.accountability.models import RankingSeen, Record, RecordHistory
 from tests.conftest import make_user
 from tests.plugins.accountability.helpers import (
@@ -43,7 +43,6 @@ async def counts() -> tuple[int, int, int, int]:
 
 
 async def test_overdue_task_is_proposed_once_and_upgraded_with_history(ready):
-    host = ready
     first = ours(await publish(overdue(7, days=1, threshold=1)))
     assert first["status"] == "created" and len(first["records"]) == 1
     record = await Record.get(id=first["records"][0]).select_related("unit")
@@ -75,7 +74,6 @@ async def test_overdue_task_is_proposed_once_and_upgraded_with_history(ready):
 
 
 async def test_replayed_events_create_nothing_new(ready):
-    host = ready
     events = [overdue(8, 1, 1), overdue(8, 15, 15), failed(8, 2), overdue(8, 30, 30),
               ranking(1, ["520103"], dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)),
               ranking(2, ["520103"], dt.datetime(2026, 2, 5, 9, tzinfo=dt.UTC))]
@@ -97,7 +95,6 @@ async def test_replayed_events_create_nothing_new(ready):
 
 
 async def test_failed_verification_twice_circulates_the_same_record(ready):
-    host = ready
     assert ours(await publish(overdue(9, 16, 15)))["status"] == "created"
     assert ours(await publish(failed(9, 1)))["status"] == "no_rule"
     result = ours(await publish(failed(9, 2)))
@@ -164,7 +161,6 @@ async def test_payloads_breaking_the_contract_are_refused(ready, change, message
 
 
 async def test_ranking_bottom_twice_running_interviews_the_head(ready):
-    host = ready
     t0 = dt.datetime.now(dt.UTC) - dt.timedelta(days=200)
     r1 = ours(await publish(ranking(101, ["520103"], t0)))
     assert r1["status"] == "no_rule"  # once is not yet a streak
@@ -197,7 +193,6 @@ async def test_ranking_bottom_twice_running_interviews_the_head(ready):
 
 
 async def test_repeat_within_a_year_raises_the_measure_but_never_to_refer(ready):
-    host = ready
     await publish(overdue(20, 31, 30))
     first = await Record.get(trigger_key="task:20")
     await services.approve(first.id)
@@ -257,7 +252,6 @@ async def test_no_ladder_means_no_proposals(db, host):
 
 async def test_simultaneous_deliveries_make_one_record(ready):
     """The same key delivered twice at once, and two rungs of one task at once."""
-    host = ready
     same = [overdue(50, 2, 1), overdue(50, 2, 1)]
     reports = await asyncio.gather(*(publish(e) for e in same))
     assert sorted(len(r.stored) for r in reports) == [0, 1]

@@ -29,7 +29,6 @@ async def as_user(client, username: str) -> str:
 
 async def test_queue_approve_with_csrf_and_record_page(app):
     client = app
-    host = client.app.state.host
     for days, threshold in ((1, 1), (16, 15)):
         record_id = ours(await publish(overdue(5, days, threshold)))["records"][0]
     csrf = await as_user(client, "adm")
@@ -57,7 +56,6 @@ async def test_queue_approve_with_csrf_and_record_page(app):
 
 async def test_unit_officer_appeals_through_the_page(app, tmp_path):
     client = app
-    host = client.app.state.host
     record_id = ours(await publish(overdue(6, 2, 1)))["records"][0]
     csrf = await as_user(client, "nm")
     r = await client.get(f"/accountability/records/{record_id}", headers=HTML)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.events_models import EventDelivery
 from core.scheduler import PlatformScheduler
 from plugins.accountability import appeals, services
-from core.events_models import EventDelivery
 from plugins.accountability.models import Record, RecordHistory
 from plugins.rectification import common as rect_common
 from plugins.rectification import scan as rect_scan

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from core.audit import AuditEntry
-from core.notify_models import InboxMessage
 from core.events_models import EventDelivery, StoredEvent
+from core.notify_models import InboxMessage
 from plugins.rectification.models import OverdueNotice, Task
 from plugins.rectification.scan import id_ranges, overdue_scan, threshold_cutoff
 from tests.plugins.rectification.conftest import PDF, dispatched, step
