@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import types
 import uuid
 
@@ -58,8 +59,7 @@ async def _old_data(conn, pg: bool) -> dict:
         await conn.execute_query(
             f"INSERT INTO rectification_outbox (key, name, payload, created_at, announced_at) "
             f"VALUES ({p(1)}, 'rectification.verification_failed', {p(2)}, {p(3)}, {p(4)})",
-            [key, '{"task_id": %d, "fail_count": 1, "reason": "不合格"}' % failed["task_id"],
-             ANNOUNCED, announced])
+            [key, json.dumps(failed, ensure_ascii=False), ANNOUNCED, announced])
     for task, announced in ((tasks[0], None), (tasks[1], ANNOUNCED)):
         await conn.execute_query(
             f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on, "
