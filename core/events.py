@@ -212,26 +212,28 @@ async def deliver(event_ids: Iterable[int] | None = None, *, host: Any = None,
     if not impls:
         return _noted(report)
     ids = None if event_ids is None else sorted(set(event_ids))
-    if ids is not None and not ids:
-        return _noted(report)
     order = {name: i for i, name in enumerate(listeners(host))}
-    last = 0
-    while True:
-        qs = EventDelivery.filter(id__gt=last, listener__in=list(impls))
-        if due_only:
-            qs = qs.filter(status__in=("pending", "failed"), next_try__lte=clock.now())
-        else:
-            qs = qs.filter(status="pending")
-        if ids is not None:
-            qs = qs.filter(event_id__in=ids)
-        rows = await qs.order_by("id").limit(BATCH).select_related("event")
-        if not rows:
-            return _noted(report)
-        last = rows[-1].id
-        for row in sorted(rows, key=lambda r: (r.event_id, order.get(r.listener, 0))):
-            outcome = await _deliver_one(row, impls[row.listener])
-            if outcome is not None:
-                report.outcomes.append(outcome)
+    # Chunks of ids: a first scan of a large backlog announces more events than a statement
+    # may carry parameters.
+    for chunk in ([None] if ids is None else [ids[i:i + BATCH] for i in range(0, len(ids), BATCH)]):
+        last = 0
+        while True:
+            qs = EventDelivery.filter(id__gt=last, listener__in=list(impls))
+            if due_only:
+                qs = qs.filter(status__in=("pending", "failed"), next_try__lte=clock.now())
+            else:
+                qs = qs.filter(status="pending")
+            if chunk is not None:
+                qs = qs.filter(event_id__in=chunk)
+            rows = await qs.order_by("id").limit(BATCH).select_related("event")
+            if not rows:
+                break
+            last = rows[-1].id
+            for row in sorted(rows, key=lambda r: (r.event_id, order.get(r.listener, 0))):
+                outcome = await _deliver_one(row, impls[row.listener])
+                if outcome is not None:
+                    report.outcomes.append(outcome)
+    return _noted(report)
 
 
 def _noted(report: DeliveryReport) -> DeliveryReport:
