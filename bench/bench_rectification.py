@@ -3,10 +3,10 @@
 The database is brought to the state it has after yesterday's scan (tasks already overdue
 are marked and their thresholds announced), then copied. On one copy the job runs
 `plugins.rectification.scan.overdue_scan(today)`: one set-based UPDATE marks the newly
-overdue, one INSERT … SELECT and one UPDATE per threshold record the crossings, then the
-crossings are announced and the unit officers reminded. On the other copy a per-row loop
-does the same work through the ORM (load every open task, save each change, create each
-notice, announce, remind). Both loops run over the full 100,000 rows — nothing is
+overdue, one INSERT … SELECT and one UPDATE per threshold record the crossings, their events
+go into the core event store in the same transaction as one batch, then the unit officers
+are reminded. On the other copy a per-row loop does the same work through the ORM (load
+every open task, save each change, create each notice and each stored event, remind). Both loops run over the full 100,000 rows — nothing is
 extrapolated — and the two copies are compared afterwards to prove they did the same work.
 Other plugins are disabled so their event listeners' cost is not counted.
 
@@ -100,13 +100,14 @@ async def _yesterdays_state() -> None:
 
     from core.calendar import WorkCalendar
     from plugins.rectification import scan
-    from plugins.rectification.models import OverdueNotice, Task
+    from plugins.rectification.models import Task
 
     cal = await WorkCalendar.load()
     conn = Tortoise.get_connection("default")
     await scan.mark_overdue(conn, YESTERDAY)
-    await scan.record_crossings(conn, YESTERDAY, cal, [1, 15, 30])
-    await OverdueNotice.all().update(announced_at=dt.datetime.now(dt.UTC))
+    crossed: list = []
+    await scan.record_crossings(conn, YESTERDAY, cal, [1, 15, 30], crossed)
+    await scan.announce_crossings(conn, crossed, YESTERDAY, cal)  # the store is not empty
     soon = cal.add_working_days(YESTERDAY, 3)
     await Task.filter(deadline__gte=YESTERDAY, deadline__lte=soon).update(
         reminded_before=F("deadline"))
@@ -135,8 +136,7 @@ async def set_based() -> dict:
 async def orm_loop() -> dict:
     """The same work row by row: what the scan would be without set-based statements."""
     from core.calendar import WorkCalendar
-    from core.contrib import DomainEvent
-    from core.plugins import get_host
+    from core.events_models import StoredEvent
     from plugins.rectification.common import officers_by_path, officers_for
     from plugins.rectification.config import current_definition
     from plugins.rectification.models import OverdueNotice, Task
@@ -158,12 +158,12 @@ async def orm_loop() -> dict:
             marked += 1
         for days, cutoff in cutoffs.items():
             if task.deadline <= cutoff and task.overdue_level < days:
-                await OverdueNotice.create(task=task, threshold=days, crossed_on=TODAY,
-                                           announced_at=dt.datetime.now(dt.UTC))
+                await OverdueNotice.create(task=task, threshold=days, crossed_on=TODAY)
                 task.overdue_level = days
                 changed.append("overdue_level")
-                await get_host().announce(DomainEvent(
+                await StoredEvent.create(
                     name="rectification.overdue", source="rectification",
+                    occurred_at=dt.datetime.now(dt.UTC),
                     key=f"rectification.overdue:{task.id}:{days}",
                     payload={"task_id": task.id, "task_no": task.number, "title": task.title,
                              "unit_code": task.unit.code,
@@ -171,7 +171,7 @@ async def orm_loop() -> dict:
                              "deadline": task.deadline.isoformat(),
                              "days_overdue": cal.working_days_between(task.deadline, TODAY),
                              "threshold": days, "period": task.period.code,
-                             "link": f"/rectification/tasks/{task.id}"}))
+                             "link": f"/rectification/tasks/{task.id}"})
                 announced += 1
         for stage, due, column in (("before", TODAY <= task.deadline <= soon, "reminded_before"),
                                    ("passed", task.overdue, "reminded_passed")):
@@ -191,6 +191,7 @@ async def orm_loop() -> dict:
 
 async def _state(settings, host) -> tuple:
     from core import db
+    from core.events_models import StoredEvent
     from plugins.rectification.models import OverdueNotice, Task
 
     await db.init_db(settings, host)
@@ -198,7 +199,8 @@ async def _state(settings, host) -> tuple:
         return (await Task.filter(overdue=True).count(),
                 sorted(await Task.all().values_list("id", "overdue_level", "reminded_before",
                                                     "reminded_passed", "overdue_since")),
-                await OverdueNotice.all().count())
+                await OverdueNotice.all().count(),
+                sorted(await StoredEvent.all().values_list("key", "payload")))
     finally:
         await db.close_db()
 

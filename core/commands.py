@@ -12,9 +12,11 @@ from core.audit import acting_as
 
 def register_core_commands(cli: click.Group) -> None:
     from core.cli import Ctx, fail, run_with_db
+    from core.events_cli import register_cli as register_events
     from core.exports import register_cli as register_export
 
     register_export(cli)
+    register_events(cli)
 
     @cli.group()
     def users() -> None:

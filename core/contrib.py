@@ -67,7 +67,7 @@ class IndicatorSource:
 
 @dataclass(frozen=True)
 class DomainEvent:
-    """Announced by one plugin, heard by all. `key` makes delivery idempotent for listeners."""
+    """Announced by one plugin through core.events, delivered to each listener once per `key`."""
 
     name: str
     key: str

@@ -22,6 +22,7 @@ CORE_MODELS = [
     "core.audit",
     "core.assessments",
     "core.scheduler_models",
+    "core.events_models",
     "core.notify_models",
     "core.archive",
     "core.calendar_models",

@@ -77,7 +77,8 @@ def kaohe_indicator_sources() -> list[Any]:
 
 @hookspec
 def kaohe_event(event: Any) -> Any:
-    """React to a domain event (core.events.DomainEvent) announced by any plugin (may be async)."""
+    """React to a stored domain event (core.contrib.DomainEvent), delivered to this plugin once
+    per key by core.events, inside a transaction committed with the delivery (may be async)."""
 
 
 @hookspec

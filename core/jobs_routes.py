@@ -1,4 +1,5 @@
-"""Scheduled jobs for admins: the jobs page, its API and run-now."""
+"""Scheduled jobs for admins: the jobs page (with the event deliveries waiting), its API and
+run-now."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import audit, i18n, web
+from core import audit, events, i18n, web
 from core.errors import Invalid, NotFound
 from core.params import Limit, Slug, choice
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
@@ -108,9 +109,13 @@ async def jobs_page(request: Request, job: Slug = None,
                     status: RunStatus = None) -> Template:
     runs = await _runs(job, status or None, 100)
     tz = ZoneInfo(request.app.state.settings.app.timezone)
+    waiting = events.undelivered()
     return web.page(request, "jobs.html", jobs=await jobs_overview(request), runs=runs, tz=tz,
                     selected=job or "", status=status or "", statuses=RUN_STATUSES,
-                    scheduler_here=getattr(request.app.state, "scheduler", None) is not None)
+                    scheduler_here=getattr(request.app.state, "scheduler", None) is not None,
+                    deliveries=await waiting.order_by("-id").limit(EVENTS_SHOWN)
+                    .select_related("event"),
+                    deliveries_total=await waiting.count(), max_attempts=events.MAX_ATTEMPTS)
 
 
 @post("/jobs/{job_id:str}/run", opt=ADMIN, include_in_schema=False)
@@ -126,4 +131,22 @@ async def jobs_run_form(request: Request, job_id: FromPath[str]) -> Redirect:
     return Redirect(path=f"/jobs?job={quote(job_id)}&msg={quote(msg)}")
 
 
-HANDLERS = [api_jobs, api_job_runs, api_job_run, jobs_page, jobs_run_form]
+@post("/jobs/events/retry", opt=ADMIN, include_in_schema=False)
+async def events_retry_form(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    """Retry one waiting delivery (`delivery`) or all of them, now."""
+    from urllib.parse import quote
+
+    lang = web.language(request)
+    raw = (data.get("delivery") or "").strip()
+    if raw and not (raw.isdigit() and 0 < int(raw) < 2**63):
+        raise Invalid("invalid_delivery", i18n.t("events.bad_delivery", lang), field="delivery")
+    ids = [int(raw)] if raw else None
+    await audit.record("events.retry", "event_delivery", raw or "all")
+    report = await events.schedule_retry(ids, host=request.app.state.host)
+    msg = i18n.t("events.retried", lang, delivered=len(report.delivered),
+                 failed=len(report.failed))
+    return Redirect(path=f"/jobs?msg={quote(msg)}#events")
+
+
+EVENTS_SHOWN = 50
+HANDLERS = [api_jobs, api_job_runs, api_job_run, jobs_page, jobs_run_form, events_retry_form]

@@ -106,16 +106,6 @@ class PluginHost:
                 items.append((name, item))
         return items
 
-    async def announce(self, event: Any) -> list[Any]:
-        """Deliver a domain event to every plugin; async implementations are awaited in order."""
-        results = []
-        for impl in reversed(self.pm.hook.kaohe_event.get_hookimpls()):
-            result = impl.function(event=event)
-            if inspect.isawaitable(result):
-                result = await result
-            results.append(result)
-        return results
-
     def describe(self) -> list[PluginInfo]:
         """Each loaded plugin with what it contributes, for `kaohe plugins` and /api/plugins."""
         hooks = [h for h in dir(self.pm.hook) if h.startswith("kaohe_")]

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import audit, clock
+from core import audit, clock, events
 from core.contrib import JobSpec
 from core.plugins import PluginHost
 from core.scheduler_models import JobRun
@@ -129,7 +129,7 @@ def collect_jobs(settings: Settings, host: PluginHost) -> dict[str, JobSpec]:
     from core import notify
 
     jobs: dict[str, JobSpec] = {}
-    specs = [("core", spec) for spec in notify.core_jobs(settings)]
+    specs = [("core", spec) for spec in notify.core_jobs(settings) + events.core_jobs(settings)]
     specs += host.collect("kaohe_jobs", settings=settings)
     overrides = dict(settings.scheduler.triggers)
     for plugin, spec in specs:
@@ -324,9 +324,11 @@ class PlatformScheduler:
             return None
         ctx = JobContext(self.settings, self.host, job_id, scheduled_for, manual)
         try:
-            with audit.acting_as(f"job:{job_id}"):
+            with audit.acting_as(f"job:{job_id}"), events.watching() as deliveries:
                 changed = await spec.func(ctx)
             run.status, run.changed = "ok", audit.canonical(changed or {})
+            if deliveries.failed:  # the job's work stands; a listener did not take its events
+                run.status, run.error = "failed", deliveries.failure_text()
         except asyncio.CancelledError:
             run.status, run.error = "failed", "interrupted: the scheduler was stopped"
             run.finished_at = clock.machine_now()

@@ -1,4 +1,4 @@
-"""Accountability records, their history and appeals, and what the plugin remembers of events."""
+"""Accountability records, their history and appeals, and the rankings events told of."""
 
 from __future__ import annotations
 
@@ -103,23 +103,6 @@ class Appeal(Model):
         table = "accountability_appeal"
         unique_together = (("record", "record_revision"),)
         ordering = ["-id"]
-
-
-class ProcessedEvent(Model):
-    """Event keys already handled: a replayed key changes nothing"""
-
-    id = fields.IntField(primary_key=True)
-    key = fields.CharField(max_length=200, unique=True)
-    name = fields.CharField(max_length=64)
-    record = fields.ForeignKeyField("accountability.Record", related_name="events", null=True,
-                                    on_delete=fields.SET_NULL)
-    outcome = fields.CharField(max_length=16)  # created, upgraded, unchanged, no_rule
-    note = fields.TextField(default="")
-    processed_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "accountability_event"
-        ordering = ["id"]
 
 
 class RankingSeen(Model):

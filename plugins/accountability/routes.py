@@ -19,7 +19,7 @@ from core.security import current_user, scope_for
 from core.web import language, page
 from plugins.accountability import appeals, services
 from plugins.accountability.ladder import MEASURES, TARGETS
-from plugins.accountability.models import STATUSES, Appeal, ProcessedEvent, Record
+from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistory
 
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
@@ -84,7 +84,8 @@ async def record_page(request: Request, record_id: Id) -> Template:
     appeal_rows = await Appeal.filter(record=record).order_by("id")
     deadline = await appeals.deadline(record) if record.approved_at else None
     can, why = (await appeals.can_appeal(record, user)) if user.role == "unit_officer" else (False, "")
-    events = (await ProcessedEvent.filter(record=record).order_by("id")
+    # The steps an event caused (the core event store keeps the deliveries themselves).
+    events = (await RecordHistory.filter(record=record).exclude(event_key="").order_by("id")
               if user.role in ("admin", "leader") else [])
     return page(request, "accountability/record.html", record=record, view=view, history=history,
                 appeals=appeal_rows, deadline=deadline, can_appeal=can, why_not=why, events=events,

@@ -2,9 +2,10 @@
 
 Every event is checked against its contract (docs/plugins.md, "Domain events") before
 anything is written; an event naming a unit that does not exist is refused and changes
-nothing. A handled event key is stored under a unique constraint in the same transaction
-as its effect, so a replayed event changes nothing. One record per trigger (`trigger_key`,
-unique): a later rung upgrades the open record and keeps its history.
+nothing. The core event store delivers each key to this plugin once, and commits the
+delivery with what this handler wrote, so a replayed event changes nothing. One record per
+trigger (`trigger_key`, unique): a later rung upgrades the open record and keeps its history;
+two events of one trigger handled at once meet at that unique key, and the second looks again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core import audit, clock
 from core.orgs import OrgUnit
 from plugins.accountability import ladder as ladder_mod
 from plugins.accountability.ladder import RANK, Ladder, Rule
-from plugins.accountability.models import STANDING, Appeal, ProcessedEvent, RankingSeen, Record
+from plugins.accountability.models import STANDING, Appeal, RankingSeen, Record
 from plugins.accountability.services import (
     OBJECT,
     add_history,
@@ -88,18 +89,14 @@ async def handle(event: Any) -> dict[str, Any] | None:
         message = f"{event.name} {getattr(event, 'key', '')!s}: refused: {exc}"
         log.warning(message)
         return _result(event, "refused", str(exc))
-    if await ProcessedEvent.exists(key=event.key):
-        return _result(event, "duplicate", "already handled")
     for attempt in (1, 2):
         try:
             if event.name == RANKING:
                 return await _ranking(event, payload, units)
             return await _task(event, payload, units[payload["unit_code"].strip()])
         except IntegrityError:
-            # Either the key was handled meanwhile, or a record of the same trigger was
-            # created meanwhile (one record per trigger): look again, once.
-            if await ProcessedEvent.exists(key=event.key):
-                return _result(event, "duplicate", "already handled")
+            # A record of the same trigger was created meanwhile (one record per trigger):
+            # look again, once.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -179,11 +176,9 @@ async def _task(event: Any, payload: dict[str, Any], unit: OrgUnit) -> dict[str,
         detail = {"fail_count": payload["fail_count"], "fail_reason": payload["reason"]}
     detail.update(task_id=payload["task_id"], task_no=payload["task_no"])
     rule = ladder.rung(trigger, level)
+    if rule is None:
+        return _result(event, "no_rule", f"{trigger} {level}: no rule of the ladder applies")
     async with in_transaction():
-        if rule is None:
-            await ProcessedEvent.create(key=event.key, name=event.name, outcome="no_rule",
-                                        note=f"{trigger} {level}: no rule of the ladder applies")
-            return _result(event, "no_rule", f"{trigger} {level}: no rule of the ladder applies")
         proposal = Proposal(
             unit=unit, trigger_key=f"task:{payload['task_id']}", trigger_type=trigger, level=level,
             rule=rule, occurred_at=_occurred(event), event_key=event.key,
@@ -193,7 +188,6 @@ async def _task(event: Any, payload: dict[str, Any], unit: OrgUnit) -> dict[str,
                     "trigger_link": payload["link"].strip()[:300], "period": payload["period"][:16]},
             detail=detail)
         outcome, record = await propose(proposal, ladder)
-        await ProcessedEvent.create(key=event.key, name=event.name, record=record, outcome=outcome)
     return _result(event, outcome, records=[record.id])
 
 
@@ -215,8 +209,7 @@ async def _ranking(event: Any, payload: dict[str, Any], units: dict[str, OrgUnit
     outcomes: list[str] = []
     records: list[int] = []
     async with in_transaction():
-        # Claim the key first: the remembered places are part of this event's effect.
-        processed = await ProcessedEvent.create(key=event.key, name=event.name, outcome="pending")
+        # The remembered places are part of this event's effect (unique per ranking and unit).
         await RankingSeen.bulk_create([
             RankingSeen(ranking_id=ranking_id, ranking_group=group, period=payload["period"][:16],
                         published_at=published_at, unit_code=code, rank=p["rank"],
@@ -243,11 +236,8 @@ async def _ranking(event: Any, payload: dict[str, Any], units: dict[str, OrgUnit
             outcome, record = await propose(proposal, ladder)
             outcomes.append(outcome)
             records.append(record.id)
-        status = ("created" if "created" in outcomes else "upgraded" if "upgraded" in outcomes
-                  else "unchanged" if outcomes else "no_rule")
-        processed.outcome = status
-        processed.note = ", ".join(f"#{r}" for r in records)
-        await processed.save()
+    status = ("created" if "created" in outcomes else "upgraded" if "upgraded" in outcomes
+              else "unchanged" if outcomes else "no_rule")
     return _result(event, status, records=records)
 
 

@@ -10,13 +10,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, clock, notify
+from core import audit, clock, events, notify
 from core.accounts import User
 from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.orgs import OrgUnit, Period
-from core.plugins import get_host
 from plugins.ranking import models, scoring
 from plugins.ranking.scheme import Scheme
 from plugins.ranking.services import current_scheme, get_group, group_units, scheme_of, today
@@ -233,8 +232,11 @@ async def publish(ranking_id: int, actor: str | None = None, settings: Any = Non
                                   "results_sha256": ranking.results_sha256,
                                   "definition_version": ranking.definition_version,
                                   "missing_confirmed": missing_text(missing, limit=50)})
-    ranking = await get_ranking(ranking.id)
-    await get_host().announce(published_event(ranking, rows))
+        ranking = await get_ranking(ranking.id)
+        # Stored with the publication: a listener that fails is retried by core.events.
+        event = published_event(ranking, rows)
+        stored = await events.announce(event.name, event.key, event.payload)
+    await events.deliver([stored] if stored else [])
     if settings is not None:
         await archive_published(settings, ranking)
     return ranking

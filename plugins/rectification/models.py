@@ -127,33 +127,15 @@ class Evidence(Model):
 
 
 class OverdueNotice(Model):
-    """Outbox of overdue thresholds crossed: one row per (task, threshold), ever"""
+    """An overdue threshold crossed: one row per (task, threshold), ever"""
 
     id = fields.BigIntField(primary_key=True)
     task = fields.ForeignKeyField("rectification.Task", related_name="overdue_notices",
                                   on_delete=fields.CASCADE)
     threshold = fields.IntField()
     crossed_on = fields.DateField()
-    announced_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "rectification_overdue_notice"
         unique_together = (("task", "threshold"),)
-        indexes = (("announced_at",),)  # the scan looks up the unannounced
         ordering = ["id"]
-
-
-class EventOutbox(Model):
-    """Domain events written with the change that caused them, announced after the commit"""
-
-    id = fields.BigIntField(primary_key=True)
-    key = fields.CharField(max_length=200, unique=True)
-    name = fields.CharField(max_length=100)
-    payload = fields.JSONField()
-    created_at = fields.DatetimeField()
-    announced_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "rectification_outbox"
-        ordering = ["id"]
-        indexes = (("announced_at",),)

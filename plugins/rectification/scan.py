@@ -1,9 +1,10 @@
 """The daily scan: mark overdue tasks, announce thresholds once, remind unit officers.
 
-Marking is one set-based UPDATE. Thresholds go through an outbox table with a unique
-(task, threshold) pair: the INSERT … SELECT per threshold can never create a second row for
-the same crossing, and rows are marked announced only after the hook call returned, so a
-crash between the two re-announces (listeners de-duplicate by event key) but never loses one.
+Marking is one set-based UPDATE. Crossings are rows with a unique (task, threshold) pair:
+the INSERT … SELECT per threshold can never create a second row for the same crossing, and
+each new row's event goes into the core event store in the same transaction (one batch
+insert), so a crossing is never recorded without its event nor announced twice. The events
+are delivered after the commit; a listener that fails is retried by the core.events job.
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
-from core import audit, notify
+from core import audit, events, notify
 from core.calendar import WorkCalendar
-from core.contrib import DomainEvent
-from core.plugins import get_host
-from plugins.rectification import outbox
 from plugins.rectification.common import local_date, now_utc, officers_by_path, officers_for
 from plugins.rectification.config import Definition, current_definition
 
@@ -64,14 +62,6 @@ class _Sql:
             return f"{column} = ANY({self.p(n)}::int[])", [[int(i) for i in ids]]
         return f"{column} IN ({', '.join(str(int(i)) for i in ids)})", []
 
-    async def count(self, sql: str, *values: Any) -> int:
-        """Rows written by an INSERT/UPDATE (the asyncpg client reads an INSERT's OID instead)."""
-        if not self.pg:
-            return (await self.run(sql, *values))[0]
-        _, rows = await self.run(f"WITH w AS ({sql} RETURNING 1) SELECT count(*) AS n FROM w",
-                                 *values)
-        return rows[0]["n"]
-
 
 async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
     """One UPDATE: every dispatched task past its deadline becomes overdue; returns their ids."""
@@ -87,13 +77,13 @@ async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
 
 async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresholds: list[int],
                            rows_out: list[dict[str, Any]] | None = None) -> dict[int, int]:
-    """Per threshold: one INSERT … SELECT into the outbox and one UPDATE of the level column.
+    """Per threshold: one INSERT … SELECT of the crossings and one UPDATE of the level column.
 
     The levels below a threshold are listed (`overdue_level IN (…)`) rather than compared
     (`< T`) so each statement seeks the (status, overdue_level, deadline) index to the rows
-    that newly crossed instead of scanning every overdue task. On PostgreSQL the statement
-    also returns the new outbox rows; with what their events carry they are appended to
-    `rows_out`, so they can be announced without searching the outbox for them.
+    that newly crossed instead of scanning every overdue task. The INSERT returns the new
+    crossings; with what their events carry they are appended to `rows_out` (on PostgreSQL
+    the UPDATE and the INSERT are one statement).
     """
     q = _Sql(conn)
     levels = await _levels(q) | set(thresholds) | {0}
@@ -119,14 +109,17 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
             if rows_out is not None and rows:
                 rows_out.extend(await _with_payload(q, rows))
             continue
-        crossed[days] = await q.count(insert.format(source=f"{T} WHERE {where(2)}"),
-                                      q.d(today), cutoff)
+        _, rows = await q.run(insert.format(source=f"{T} WHERE {where(2)}")
+                              + " RETURNING id, task_id, threshold", q.d(today), cutoff)
+        crossed[days] = len(rows)
+        if rows_out is not None and rows:
+            rows_out.extend(await _with_payload(q, rows))
         await q.run(f"UPDATE {T} SET overdue_level = {days} WHERE {where(1)}", cutoff)
     return crossed
 
 
 async def _with_payload(q: _Sql, notices: list[Any]) -> list[dict[str, Any]]:
-    """The outbox rows with what their events carry, read by primary key in a second
+    """The crossings with what their events carry, read by primary key in a second
     statement: joined inside the crossing statement, the planner cannot see how many rows
     the CTEs hold and chose hash joins over the whole table, or nested loops that took
     minutes on a first scan of 60,000 overdue tasks."""
@@ -156,68 +149,29 @@ async def _levels(q: _Sql) -> set[int]:
     return {r["v"] for r in rows}
 
 
-# What each announcement reads: the outbox row with its task (t), unit and period.
+# What each announcement reads: the task (t), its unit and period.
 _EVENT_COLUMNS = ("t.number, t.title, t.responsible_person, t.deadline, "
                   "u.code AS unit_code, p.code AS period_code")
 _EVENT_JOINS = ("JOIN core_org_unit u ON u.id = t.unit_id "
                 "JOIN core_period p ON p.id = t.period_id")
-_PENDING = (f"SELECT n.id, n.threshold, n.task_id, {_EVENT_COLUMNS} "
-            f"FROM rectification_overdue_notice n JOIN {T} t ON t.id = n.task_id {_EVENT_JOINS} "
-            "WHERE n.announced_at IS NULL AND n.id > {p}{before} ORDER BY n.id LIMIT {batch}")
 
 
-async def announce_pending(today: dt.date, cal: WorkCalendar, batch: int = 2000,
-                           before: int | None = None) -> list[int]:
-    """Announce every crossing not yet announced (with an id below `before`), oldest first;
-    returns the tasks' ids."""
-    q = _Sql(Tortoise.get_connection("default"))
-    sent: list[int] = []
-    last_id = 0
+async def announce_crossings(conn: Any, rows: list[dict[str, Any]], today: dt.date,
+                             cal: WorkCalendar) -> list[int]:
+    """Store the crossings' events in the scan's transaction, one batch; their event ids."""
     days_for: dict[dt.date, int] = {}
-    # Plain SQL: thousands of rows on a heavy day, without the ORM's per-value conversions.
-    bound = "" if before is None else f" AND n.id < {int(before)}"
-    select = _PENDING.format(p=q.p(1), before=bound, batch=int(batch))
-    while True:
-        _, rows = await q.run(select, last_id)
-        if not rows:
-            return sent
-        last_id = rows[-1]["id"]
-        sent += await announce_rows(rows, today, cal, days_for)
-
-
-async def announce_rows(rows: list[Any], today: dt.date, cal: WorkCalendar,
-                        days_for: dict[dt.date, int] | None = None) -> list[int]:
-    """Announce these outbox rows (shaped as _PENDING reads them) and mark the ones whose
-    listeners all returned; a failing one stays unannounced for the next scan."""
-    host = get_host()
-    days_for = {} if days_for is None else days_for
-    done, tasks = [], []
+    items = []
     for r in rows:
         deadline = _as_date(r["deadline"])
         if deadline not in days_for:
             days_for[deadline] = cal.working_days_between(deadline, today)
-        event = DomainEvent(
-            name="rectification.overdue", source="rectification",
-            key=f"rectification.overdue:{r['task_id']}:{r['threshold']}",
-            payload={"task_id": r["task_id"], "task_no": r["number"], "title": r["title"],
-                     "unit_code": r["unit_code"],
-                     "responsible_person": r["responsible_person"],
-                     "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
-                     "threshold": r["threshold"], "period": r["period_code"],
-                     "link": f"/rectification/tasks/{r['task_id']}"})
-        try:
-            await host.announce(event)
-        except Exception:  # left unannounced: the next scan tries again
-            log.exception("announcing %s failed", event.key)
-            continue
-        done.append(r["id"])
-        tasks.append(r["task_id"])
-    if done:
-        q = _Sql(Tortoise.get_connection("default"))
-        where, values = q.in_ids("id", 2, done)
-        await q.run(f"UPDATE rectification_overdue_notice SET announced_at = {q.p(1)} "
-                    f"WHERE {where}", now_utc(), *values)
-    return tasks
+        items.append((f"rectification.overdue:{r['task_id']}:{r['threshold']}", {
+            "task_id": r["task_id"], "task_no": r["number"], "title": r["title"],
+            "unit_code": r["unit_code"], "responsible_person": r["responsible_person"],
+            "deadline": deadline.isoformat(), "days_overdue": days_for[deadline],
+            "threshold": r["threshold"], "period": r["period_code"],
+            "link": f"/rectification/tasks/{r['task_id']}"}))
+    return await events.announce_many("rectification.overdue", items, using_db=conn)
 
 
 async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
@@ -296,25 +250,22 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
     defn = defn or await current_definition()
     async with in_transaction() as conn:
         marked = await mark_overdue(conn, today)
-        fresh: list[dict[str, Any]] = []  # this scan's crossings, when the database returns them
+        fresh: list[dict[str, Any]] = []  # this scan's crossings
         crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds, fresh)
+        event_ids = await announce_crossings(conn, fresh, today, cal)
         if marked or any(crossed.values()):
             await audit.record("rectification.overdue_scan", "rectification_task",
                                f"scan:{today.isoformat()}",
                                after={"marked_overdue": len(marked), "ids": id_ranges(marked),
                                       "thresholds_crossed": crossed},
                                reason="daily overdue scan (set-based update)")
-    # After the commit, so listeners see the crossings stored; oldest first: earlier scans'
-    # failures, then today's (read back here on SQLite, returned by the statement on PG).
-    if fresh:
-        announced = await announce_pending(today, cal, before=min(r["id"] for r in fresh))
-        announced += await announce_rows(fresh, today, cal)
-    else:
-        announced = await announce_pending(today, cal)
-    retried = await outbox.retry_pending()  # events of transitions whose listener failed
+    # After the commit, so listeners see the crossings stored; a failure is retried by the
+    # core.events job and makes this job's run "failed".
+    delivery = await events.deliver(event_ids)
+    announced = [r["task_id"] for r in fresh]
     async with in_transaction() as conn:  # one commit for all reminders (notify: savepoints)
         told, reminded = await remind(today, cal, reminder_days, conn)
-        if announced or any(reminded.values()):  # outbox and reminder columns, set-based
+        if announced or any(reminded.values()):  # events and reminder columns, set-based
             await audit.record("rectification.overdue_notify", "rectification_task",
                                f"scan:{today.isoformat()}",
                                after={"announced_task_ids": id_ranges(announced),
@@ -323,7 +274,7 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
                                reason="overdue events announced, unit officers reminded")
     return {"date": today.isoformat(), "marked_overdue": len(marked),
             "thresholds_crossed": crossed, "announced": len(announced), "reminded": told,
-            "outbox_retried": retried}
+            "events": delivery.summary()}
 
 
 def id_ranges(ids: list[int], limit: int = 2000) -> str:

@@ -19,13 +19,12 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, notify
+from core import audit, events, notify
 from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
 from core.errors import Conflict, Forbidden, Invalid
 from core.orgs import OrgUnit, Period, get_open_period
 from plugins.rectification import evidence as ev
-from plugins.rectification import outbox
 from plugins.rectification.common import (
     Actor,
     admins,
@@ -74,7 +73,7 @@ class Ctx:
     files: list[tuple[str, bytes]]
     store: ev.EvidenceStore
     after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-    events: list[DomainEvent] = field(default_factory=list)  # to the outbox with the change
+    events: list[DomainEvent] = field(default_factory=list)  # stored with the change
     written: list[Path] = field(default_factory=list)  # files to remove if the transaction fails
 
 
@@ -356,13 +355,14 @@ async def act(task_id: int, action: str, actor: Actor, data: dict[str, Any], *,
                                details={"status": task.status, "allowed": allowed})
             changes, reason, info = await HANDLERS[action](task, data, ctx)
             await _write(task, action, changes, reason, info, ctx)
-            rows = [await outbox.put(e) for e in ctx.events]
+            stored = [await events.announce(e.name, e.key, e.payload, occurred_at=e.occurred_at)
+                      for e in ctx.events]
     except BaseException:
         ev.remove_files(ctx.written)
         raise
-    # The change is committed: effects that fail now are logged, never undo it. Events stay in
-    # the outbox until announced (the daily scan retries them).
-    await outbox.deliver(rows)
+    # The change is committed: effects that fail now are logged, never undo it. A listener
+    # that fails is retried by the core.events job.
+    await events.deliver([i for i in stored if i is not None])
     for effect in ctx.after_commit:
         try:
             await effect()

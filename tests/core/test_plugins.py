@@ -419,9 +419,6 @@ async def test_probe_hooks_reach_the_platform(probed):
     from core.contrib import DomainEvent
 
     settings, host, seen = probed
-    # kaohe_event: delivered through announce, async listeners awaited.
-    await host.announce(DomainEvent("probe.ping", "probe.ping:1", {}, "probe"))
-    assert seen["events"] == [("probe.ping", "probe.ping:1")]
     # kaohe_indicator_sources and kaohe_importers: collected with the plugin's name.
     sources = dict((s.key, (p, s)) for p, s in host.collect("kaohe_indicator_sources"))
     assert sources["probe.rate"][0] == "probe"
@@ -439,6 +436,11 @@ async def test_probe_hooks_reach_the_platform(probed):
     assert err.value.errors == ["probe.weight: expected an integer"]
     app = create_app(settings, host, run_scheduler=False)
     async with platform_lifespan(app):
+        # kaohe_event: stored and delivered by core.events, async listeners awaited.
+        from core import events
+
+        report = await events.publish(DomainEvent("probe.ping", "probe.ping:1", {}, "probe"))
+        assert seen["events"] == [("probe.ping", "probe.ping:1")] and not report.failed
         row, changed = await assessments.apply(base + "[probe]\nweight = 3\n", host)
         assert changed and seen["applied"] == [(3, row.version)]
         # kaohe_dashboard_panels: rendered on the dashboard with the user.

@@ -139,8 +139,15 @@ def ranking(ranking_id: int, bottom: list[str], published_at: dt.datetime,
     return DomainEvent("ranking.published", f"ranking.published:{ranking_id}", payload, "ranking")
 
 
-def ours(results: list) -> dict:
-    """The accountability plugin's answer among every listener's results."""
-    found = [r for r in results if isinstance(r, dict) and r.get("plugin") == "accountability"]
-    assert len(found) == 1, results
+async def publish(event: DomainEvent):
+    """Store the event and deliver it now, through the core event store."""
+    from core import events
+
+    return await events.publish(event)
+
+
+def ours(report) -> dict:
+    """The accountability plugin's answer to a delivered event."""
+    found = [o.result for o in report.outcomes if o.listener == "accountability"]
+    assert len(found) == 1 and all(o.delivered for o in report.outcomes), report
     return found[0]

@@ -9,7 +9,7 @@ from core.accounts import User
 from core.notify_models import InboxMessage
 from plugins.accountability.models import Appeal, Record
 from tests.conftest import login, make_user
-from tests.plugins.accountability.helpers import YEAR, apply_definition, ours, overdue
+from tests.plugins.accountability.helpers import YEAR, apply_definition, ours, overdue, publish
 
 PDF = b"%PDF-1.4 evidence of the rectification"
 
@@ -31,9 +31,8 @@ async def as_user(client, username: str) -> dict:
 
 
 async def overdue_series(client, task_id: int = 1) -> int:
-    host = client.app.state.host
     for days, threshold in ((1, 1), (15, 15), (31, 30)):
-        result = ours(await host.announce(overdue(task_id, days, threshold)))
+        result = ours(await publish(overdue(task_id, days, threshold)))
     return result["records"][0]
 
 

@@ -7,7 +7,7 @@ import sys
 
 from tests.browser import ARGS, CHROMIUM, MARKS, serving
 from tests.conftest import make_user, with_db
-from tests.plugins.accountability.helpers import apply_definition, ours, overdue
+from tests.plugins.accountability.helpers import apply_definition, ours, overdue, publish
 
 PASSWORD = "browser-pass-1"
 
@@ -24,7 +24,7 @@ def test_queue_appeal_and_decision_in_a_browser(settings, host, tmp_path):
         await make_user("b_admin", "admin", password=PASSWORD)
         await make_user("b_nm", "unit_officer", password=PASSWORD, unit_code="520102")
         for days, threshold in ((1, 1), (15, 15)):
-            result = ours(await host.announce(overdue(3, days, threshold)))
+            result = ours(await publish(overdue(3, days, threshold)))
         return result["records"][0]
 
     record_id = with_db(settings, prepare)

@@ -15,7 +15,7 @@ from core.exports import build_export
 from plugins.accountability import appeals, jobs, services
 from plugins.accountability.models import Record
 from tests.conftest import make_user
-from tests.plugins.accountability.helpers import YEAR, apply_definition, ours, overdue
+from tests.plugins.accountability.helpers import YEAR, apply_definition, ours, overdue, publish
 
 TODAY = services.today()
 QUARTER = f"{YEAR}Q{(TODAY.month - 1) // 3 + 1}"
@@ -23,7 +23,7 @@ OTHER_QUARTER = f"{YEAR}Q{(TODAY.month + 2) % 12 // 3 + 1}"
 
 
 async def rec(host, task_id: int, days: int, threshold: int, unit: str) -> Record:
-    result = ours(await host.announce(overdue(task_id, days, threshold, unit=unit)))
+    result = ours(await publish(overdue(task_id, days, threshold, unit=unit)))
     return await Record.get(id=result["records"][0])
 
 

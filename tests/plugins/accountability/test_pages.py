@@ -8,7 +8,7 @@ import pytest
 from core.notify_models import InboxMessage
 from plugins.accountability.models import Appeal, Record
 from tests.conftest import login, make_user
-from tests.plugins.accountability.helpers import apply_definition, ours, overdue
+from tests.plugins.accountability.helpers import apply_definition, ours, overdue, publish
 
 HTML = {"accept": "text/html"}
 
@@ -29,9 +29,8 @@ async def as_user(client, username: str) -> str:
 
 async def test_queue_approve_with_csrf_and_record_page(app):
     client = app
-    host = client.app.state.host
     for days, threshold in ((1, 1), (16, 15)):
-        record_id = ours(await host.announce(overdue(5, days, threshold)))["records"][0]
+        record_id = ours(await publish(overdue(5, days, threshold)))["records"][0]
     csrf = await as_user(client, "adm")
     page = await client.get("/accountability/queue", headers=HTML)
     assert page.status_code == 200
@@ -57,8 +56,7 @@ async def test_queue_approve_with_csrf_and_record_page(app):
 
 async def test_unit_officer_appeals_through_the_page(app, tmp_path):
     client = app
-    host = client.app.state.host
-    record_id = ours(await host.announce(overdue(6, 2, 1)))["records"][0]
+    record_id = ours(await publish(overdue(6, 2, 1)))["records"][0]
     csrf = await as_user(client, "nm")
     r = await client.get(f"/accountability/records/{record_id}", headers=HTML)
     assert r.status_code == 404  # not announced before approval

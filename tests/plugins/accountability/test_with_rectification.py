@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from core.events_models import EventDelivery
 from core.scheduler import PlatformScheduler
 from plugins.accountability import appeals, services
-from plugins.accountability.models import ProcessedEvent, Record, RecordHistory
+from plugins.accountability.models import Record, RecordHistory
 from plugins.rectification import common as rect_common
 from plugins.rectification import scan as rect_scan
 from plugins.rectification import workflow as rect_workflow
@@ -76,11 +77,11 @@ async def test_overdue_task_from_rectification_to_reduced_appeal(people, setting
         ("upgraded", "circulate", f"rectification.overdue:{task.id}:30")]
 
     # Scanning again announces nothing new; replaying the announced events changes nothing.
-    before = (await Record.all().count(), await RecordHistory.all().count(),
-              await ProcessedEvent.all().count())
+    taken = EventDelivery.filter(listener="accountability", status="delivered")
+    before = (await Record.all().count(), await RecordHistory.all().count(), await taken.count())
     await rect_scan.overdue_scan(today=D("2026-12-31"))
     assert (await Record.all().count(), await RecordHistory.all().count(),
-            await ProcessedEvent.all().count()) == before
+            await taken.count()) == before
 
     await services.approve(record.id)
     appeal = await appeals.submit(users["nm"], record.id, reasons="已按期整改，系统延迟登记",
@@ -106,6 +107,7 @@ async def test_second_failed_verification_from_rectification(people, settings, h
     [record] = await Record.all()
     assert (record.trigger_type, record.measure, record.trigger_detail["fail_count"]) == (
         "verification_failed", "circulate", 2)
-    keys = [e.key for e in await ProcessedEvent.all().order_by("id")]
+    keys = [d.event.key for d in await EventDelivery.filter(listener="accountability")
+            .order_by("id").select_related("event")]
     assert keys == [f"rectification.verification_failed:{task.id}:1",
                     f"rectification.verification_failed:{task.id}:2"]

@@ -154,6 +154,40 @@ async def test_publish_freezes_announces_and_replays_identical(db, host):
     assert result["changed_inputs"] == [] and result["reproduced"]
 
 
+async def test_published_event_reaches_a_listener_that_failed_by_its_retry(db, host):
+    """Before the store a listener failing at publication never heard of the ranking."""
+    from core import events as store
+    from core.events_models import EventDelivery
+
+    heard: list = []
+    down = {"now": True}
+    module = types.ModuleType("ranking_flaky")
+
+    @hookimpl
+    def kaohe_event(event):
+        if down["now"]:
+            raise ConnectionError("mail relay down")
+        heard.append(event.key)
+
+    module.kaohe_event = kaohe_event
+    host.register("ranking_flaky", module)
+    await apply(host)
+    await enter("2014", "districts", scenario_values())
+    ranking = await rankings.compute("2014", "districts", "test")
+    published = await rankings.publish(ranking.id, "test")
+    assert published.status == "final"  # the publication stands
+    row = await EventDelivery.get(listener="ranking_flaky").select_related("event")
+    assert (row.event.key, row.status) == (f"ranking.published:{ranking.id}", "failed")
+    assert "ConnectionError: mail relay down" in row.last_error
+    down["now"] = False
+    await EventDelivery.filter(id=row.id).update(next_try=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    await store.retry_due()
+    assert heard == [f"ranking.published:{ranking.id}"]
+    assert (await EventDelivery.get(id=row.id)).status == "delivered"
+    await store.retry_due()
+    assert heard == [f"ranking.published:{ranking.id}"]
+
+
 async def test_publishing_twice_and_editing_published_are_refused(db, host):
     await apply(host)
     await enter("2014", "districts", scenario_values())

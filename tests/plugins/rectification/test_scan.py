@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from core.audit import AuditEntry
+from core.events_models import EventDelivery, StoredEvent
 from core.notify_models import InboxMessage
 from plugins.rectification.models import OverdueNotice, Task
 from plugins.rectification.scan import id_ranges, overdue_scan, threshold_cutoff
@@ -57,7 +58,9 @@ async def test_thresholds_announced_once_across_repeated_scans(people, heard):
     assert keys == sorted([f"rectification.overdue:{a.id}:{t}" for t in (1, 15, 30)]
                           + [f"rectification.overdue:{b.id}:{t}" for t in (1, 15, 30)])
     assert len(keys) == len(set(keys))
-    assert await OverdueNotice.filter(announced_at=None).count() == 0
+    assert await OverdueNotice.all().count() == 6
+    assert await StoredEvent.filter(name="rectification.overdue").count() == 6
+    assert await EventDelivery.exclude(status="delivered").count() == 0
     assert (await Task.get(id=b.id)).overdue_level == 30
 
 
@@ -73,39 +76,14 @@ async def test_threshold_cutoff_counts_working_days(db):
     assert threshold_cutoff(cal, D("2026-10-08"), 2) == D("2026-09-29")
 
 
-async def test_failed_announcement_is_retried_not_lost(people, host, heard):
-    from tests.plugins.rectification import listener
+async def test_a_failing_listener_stops_no_other_and_is_retried_once(people, host, heard):
+    """Before the store a raising listener stopped the listeners after it and the whole event
+    was announced again, so the others heard it twice; now each listener takes it once."""
+    from core import events
+    from core.hookspecs import hookimpl
 
     task = await dispatched(people, severity="urgent")
-    calls = {"n": 0}
-
-    class Flaky:
-        @staticmethod
-        def kaohe_event(event):
-            calls["n"] += 1
-            if calls["n"] == 1:
-                raise RuntimeError("listener down")
-
-    from core.hookspecs import hookimpl
-
-    Flaky.kaohe_event = hookimpl(Flaky.kaohe_event)
-    host.register("flaky", Flaky)
-    first = await overdue_scan(today=D("2026-10-12"))
-    assert first["announced"] == 0
-    assert await OverdueNotice.filter(task_id=task.id, announced_at=None).count() == 1
-    second = await overdue_scan(today=D("2026-10-13"))
-    assert second["announced"] == 1
-    assert [e.key for e in listener.HEARD if e.name == "rectification.overdue"].count(
-        f"rectification.overdue:{task.id}:1") >= 1
-
-
-async def test_earlier_failures_go_out_before_todays_crossings(people, host, heard):
-    """On PostgreSQL today's crossings come back from the statement that stored them; an
-    event left over from an earlier scan still goes out first, and each exactly once."""
-    from core.hookspecs import hookimpl
-
-    a = await dispatched(people, severity="urgent")
-    b = await dispatched(people, day="2026-10-09", severity="urgent")
+    key = f"rectification.overdue:{task.id}:1"
     calls = {"n": 0}
 
     class Flaky:
@@ -116,15 +94,35 @@ async def test_earlier_failures_go_out_before_todays_crossings(people, host, hea
             if calls["n"] == 1:
                 raise RuntimeError("listener down")
 
-    host.register("flaky_order", Flaky)
-    assert (await overdue_scan(today=D("2026-10-12")))["announced"] == 0  # a's event failed
-    seen = len(heard)
-    second = await overdue_scan(today=D("2026-10-16"))
-    keys = [e.key for e in heard[seen:] if e.name == "rectification.overdue"]
-    assert keys == [f"rectification.overdue:{a.id}:1", f"rectification.overdue:{b.id}:1"]
-    assert second["announced"] == 2 and second["thresholds_crossed"][1] == 1
-    assert await OverdueNotice.filter(announced_at=None).count() == 0
-    assert (await overdue_scan(today=D("2026-10-16")))["announced"] == 0
+    class After:
+        heard: list = []
+
+        @staticmethod
+        @hookimpl
+        def kaohe_event(event):
+            After.heard.append(event.key)
+
+    host.register("flaky", Flaky)
+    host.register("after_flaky", After)
+    first = await overdue_scan(today=D("2026-10-12"))
+    assert first["announced"] == 1
+    others = [n for n in events.listeners() if n != "flaky"]  # accountability among them
+    assert first["events"]["failed"] == 1 and first["events"]["delivered"] == len(others)
+    assert first["events"]["failures"][0]["listener"] == "flaky"
+    assert After.heard == [key]  # the listener after the failing one still took it
+    row = await EventDelivery.get(listener="flaky").select_related("event")
+    assert (row.event.key, row.status, row.attempts) == (key, "failed", 1)
+    assert "RuntimeError: listener down" in row.last_error and row.next_try is not None
+
+    second = await overdue_scan(today=D("2026-10-13"))  # a scan does not retry: the job does
+    assert second["announced"] == 0 and calls["n"] == 1
+    await EventDelivery.filter(id=row.id).update(next_try=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    retried = await events.retry_due()
+    assert [(o.listener, o.key, o.delivered) for o in retried.outcomes] == [("flaky", key, True)]
+    await row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_error, row.next_try) == ("delivered", 2, "", None)
+    assert overdue_keys(heard) == [key] and After.heard == [key]  # the others: once each
+    assert (await events.retry_due()).outcomes == []
 
 
 async def test_responded_and_closed_tasks_are_not_marked(people, settings, heard):

@@ -367,11 +367,14 @@ async def test_time_is_counted_in_shanghai(people):
     assert at("2026-09-30").utcoffset() == dt.timedelta(hours=8)
 
 
-async def test_failed_listener_keeps_the_event_in_the_outbox(people, settings, host, heard):
-    """A broken listener neither undoes the verification nor loses the event."""
+async def test_failed_listener_keeps_the_event_for_its_retry(people, settings, host, heard):
+    """A broken listener neither undoes the verification nor loses the event, and the other
+    listeners take it at once and only once."""
+    import datetime as dt
+
+    from core import events
+    from core.events_models import EventDelivery, StoredEvent
     from core.hookspecs import hookimpl
-    from plugins.rectification.models import EventOutbox
-    from plugins.rectification.scan import overdue_scan
 
     class Broken:
         down = True
@@ -386,11 +389,15 @@ async def test_failed_listener_keeps_the_event_in_the_outbox(people, settings, h
     task = await responded(people, settings)
     task = await step(people, task, "verify", day="2026-10-12", passed=False, reason="不合格")
     assert task.status == "dispatched" and task.fail_count == 1
-    row = await EventOutbox.get(key=f"rectification.verification_failed:{task.id}:1")
-    assert row.announced_at is None and row.payload["reason"] == "不合格"
+    key = f"rectification.verification_failed:{task.id}:1"
+    stored = await StoredEvent.get(key=key)
+    assert stored.payload["reason"] == "不合格" and stored.source == "rectification"
+    row = await EventDelivery.get(event=stored, listener="broken")
+    assert row.status == "failed" and "listener down" in row.last_error
+    assert [e.key for e in heard if e.name == "rectification.verification_failed"] == [key]
     Broken.down = False
-    result = await overdue_scan(today=dt.date(2026, 10, 12))
-    assert result["outbox_retried"] == 1
-    assert (await EventOutbox.get(id=row.id)).announced_at is not None
-    keys = [e.key for e in heard if e.name == "rectification.verification_failed"]
-    assert keys[-1] == f"rectification.verification_failed:{task.id}:1"
+    await EventDelivery.filter(id=row.id).update(next_try=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    report = await events.retry_due()
+    assert [(o.listener, o.delivered) for o in report.outcomes] == [("broken", True)]
+    assert (await EventDelivery.get(id=row.id)).status == "delivered"
+    assert [e.key for e in heard if e.name == "rectification.verification_failed"] == [key]
