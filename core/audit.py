@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import datetime as dt
 import decimal
 import enum
@@ -304,20 +305,64 @@ def search(*, actor: str = "", action: str = "", object_type: str = "", object_i
     return qs.order_by("-id")
 
 
-async def verify(batch: int = 5000) -> tuple[int, AuditEntry | None, str]:
-    """Walk the chain; return (entries checked, first broken entry or None, why)."""
-    prev, checked, last_id = GENESIS, 0, 0
+@dataclasses.dataclass
+class Walk:
+    """What walking the chain found. `at` maps each asked position (1-based) the walk reached
+    to that entry's (id, hash); `kept` maps each asked id to the entries with an id up to it."""
+
+    checked: int = 0
+    broken: AuditEntry | None = None
+    why: str = ""
+    kind: str = ""  # "link" or "altered" when broken
+    at: dict[int, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    kept: dict[int, int] = dataclasses.field(default_factory=dict)
+
+
+async def walk(batch: int = 5000, positions: Iterable[int] = (),
+               upto_ids: Iterable[int] = ()) -> Walk:
+    """Recompute every link and hash, oldest first, stopping at the first broken entry."""
+    out, prev, last_id = Walk(), GENESIS, 0
+    wanted = set(positions)
+    bounds = sorted(set(upto_ids))
     while True:
         rows = await AuditEntry.filter(id__gt=last_id).order_by("id").limit(batch)
         if not rows:
-            return checked, None, ""
+            break
         for row in rows:
+            while bounds and row.id > bounds[0]:  # ids only grow along the chain
+                out.kept[bounds.pop(0)] = out.checked
             # Entries are written in whole seconds, so any stored fraction is an alteration.
             at = row.at.astimezone(dt.UTC).isoformat()
             if row.prev_hash != prev:
-                return checked, row, "previous link does not match (a row was removed or reordered)"
+                out.broken, out.kind = row, "link"
+                out.why = "previous link does not match (a row was removed or reordered)"
+                break
             expect = entry_hash(prev, at, row.actor, row.action, row.object_type, row.object_id,
                                 row.before, row.after, row.reason)
             if expect != row.hash:
-                return checked, row, "content does not match its hash (the row was altered)"
-            prev, checked, last_id = row.hash, checked + 1, row.id
+                out.broken, out.kind = row, "altered"
+                out.why = "content does not match its hash (the row was altered)"
+                break
+            prev, last_id = row.hash, row.id
+            out.checked += 1
+            if out.checked in wanted:
+                out.at[out.checked] = (row.id, row.hash)
+        if out.broken is not None:
+            break
+    for bound in bounds:
+        out.kept[bound] = out.checked
+    return out
+
+
+async def verify(batch: int = 5000) -> tuple[int, AuditEntry | None, str]:
+    """Walk the chain; return (entries checked, first broken entry or None, why)."""
+    found = await walk(batch)
+    return found.checked, found.broken, found.why
+
+
+async def chain_head(conn: Any) -> tuple[int, int, str]:
+    """(entries, last id, last hash) with the chain locked, so no append falls in between."""
+    await _lock_chain(conn)
+    count = await AuditEntry.all().using_db(conn).count()
+    last = await AuditEntry.all().using_db(conn).order_by("-id").only("id", "hash").first()
+    return (count, last.id, last.hash) if last else (0, 0, GENESIS)

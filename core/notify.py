@@ -163,7 +163,10 @@ async def _digest_job(ctx) -> dict[str, Any]:
 
 
 def core_jobs(settings: Settings) -> list[JobSpec]:
+    from core import audit_anchor  # its anchor goes out in the digest
+
     return [
         JobSpec("core.mail", _mail_job, MAIL_TRIGGER, "发送待发邮件（失败自动重试）"),
         JobSpec("core.digest", _digest_job, DIGEST_TRIGGER, "每日消息汇总邮件"),
+        *audit_anchor.jobs(settings),
     ]
