@@ -209,16 +209,17 @@ async def record_many(action: str, object_type: str,
                       actor: str | None = None) -> int:
     """Append one entry per (object_id, before, after), all in one transaction.
 
-    Plain rows through one prepared statement (executemany), not model instances: a job that
-    changes tens of thousands of rows records each of them without the ORM's per-object cost.
+    Plain rows, not model instances: a job that changes tens of thousands of rows records
+    each of them without the ORM's per-object cost. PostgreSQL gets them as arrays in one
+    statement per 5,000 (a round trip per row cost more than the scan that changed them);
+    SQLite, in process, through one prepared statement.
     """
     actor = (actor or current_actor())[:100]
     reason = (reason or "").replace("\x00", "\ufffd")
     rows = [(_checked(action, object_type, oid), canonical(b), canonical(a)) for oid, b, a in items]
     if not rows:
         return 0
-    fields_map = AuditEntry._meta.fields_map
-    as_json = fields_map["after"].to_db_value
+    as_json = AuditEntry._meta.fields_map["after"].to_db_value
     async with in_transaction() as conn:
         prev, at = await _head(conn), _now()
         stamp = at.isoformat()
@@ -226,16 +227,30 @@ async def record_many(action: str, object_type: str,
         for oid, before, after in rows:
             digest = entry_hash(prev, stamp, actor, action, object_type, oid, before, after,
                                 reason)
-            values.append([at, actor, action, object_type, oid, as_json(before, AuditEntry),
-                           as_json(after, AuditEntry), reason, prev, digest])
+            values.append((oid, as_json(before, AuditEntry), as_json(after, AuditEntry), prev,
+                           digest))
             prev = digest
         # Row order is chain order: ids are assigned in insert order under the chain lock.
-        pg = conn.capabilities.dialect == "postgres"
-        marks = ", ".join(f"${n}" if pg else "?" for n in range(1, 11))
-        await conn.execute_many(
-            'INSERT INTO core_audit (at, actor, action, object_type, object_id, "before", '
-            f'"after", reason, prev_hash, hash) VALUES ({marks})', values)
+        if conn.capabilities.dialect == "postgres":
+            for start in range(0, len(values), 5000):
+                chunk = values[start:start + 5000]
+                await conn.execute_query(_PG_INSERT, [at, actor, action, object_type, reason,
+                                                      *(list(c) for c in zip(*chunk, strict=True))])
+        else:
+            await conn.execute_many(
+                'INSERT INTO core_audit (at, actor, action, object_type, object_id, "before", '
+                '"after", reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                [[at, actor, action, object_type, oid, b, a, reason, p, h]
+                 for oid, b, a, p, h in values])
     return len(rows)
+
+
+# WITH ORDINALITY + ORDER BY: the rows, and so their ids, follow the arrays' (chain) order.
+_PG_INSERT = (
+    'INSERT INTO core_audit (at, actor, action, object_type, object_id, "before", "after", '
+    "reason, prev_hash, hash) SELECT $1::timestamptz, $2::text, $3::text, $4::text, t.o, "
+    "t.b::jsonb, t.a::jsonb, $5::text, t.p, t.h FROM unnest($6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS t(o, b, a, p, h, n) ORDER BY t.n")
 
 
 async def record_bulk(action: str, object_type: str, object_ids: Iterable[Any], *,
