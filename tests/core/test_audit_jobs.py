@@ -42,3 +42,21 @@ async def test_digest_records_each_message_it_took(db, settings):
                                                {"status": "digested", "digest": digest_id})
     [entry] = await _entries(digest_id)
     assert entry.after == {"status": "queued", "messages": list(held)}
+
+
+async def test_coverage_freeze_and_reopening_are_found_by_period(db):
+    from core.orgs import Period
+    from plugins.coverage import stats
+    from tests.plugins.coverage.world import build_world
+
+    await build_world()
+    result = await stats.freeze_closed_periods()
+    for code in result["frozen"]:
+        [entry] = await AuditEntry.filter(object_type="coverage_period_freeze", object_id=code)
+        assert entry.action == "coverage.period.freeze" and entry.after["organizations"] > 0
+    await Period.filter(code="2014Q2").update(status="open")
+    assert (await stats.freeze_closed_periods())["reopened"] == ["2014Q2"]
+    actions = await AuditEntry.filter(object_type="coverage_period_freeze",
+                                      object_id="2014Q2").order_by("id").values_list(
+                                          "action", flat=True)
+    assert actions == ["coverage.period.freeze", "coverage.period.unfreeze"]
