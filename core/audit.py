@@ -144,10 +144,15 @@ def snapshot(instance: Model, exclude: tuple[str, ...] = ("password_hash",)) -> 
     return canonical(data)
 
 
+# What json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":")) builds on every
+# call, built once: bulk writes hash tens of thousands of entries.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def entry_hash(prev_hash: str, at: str, actor: str, action: str, object_type: str,
                object_id: str, before: Any, after: Any, reason: str) -> str:
-    body = json.dumps([prev_hash, at, actor, action, object_type, object_id, before, after, reason],
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    body = _HASH_JSON.encode([prev_hash, at, actor, action, object_type, object_id, before,
+                              after, reason])
     return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -222,7 +222,7 @@ async def announce_rows(rows: list[Any], today: dt.date, cal: WorkCalendar,
     listeners all returned; a failing one stays unannounced for the next scan."""
     host = get_host()
     days_for = {} if days_for is None else days_for
-    done, tasks, marks = [], [], []
+    done, tasks = [], []
     for r in rows:
         deadline = _as_date(r["deadline"])
         if deadline not in days_for:
@@ -243,17 +243,13 @@ async def announce_rows(rows: list[Any], today: dt.date, cal: WorkCalendar,
             continue
         done.append(r["id"])
         tasks.append(r["task_id"])
-        marks.append((r["number"], {"overdue_announced": None},
-                      {"overdue_announced": r["threshold"]}))
     if done:
-        async with in_transaction() as conn:
-            q = _Sql(conn)
-            where, values = q.in_ids("id", 2, done)
-            await q.run(f"UPDATE rectification_overdue_notice SET announced_at = {q.p(1)} "
-                        f"WHERE {where}", now_utc(), *values)
-            # Under the task's own type and number, like every other change of the task.
-            await audit.record_many("rectification.overdue_announce", T, marks,
-                                    reason="overdue threshold announced")
+        # Delivery bookkeeping of the outbox, like the event outbox's: not a change of the
+        # task (the crossing that made the notice is in the trail under the task).
+        q = _Sql(Tortoise.get_connection("default"))
+        where, values = q.in_ids("id", 2, done)
+        await q.run(f"UPDATE rectification_overdue_notice SET announced_at = {q.p(1)} "
+                    f"WHERE {where}", now_utc(), *values)
     return tasks
 
 

@@ -155,15 +155,13 @@ async def test_scan_writes_one_entry_per_changed_task(people):
         got = {e.action: e for e in await AuditEntry.filter(
             object_type="rectification_task", object_id=task.number,
             action__startswith="rectification.overdue")}
-        assert set(got) == {"rectification.overdue_scan", "rectification.overdue_announce",
-                            "rectification.overdue_remind"}
+        assert set(got) == {"rectification.overdue_scan", "rectification.overdue_remind"}
         mark = got["rectification.overdue_scan"]
         assert mark.before == {"overdue": False, "overdue_since": None, "overdue_level": 0}
         assert mark.after == {"overdue": True, "overdue_since": "2026-10-11", "overdue_level": 1}
-        assert got["rectification.overdue_announce"].after == {"overdue_announced": 1}
         assert got["rectification.overdue_remind"].after == {"reminded_passed": "2026-10-10"}
     await overdue_scan(today=D("2026-10-12"))  # nothing changed: no new audit entry
-    assert await AuditEntry.filter(action__startswith="rectification.overdue").count() == 6
+    assert await AuditEntry.filter(action__startswith="rectification.overdue").count() == 4
     await overdue_scan(today=D("2026-10-30"))  # threshold 15: only the level moves
     mark = await AuditEntry.filter(action="rectification.overdue_scan",
                                    object_id=a.number).order_by("-id").first()
