@@ -8,9 +8,10 @@ import math
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromQuery
 from litestar.response import Template
 
-from core import audit, clock, i18n, web
+from core import audit, audit_anchor, clock, i18n, web
 from core.errors import Invalid
 from core.params import Limit, PageNo
 
@@ -160,4 +161,57 @@ async def audit_export(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.xlsx"'})
 
 
-HANDLERS = [audit_page, api_audit, audit_export]
+def _anchor_view(anchor: Any) -> dict[str, Any] | None:
+    if anchor is None:
+        return None
+    a = anchor.data
+    return {"at": audit_anchor._local(a["at"]), "count": a["count"], "head_id": a["head_id"],
+            "head_hash": a["head_hash"], "line": anchor.line}
+
+
+@get("/audit/verify", opt={"roles": ADMIN}, include_in_schema=False)
+async def verify_page(request: Request, run: FromQuery[bool] = False) -> Template:
+    """The latest anchor; with ?run=1 the whole check, each finding in the user's language."""
+    lang = web.language(request)
+    settings = request.app.state.settings
+    try:
+        path = audit_anchor.anchor_path(settings)
+    except audit_anchor.AnchorError as exc:
+        return web.page(request, "audit_verify.html", status_code=500, error=i18n.t(
+            "audit_verify.bad_file", lang, error=str(exc)), path="", latest=None, lines=[],
+            ran=False, ok=False, anchors=0)
+    import asyncio
+
+    anchors = await asyncio.to_thread(audit_anchor.read_anchors, path,
+                                      audit_anchor._key(settings))
+    valid = [a for a in anchors if not a.problem]
+    lines, ok = [], False
+    if run:
+        result = await audit_anchor.check(settings, path)
+        lines, ok = audit_anchor.describe(result, lang), result.ok
+    return web.page(request, "audit_verify.html", error="", path=str(path),
+                    latest=_anchor_view(valid[-1] if valid else None), anchors=len(anchors),
+                    lines=lines, ran=run, ok=ok)
+
+
+@get("/api/audit/verify", opt={"roles": ADMIN}, tags=["platform"])
+async def api_verify(request: Request) -> dict[str, Any]:
+    """Check the audit chain against the signed anchors kept outside the database:
+    `ok`, the state (match, missing, rewritten, none, …), entries missing, and each finding."""
+    lang = web.language(request)
+    settings = request.app.state.settings
+    try:
+        result = await audit_anchor.check(settings)
+    except audit_anchor.AnchorError as exc:
+        raise Invalid("bad_anchor_file", i18n.t("audit_verify.bad_file", lang, error=str(exc)),
+                      field="storage.audit_anchor_file") from None
+    return {"ok": result.ok, "entries_checked": result.walk.checked,
+            "broken_entry": result.walk.broken.id if result.walk.broken else None,
+            "state": result.state, "missing": result.missing,
+            "refused_anchor_lines": [a.line for a in result.bad],
+            "latest_anchor": _anchor_view(result.latest),
+            "findings": [{"level": level, "message": text}
+                         for level, text in audit_anchor.describe(result, lang)]}
+
+
+HANDLERS = [audit_page, api_audit, audit_export, verify_page, api_verify]

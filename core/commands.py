@@ -123,17 +123,26 @@ def register_core_commands(cli: click.Group) -> None:
         """The audit trail."""
 
     @audit_group.command("verify")
+    @click.option("--anchors", "anchors", default=None, type=click.Path(dir_okay=False),
+                  help="Another copy of the anchors (e.g. lines saved from the mail digest) "
+                       "instead of [storage] audit_anchor_file.")
     @click.pass_obj
-    def audit_verify(obj: Ctx) -> None:
-        """Check the hash chain; report the first broken link."""
-        from core import audit
+    def audit_verify(obj: Ctx, anchors: str | None) -> None:
+        """Check the hash chain and compare it with the signed anchors kept outside the
+        database (exit 1 on a broken chain, missing entries or a refused anchor)."""
+        from core import audit_anchor
 
         async def body(settings, host):
-            checked, broken, why = await audit.verify()
-            if broken is not None:
-                fail(f"audit chain broken at entry {broken.id} ({broken.action} "
-                     f"{broken.object_type} {broken.object_id}): {why}; {checked} entries before it are intact", 1)
-            click.echo(f"audit chain intact: {checked} entries")
+            try:
+                result = await audit_anchor.check(settings, Path(anchors) if anchors else None)
+            except audit_anchor.AnchorError as exc:
+                fail(str(exc))
+            lines = audit_anchor.describe(result, "en")
+            for level, text in lines:
+                click.echo(text if level == "ok" else f"{level}: {text}",
+                           err=level == "error")
+            if not result.ok:
+                raise SystemExit(1)
 
         run_with_db(obj, body)
 

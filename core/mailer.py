@@ -166,8 +166,9 @@ async def send_due(settings: Settings, now: dt.datetime | None = None,
             outcome["sent"].append(mail.id)
     finally:
         await conn.close()
-    if any(outcome.values()):
-        await audit.record("mail.send", "mail", "batch", after=outcome)
+    # One entry per message, so each mail's history is found under its own id.
+    await audit.record_many("mail.send", "mail", [
+        (mid, None, {"result": result}) for result, ids in outcome.items() for mid in ids])
     return outcome
 
 

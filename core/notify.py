@@ -147,11 +147,13 @@ async def build_digests(settings: Settings, now: dt.datetime | None = None) -> d
                                              count=len(rows))[:200],
                 body="\n\n".join(parts), event_key=f"digest:{day}:{addr}"[:200],
                 status="queued", next_attempt_at=now)
+            # Each message taken and the digest made of them, under their own ids.
+            await audit.record_many("mail.digest", "mail", [
+                *((i, {"status": "digest"}, {"status": "digested", "digest": digest.id})
+                  for i in ids),
+                (digest.id, None, {"status": "queued", "messages": ids})])
         made.append(digest.id)
-    result = {"digests": made, "messages": len(held)}
-    if made:
-        await audit.record("mail.digest", "mail", day, after=result)
-    return result
+    return {"digests": made, "messages": len(held)}
 
 
 async def _mail_job(ctx) -> dict[str, Any]:
@@ -163,7 +165,10 @@ async def _digest_job(ctx) -> dict[str, Any]:
 
 
 def core_jobs(settings: Settings) -> list[JobSpec]:
+    from core import audit_anchor  # its anchor goes out in the digest
+
     return [
         JobSpec("core.mail", _mail_job, MAIL_TRIGGER, "发送待发邮件（失败自动重试）"),
         JobSpec("core.digest", _digest_job, DIGEST_TRIGGER, "每日消息汇总邮件"),
+        *audit_anchor.jobs(settings),
     ]

@@ -86,6 +86,9 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True):
     reports_dir: str = "data/reports"
     max_upload_mb: int = 20
     max_upload_rows: int = 100_000
+    # Daily anchors of the audit trail (JSON lines), in a folder apart from the database and
+    # its backups: docs/deploy.md.
+    audit_anchor_file: str = "anchors/audit-anchors.jsonl"
 
 
 class PluginsSettings(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,6 +21,7 @@ from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core import audit
 from core.errors import Invalid, NotFound
 from core.orgs import OrgUnit, Period, parse_period
 from plugins.coverage.models import KINDS, PeriodFreeze
@@ -288,6 +289,8 @@ JOIN coverage_period_fact pf ON pf.organization_id = pl.organization_id
                 f"SELECT COUNT(*) AS n FROM coverage_period_fact WHERE period_code = {code}"))[0]["n"]
             await PeriodFreeze.filter(period_code=period.code).using_db(conn).update(
                 organizations=count)
+            await audit.record("coverage.period.freeze", "coverage_period_freeze", period.code,
+                               after={"as_of": period.end, "organizations": count})
     except IntegrityError:
         return False  # another process froze it first
     return True
@@ -308,6 +311,8 @@ async def freeze_closed_periods() -> dict[str, list[str]]:
                 await conn.execute_query(
                     f"DELETE FROM coverage_period_party_org WHERE period_code = {lit(code)}")
                 await PeriodFreeze.filter(period_code=code).using_db(conn).delete()
+                await audit.record("coverage.period.unfreeze", "coverage_period_freeze", code,
+                                   reason="period reopened: its figures follow the registry again")
     newly = []
     for period in await Period.filter(code__in=sorted(closed - frozen)):
         if await freeze(period):

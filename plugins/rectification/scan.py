@@ -63,10 +63,34 @@ class _Sql:
         return f"{column} IN ({', '.join(str(int(i)) for i in ids)})", []
 
 
-async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
-    """One UPDATE: every dispatched task past its deadline becomes overdue; returns their ids."""
+class Changes(dict):
+    """Task id → [number, before, after] of the columns one scan changed, for the trail."""
+
+    def note(self, row: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
+        entry = self.setdefault(row["id"], [row["number"], {}, {}])
+        for key, value in before.items():
+            entry[1].setdefault(key, value)  # the value before this scan's first change
+        entry[2].update(after)
+
+    def items_for_audit(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        return [(number, before, after) for number, before, after in self.values()]
+
+
+async def mark_overdue(conn: Any, today: dt.date, changes: Changes | None = None) -> list[int]:
+    """One UPDATE: every dispatched task past its deadline becomes overdue; returns their ids.
+
+    With `changes`, the rows are read first (same predicate, same index) so each task's
+    entry in the trail shows its old and new values.
+    """
     q = _Sql(conn)
     since = "deadline + 1" if q.pg else "date(deadline, '+1 day')"
+    if changes is not None:
+        _, old = await q.run(f"SELECT id, number, deadline, overdue_since FROM {T} "
+                             f"WHERE {NOT_OVERDUE} AND deadline < {q.p(1)}", q.d(today))
+        for r in old:
+            changes.note(r, {"overdue": False, "overdue_since": _iso(r["overdue_since"])},
+                         {"overdue": True, "overdue_since":
+                          (_as_date(r["deadline"]) + dt.timedelta(days=1)).isoformat()})
     update = (f"UPDATE {T} SET overdue = TRUE, overdue_since = {since} "
               f"WHERE {NOT_OVERDUE} AND deadline < {q.p(1)} RETURNING id")
     if q.pg:  # asyncpg returns rows only for a statement that is not a bare UPDATE
@@ -76,14 +100,16 @@ async def mark_overdue(conn: Any, today: dt.date) -> list[int]:
 
 
 async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresholds: list[int],
-                           rows_out: list[dict[str, Any]] | None = None) -> dict[int, int]:
+                           rows_out: list[dict[str, Any]] | None = None,
+                           changes: Changes | None = None) -> dict[int, int]:
     """Per threshold: one INSERT … SELECT of the crossings and one UPDATE of the level column.
 
     The levels below a threshold are listed (`overdue_level IN (…)`) rather than compared
     (`< T`) so each statement seeks the (status, overdue_level, deadline) index to the rows
     that newly crossed instead of scanning every overdue task. The INSERT returns the new
     crossings; with what their events carry they are appended to `rows_out` (on PostgreSQL
-    the UPDATE and the INSERT are one statement).
+    the UPDATE and the INSERT are one statement). With `changes`, each threshold's rows are
+    read before they are raised, for the trail.
     """
     q = _Sql(conn)
     levels = await _levels(q) | set(thresholds) | {0}
@@ -96,6 +122,11 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
             return (f"status = 'dispatched' AND overdue_level IN ({below}) "
                     f"AND deadline <= {q.p(n)}")
 
+        if changes is not None:
+            _, old = await q.run(f"SELECT id, number, overdue_level FROM {T} WHERE {where(1)}",
+                                 cutoff)
+            for r in old:
+                changes.note(r, {"overdue_level": r["overdue_level"]}, {"overdue_level": days})
         insert = (f"INSERT INTO rectification_overdue_notice (task_id, threshold, crossed_on) "
                   f"SELECT id, {days}, {q.p(1)} FROM {{source}} "
                   f"ON CONFLICT (task_id, threshold) DO NOTHING")
@@ -216,11 +247,19 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
         reminded[stage] = [r["id"] for r in rows]
         ids, values = q.in_ids("id", 1, reminded[stage])
         await q.run(f"UPDATE {T} SET {column} = deadline WHERE {ids}", *values)
+        await audit.record_many(
+            "rectification.overdue_remind", T,
+            ((r["number"], {column: None}, {column: r["deadline"].isoformat()}) for r in rows),
+            reason="unit officers reminded of the deadline")
     return told, reminded
 
 
 def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite: text
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else _as_date(value).isoformat()
 
 
 async def _tell(user: Any, stage: str, tasks: list[dict], today: dt.date,
@@ -249,43 +288,21 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
     cal = await WorkCalendar.load()
     defn = defn or await current_definition()
     async with in_transaction() as conn:
-        marked = await mark_overdue(conn, today)
+        changes = Changes()
+        marked = await mark_overdue(conn, today, changes)
         fresh: list[dict[str, Any]] = []  # this scan's crossings
-        crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds, fresh)
+        crossed = await record_crossings(conn, today, cal, defn.overdue_thresholds, fresh,
+                                         changes)
         event_ids = await announce_crossings(conn, fresh, today, cal)
-        if marked or any(crossed.values()):
-            await audit.record("rectification.overdue_scan", "rectification_task",
-                               f"scan:{today.isoformat()}",
-                               after={"marked_overdue": len(marked), "ids": id_ranges(marked),
-                                      "thresholds_crossed": crossed},
-                               reason="daily overdue scan (set-based update)")
+        # One entry per changed task, under its type and number, in the same transaction.
+        await audit.record_many("rectification.overdue_scan", T, changes.items_for_audit(),
+                                reason="daily overdue scan")
     # After the commit, so listeners see the crossings stored; a failure is retried by the
     # core.events job and makes this job's run "failed".
     delivery = await events.deliver(event_ids)
     announced = [r["task_id"] for r in fresh]
     async with in_transaction() as conn:  # one commit for all reminders (notify: savepoints)
         told, reminded = await remind(today, cal, reminder_days, conn)
-        if announced or any(reminded.values()):  # events and reminder columns, set-based
-            await audit.record("rectification.overdue_notify", "rectification_task",
-                               f"scan:{today.isoformat()}",
-                               after={"announced_task_ids": id_ranges(announced),
-                                      "reminded_task_ids": {k: id_ranges(v)
-                                                            for k, v in reminded.items()}},
-                               reason="overdue events announced, unit officers reminded")
     return {"date": today.isoformat(), "marked_overdue": len(marked),
             "thresholds_crossed": crossed, "announced": len(announced), "reminded": told,
             "events": delivery.summary()}
-
-
-def id_ranges(ids: list[int], limit: int = 2000) -> str:
-    """Compact id list for the audit trail: '3-7,12,40-41', cut at `limit` characters."""
-    parts: list[str] = []
-    for i in sorted(ids):
-        if parts and "-" in parts[-1] and int(parts[-1].split("-")[1]) == i - 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
-        elif parts and "-" not in parts[-1] and int(parts[-1]) == i - 1:
-            parts[-1] = f"{parts[-1]}-{i}"
-        else:
-            parts.append(str(i))
-    text = ",".join(parts)
-    return text if len(text) <= limit else text[:limit].rsplit(",", 1)[0] + f",… ({len(ids)} ids)"

@@ -10,7 +10,7 @@ from core.audit import AuditEntry
 from core.events_models import EventDelivery, StoredEvent
 from core.notify_models import InboxMessage
 from plugins.rectification.models import OverdueNotice, Task
-from plugins.rectification.scan import id_ranges, overdue_scan, threshold_cutoff
+from plugins.rectification.scan import overdue_scan, threshold_cutoff
 from tests.plugins.rectification.conftest import PDF, dispatched, step
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -145,27 +145,25 @@ async def test_new_deadline_clears_overdue_but_thresholds_stay_announced(people,
     assert overdue_keys(heard) == [f"rectification.overdue:{a.id}:1"]  # 1 was announced before
 
 
-async def test_scan_writes_are_audited_with_the_ids(people):
+async def test_scan_writes_one_entry_per_changed_task(people):
     a = await dispatched(people, severity="urgent")
     b = await dispatched(people, severity="urgent")
     await overdue_scan(today=D("2026-10-12"))
-    entry = await AuditEntry.filter(action="rectification.overdue_scan").first()
-    assert entry.after["marked_overdue"] == 2
-    assert entry.after["ids"] == id_ranges([a.id, b.id])
-    assert entry.after["thresholds_crossed"] == {"1": 2, "15": 0, "30": 0}
-    notify = await AuditEntry.filter(action="rectification.overdue_notify").first()
-    assert notify.after["announced_task_ids"] == id_ranges([a.id, b.id])
-    assert notify.after["reminded_task_ids"]["passed"] == id_ranges([a.id, b.id])
+    for task in (a, b):
+        got = {e.action: e for e in await AuditEntry.filter(
+            object_type="rectification_task", object_id=task.number,
+            action__startswith="rectification.overdue")}
+        assert set(got) == {"rectification.overdue_scan", "rectification.overdue_remind"}
+        mark = got["rectification.overdue_scan"]
+        assert mark.before == {"overdue": False, "overdue_since": None, "overdue_level": 0}
+        assert mark.after == {"overdue": True, "overdue_since": "2026-10-11", "overdue_level": 1}
+        assert got["rectification.overdue_remind"].after == {"reminded_passed": "2026-10-10"}
     await overdue_scan(today=D("2026-10-12"))  # nothing changed: no new audit entry
-    assert await AuditEntry.filter(action="rectification.overdue_scan").count() == 1
-    assert await AuditEntry.filter(action="rectification.overdue_notify").count() == 1
-
-
-def test_id_ranges():
-    assert id_ranges([5, 1, 2, 3, 9, 10]) == "1-3,5,9-10"
-    assert id_ranges([]) == ""
-    long = id_ranges(list(range(0, 20000, 2)), limit=50)
-    assert len(long) < 80 and long.endswith("(10000 ids)")
+    assert await AuditEntry.filter(action__startswith="rectification.overdue").count() == 4
+    await overdue_scan(today=D("2026-10-30"))  # threshold 15: only the level moves
+    mark = await AuditEntry.filter(action="rectification.overdue_scan",
+                                   object_id=a.number).order_by("-id").first()
+    assert (mark.before, mark.after) == ({"overdue_level": 1}, {"overdue_level": 15})
 
 
 async def test_reminders_before_and_after_the_deadline_once(people):
