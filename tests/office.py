@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PAGE_NUMBER = re.compile(r"第 (\d+) 页 共 (\d+) 页")
+PAGE_NUMBER = re.compile(r"第\s*(\d+)\s*页\s*共\s*(\d+)\s*页")
 
 
 def need(*tools: str) -> None:
