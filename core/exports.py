@@ -159,8 +159,11 @@ def register_cli(cli: Any) -> None:
     @click.option("--archive", is_flag=True, help="Also store the file in the report archive.")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
     @click.option("--list", "list_only", is_flag=True, help="List the exporters and exit.")
+    @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+                  help="An exporter option, e.g. record=12 for accountability-criticism.")
     @click.pass_obj
-    def export(obj: Ctx, name, period, unit, group, output, archive, lang, list_only) -> None:
+    def export(obj: Ctx, name, period, unit, group, output, archive, lang, list_only,
+               option_pairs) -> None:
         """Build a named workbook (.xlsx) or document (.docx) into a file."""
         _, host = obj.boot()
         try:
@@ -181,7 +184,14 @@ def register_cli(cli: Any) -> None:
             fail(f"-o: '{output}' must end with {extension}")
 
         async def body(settings, host_):
-            request = ExportRequest(period=period, unit=unit, group=group, lang=lang)
+            options = {}
+            for pair in option_pairs:
+                key, sep, value = pair.partition("=")
+                if not sep or not key:
+                    fail(f"--option: '{pair}' is not KEY=VALUE")
+                options[key] = value
+            request = ExportRequest(period=period, unit=unit, group=group, lang=lang,
+                                    options=options)
             try:
                 exporter, request = await prepare(name, request, None, host_)
                 data = await _build(exporter, request)

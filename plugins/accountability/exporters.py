@@ -196,9 +196,17 @@ async def _zero_rows(unit: OrgUnit | None) -> list[dict[str, Any]]:
             for u in units or ([unit] if unit else [])]
 
 
+async def _criticism(request: ExportRequest) -> bytes:
+    from plugins.accountability.criticism import build_criticism
+
+    return await build_criticism(request)
+
+
 def exporters() -> list[Exporter]:
     return [
         Exporter("accountability-ledger", "责任追究台账", build_ledger, roles=("admin", "leader")),
         Exporter("accountability-summary", "责任追究情况汇总", build_summary,
                  roles=("admin", "leader")),
+        Exporter("accountability-criticism", "通报批评", _criticism, roles=("admin", "leader"),
+                 needs_period=False, kind="document"),
     ]

@@ -18,4 +18,14 @@ async def build_ranking(request: ExportRequest) -> bytes:
 
 def exporters() -> list[Exporter]:
     return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
-                     needs_period=True)]
+                     needs_period=True),
+            Exporter("ranking-notice", "工作绩效排位通报", build_notice,
+                     roles=("admin", "leader"), kind="document")]
+
+
+async def build_notice(request: ExportRequest) -> bytes:
+    """通报: the published ranking's results, its top and bottom units and the measures."""
+    from plugins.ranking.notice import notice
+
+    book, ranking = await workbook.load(request.period, request.group, request.unit)
+    return await notice(book, ranking, request.options)
