@@ -145,6 +145,27 @@ async def office() -> Office:
     return office_from(section)
 
 
+def title_lines(title: str) -> list[str]:
+    """A long 标题 on lines of even length (GB/T 9704 7.3.1: 梯形或菱形, no lone character
+    on the last line)."""
+    def width(text: str) -> int:  # half-width characters count one, CJK two
+        return sum(1 if ord(c) < 0x2E80 else 2 for c in text)
+
+    # 20 characters fit; two are kept free for fonts whose digits are wider than half.
+    per_line = 2 * (int(TEXT_WIDTH_MM / 25.4 * 72 / TITLE_PT) - 2)
+    count = -(-width(title) // per_line)
+    target = width(title) / count
+    lines, line = [], ""
+    for char in title:
+        # Closing punctuation never starts a line (避头).
+        if (line and len(lines) < count - 1 and width(line + char) > target + 1
+                and char not in "）》」』，。、；：！？"):
+            lines.append(line)
+            line = ""
+        line += char
+    return [*lines, line]
+
+
 def cn_date(day: dt.date) -> str:
     """成文日期 in Arabic numerals, no leading zeros (GB/T 9704-2012 7.3.5.3)."""
     return f"{day.year}年{day.month}月{day.day}日"
@@ -280,7 +301,13 @@ def render(doc_: OfficialDocument, office_: Office) -> bytes:
     _rule(number, "E60012", 18)
     _para(doc)
     # 标题: 2号小标宋, centred, below one blank line.
-    _para(doc, doc_.title, font=TITLE_FONT, size=TITLE_PT, align=WD_ALIGN_PARAGRAPH.CENTER)
+    title = _para(doc, font=TITLE_FONT, size=TITLE_PT, align=WD_ALIGN_PARAGRAPH.CENTER)
+    title.paragraph_format.line_spacing = Pt(TITLE_PT * 1.5)
+    for i, line in enumerate(title_lines(doc_.title)):
+        run = title.add_run(line)
+        _font(run, TITLE_FONT, TITLE_PT)
+        if i:
+            run._r.insert(0, OxmlElement("w:br"))
     _para(doc)
     # 主送机关, then 正文 (first line indented two characters).
     recipients = doc_.recipients or office_.recipients

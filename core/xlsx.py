@@ -337,10 +337,11 @@ class WorkbookBuilder:
                   rows: Iterable[Mapping[str, Any]], subtitle: str | None = None,
                   total_row: Mapping[str, Any] | None = None,
                   row_fill: Callable[[Mapping[str, Any]], str | None] | None = None,
-                  freeze: bool = True, autofilter: bool = True, landscape: bool = True,
+                  freeze: bool = True, autofilter: bool = True, landscape: bool | None = None,
                   keys: int = 1, empty_text: str | None = None) -> Worksheet:
         """Write a titled table. `row_fill(row)` returns an RGB hex fill for a data row or None.
         `keys` leading columns are repeated on every page of a table printed in column groups.
+        `landscape=None` prints portrait when the table fits a portrait page at 100 %.
         `empty_text` (exports: "本期无记录", `no_records(lang)`) is written in a row of its own
         when there are no data rows; templates people fill in leave it None."""
         if not columns:
@@ -363,6 +364,8 @@ class WorkbookBuilder:
         for i, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = width
 
+        if landscape is None:  # portrait when the table fits it at full size: more rows a page
+            landscape = sum(column_mm(w) for w in widths) > PAGE_MM["portrait"]
         orientation = "landscape" if landscape else "portrait"
         plan = plan_print(widths, keys, [c.group or c.key for c in columns], orientation)
         self._page_setup(ws, landscape, plan.scale)

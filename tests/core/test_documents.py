@@ -15,6 +15,7 @@ from core.documents import (
     Table,
     office_from,
     render,
+    title_lines,
     validate,
 )
 from tests.office import need, pdf_pages, to_pdf
@@ -23,6 +24,14 @@ SECTION = {"issuer": "中共贵阳市委组织部", "code": "筑组",
            "number_pattern": "{code}〔{year}〕{seq}号", "signatory": "中共贵阳市委组织部",
            "recipients": "各区（市、县）委组织部", "copy_to": ["市委办公厅", "市纪委监委"],
            "printer": "中共贵阳市委组织部办公室"}
+
+
+def test_long_titles_break_evenly():
+    assert title_lines("关于对观山湖区第08社区王芳同志的通报批评") == [
+        "关于对观山湖区第08社", "区王芳同志的通报批评"]
+    assert title_lines("关于2014H1考核期区（市、县）工作绩效排位情况的通报") == [
+        "关于2014H1考核期区（市、县）", "工作绩效排位情况的通报"]
+    assert title_lines("短标题") == ["短标题"]
 
 
 def test_section_errors_name_their_key():
@@ -63,6 +72,7 @@ def test_docx_has_every_part_of_the_standard(tmp_path):
     assert "筑组〔2014〕12号" in texts
     title = next(p for p in d.paragraphs if p.text.startswith("关于"))
     assert title.runs[0].font.size.pt == 22 and title.runs[0].font.name == TITLE_FONT
+    assert title.text == "关于2014H1考核期工作\n绩效排位情况的通报"  # two even lines
     assert "各区（市、县）委组织部：" in texts  # 主送机关
     body = next(p for p in d.paragraphs if p.text == "现将排位情况通报如下。")
     assert body.runs[0].font.size.pt == 16 and body.runs[0].font.name == BODY_FONT

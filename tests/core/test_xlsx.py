@@ -85,7 +85,8 @@ def test_formats_layout_and_print_setup(write_only):
     assert ws.freeze_panes == f"A{FIRST_DATA_ROW}"
     assert ws.auto_filter.ref == f"A{HEADER_ROW}:F{FIRST_DATA_ROW + 2}"
     assert ws.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
-    assert ws.page_setup.orientation == "landscape"
+    # Six narrow columns fit a portrait page at full size; a wide table turns landscape.
+    assert ws.page_setup.orientation == "portrait"
     assert int(ws.page_setup.paperSize) == 9  # A4
     # A fixed scale (a narrow table prints at 100 %), never "fit to one page wide".
     assert not ws.sheet_properties.pageSetUpPr.fitToPage
@@ -230,6 +231,7 @@ def test_wide_table_prints_in_column_groups_repeating_the_keys(write_only):
     # 32 columns would print at a few per cent on one page: instead a legible fixed scale,
     # one page per group of ten, the unit and its code repeated on each.
     assert int(ws.page_setup.scale) >= MIN_SCALE
+    assert ws.page_setup.orientation == "landscape"
     assert not ws.sheet_properties.pageSetUpPr.fitToPage
     assert [b.id for b in ws.col_breaks.brk] == [12, 22]
     assert ws.print_title_cols == "$A:$B"
