@@ -30,6 +30,10 @@ REQUESTS = {
     "rectification-overdue": ExportRequest(period="2014"),
     "rectification-unit-summary": ExportRequest(period="2014"),
 }
+DOCUMENTS = {
+    "ranking-notice": ExportRequest(period="2014H1", group="districts"),
+    "accountability-criticism": ExportRequest(period="2014"),
+}
 # Periods with nothing in them: the export says so (and per-unit tables list the units).
 EMPTY = {"rectification-ledger": "2013", "rectification-unit-summary": "2013",
          "accountability-ledger": "2013", "accountability-summary": "2013"}
@@ -38,9 +42,11 @@ EMPTY = {"rectification-ledger": "2013", "rectification-unit-summary": "2013",
 async def test_every_export_prints_legibly_on_a4(db, settings, host, tmp_path):
     need("soffice", "pdftotext")
     await demo.build(settings, host, seed=2014)
-    known = {name for name, (_, exp) in exports.exporters(host).items()
-             if exp.kind == "workbook"}
-    assert known == set(REQUESTS), f"add a request for {known - set(REQUESTS)}"
+    known = exports.exporters(host)
+    workbooks = {name for name, (_, exp) in known.items() if exp.kind == "workbook"}
+    assert workbooks == set(REQUESTS), f"add a request for {workbooks - set(REQUESTS)}"
+    documents = {name for name, (_, exp) in known.items() if exp.kind == "document"}
+    assert documents == set(DOCUMENTS), f"add a request for {documents - set(DOCUMENTS)}"
     files = {}
     for name, request in REQUESTS.items():
         files[name] = tmp_path / f"{name}.xlsx"
@@ -49,7 +55,11 @@ async def test_every_export_prints_legibly_on_a4(db, settings, host, tmp_path):
         files[f"{name}-empty"] = tmp_path / f"{name}-empty.xlsx"
         files[f"{name}-empty"].write_bytes(await exports.build_export(
             name, ExportRequest(period=period)))
-    pdfs = to_pdf(list(files.values()), tmp_path / "pdf")
+    docs = {}
+    for name, request in DOCUMENTS.items():
+        docs[name] = tmp_path / f"{name}.docx"
+        docs[name].write_bytes(await exports.build_export(name, request))
+    pdfs = to_pdf([*files.values(), *docs.values()], tmp_path / "pdf")
 
     for name, path in files.items():
         book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
@@ -84,6 +94,23 @@ async def test_every_export_prints_legibly_on_a4(db, settings, host, tmp_path):
     # A per-unit table with nothing in it still lists the units, with zeros.
     empty_summary = "\f".join(pdf_pages(pdfs[files["accountability-summary-empty"]]))
     assert "南明区" in empty_summary and "花溪区" in empty_summary
+
+    # The official documents print on A4 with the parts of GB/T 9704 and "— N —" numbers.
+    for name, path in docs.items():
+        pages = pdf_pages(pdfs[path])
+        text = "".join(pages).replace(" ", "")
+        for part in ("中共贵阳市委组织部文件", "筑组〔", "中共贵阳市委组织部", "抄送：", "印发"):
+            assert part in text, (name, part)
+        assert [f"—{i}—" in p.replace(" ", "") for i, p in enumerate(pages, 1)] == \
+            [True] * len(pages), name
+    notice = "".join(pdf_pages(pdfs[docs["ranking-notice"]])).replace(" ", "")
+    book = openpyxl.load_workbook(io.BytesIO(files["ranking"].read_bytes()))["排位汇总"]
+    first, last = book.cell(4, 3).value, book.cell(13, 3).value  # places 1 and 10
+    assert first in notice.split("二、排名靠前的单位")[1].split("三、")[0]
+    assert last in notice.split("三、排名靠后的单位")[1].split("四、")[0]
+    assert "四、有关措施" in notice and "附件：" in notice
+    criticism = "".join(pdf_pages(pdfs[docs["accountability-criticism"]])).replace(" ", "")
+    assert "通报批评" in criticism and "扣" in criticism
 
 
 @pytest.fixture
