@@ -1,4 +1,4 @@
-"""The report archive: every workbook an exporter produced for people to download.
+"""The report archive: every workbook or document an exporter produced for people to download.
 
 Files live under settings.storage.reports_dir; the row keeps the path relative to it, the
 SHA-256 taken when the file was written, and the roles that may download it.
@@ -69,14 +69,14 @@ def sha256_of(path: Path) -> str:
 
 async def store(settings: Any, *, exporter: str, title: str, filename: str, data: bytes,
                 roles: tuple[str, ...] | list[str], period: str = "", unit: str = "",
-                group: str = "", created_by: str = "") -> ReportFile:
+                group: str = "", created_by: str = "", extension: str = ".xlsx") -> ReportFile:
     """Write the file, then its row and audit entry; a failed insert removes the file."""
     from core import audit
 
     base = reports_dir(settings)
     now = clock.now()
     rel = Path(now.strftime("%Y")) / now.strftime("%m") / (
-        f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}-{safe_filename(exporter, 60)}.xlsx")
+        f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}-{safe_filename(exporter, 60)}{extension}")
     target = base / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
@@ -188,6 +188,15 @@ async def get_visible(user: Any, report_id: int) -> ReportFile:
         raise Forbidden("forbidden", f"role '{user.role}' may not download report "
                                      f"{report_id} ({detail})")
     return report
+
+
+def media_type(report: ReportFile) -> str:
+    from core.contrib import EXPORT_KINDS
+
+    for extension, kind_type in EXPORT_KINDS.values():
+        if report.path.endswith(extension):
+            return kind_type
+    return "application/octet-stream"
 
 
 def as_dict(report: ReportFile) -> dict[str, Any]:

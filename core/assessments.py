@@ -21,7 +21,7 @@ from core import audit, clock
 from core.orgs import LEVELS, OrgUnit, Period, ensure_unit, parse_period
 from core.plugins import PluginHost
 
-CORE_KEYS = {"assessment", "units", "periods"}
+CORE_KEYS = {"assessment", "units", "periods", "documents"}
 
 
 class AssessmentDefinition(Model):
@@ -109,6 +109,10 @@ def parse(text: str, host: PluginHost) -> dict[str, Any]:
             errors.append(_path_error(exc, f"periods[{i}]"))
         except ValueError as exc:
             errors.append(f"periods[{i}].code: {exc}")
+    if "documents" in data:  # the issuing office of official documents (core.documents)
+        from core.documents import validate as validate_documents
+
+        errors.extend(validate_documents(data["documents"]))
     validators = host.per_plugin("kaohe_validate_assessment", section={}, definition=data)
     for key in data:
         if key not in CORE_KEYS and key not in host.plugins:

@@ -31,15 +31,38 @@ class ExportRequest:
     lang: str = "zh"
 
 
+# What an exporter builds: the file extension and media type of each kind.
+EXPORT_KINDS = {
+    "workbook": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "document": (".docx",
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+}
+
+
 @dataclass(frozen=True)
 class Exporter:
-    """A named workbook. `build(request)` is async and returns the .xlsx bytes."""
+    """A named workbook (kind "workbook": `build(request)` returns .xlsx bytes) or official
+    document (kind "document": .docx bytes, see core.documents). `build` is async."""
 
     name: str
     title: str
     build: Callable[[ExportRequest], Awaitable[bytes]]
     roles: tuple[str, ...] = ("admin", "leader")
     needs_period: bool = True
+    kind: str = "workbook"
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPORT_KINDS:
+            raise ValueError(f"exporter '{self.name}': kind '{self.kind}' is not one of "
+                             f"{', '.join(EXPORT_KINDS)}")
+
+    @property
+    def extension(self) -> str:
+        return EXPORT_KINDS[self.kind][0]
+
+    @property
+    def media_type(self) -> str:
+        return EXPORT_KINDS[self.kind][1]
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
 
 from core import archive, clock, exports, web
-from core.contrib import ExportRequest
+from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
 from core.params import Id, PeriodCode, Slug, UnitCode
 from core.security import current_user
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _attachment(filename: str) -> str:
@@ -45,11 +44,12 @@ async def api_exports(request: Request) -> list[dict[str, Any]]:
     """The named workbooks the caller's role may build."""
     role = current_user(request).role
     return [{"name": name, "title": exp.title, "plugin": plugin, "roles": list(exp.roles),
-             "needs_period": exp.needs_period, "download": f"/exports/{name}"}
+             "needs_period": exp.needs_period, "kind": exp.kind, "download": f"/exports/{name}"}
             for name, (plugin, exp) in exports.exporters().items() if role in exp.roles]
 
 
-@get("/exports/{name:str}", opt={"roles": ANY_ROLE}, tags=["platform"], media_type=XLSX)
+@get("/exports/{name:str}", opt={"roles": ANY_ROLE}, tags=["platform"],
+     media_type=EXPORT_KINDS["workbook"][1])  # a document exporter answers .docx
 async def export_download(request: Request, name: FromPath[str],
                           period: PeriodCode = None, unit: UnitCode = None,
                           group: Slug = None) -> Response:
@@ -57,7 +57,7 @@ async def export_download(request: Request, name: FromPath[str],
     exporter, req = await exports.prepare(name, _request(request, period, unit, group),
                                           current_user(request))
     data = await exports._build(exporter, req)
-    return Response(data, media_type=XLSX, headers={
+    return Response(data, media_type=exporter.media_type, headers={
         "Content-Disposition": _attachment(exports.default_filename(exporter, req)),
         "Cache-Control": "no-store"})
 
@@ -112,7 +112,7 @@ async def archive_download(request: Request, report_id: Id) -> File:
     """Stream an archived file after checking the caller may see it and its SHA-256."""
     report = await archive.get_visible(current_user(request), report_id)
     path = await archive.verified_path(request.app.state.settings, report, web.language(request))
-    return File(path=path, filename=report.filename, media_type=XLSX,
+    return File(path=path, filename=report.filename, media_type=archive.media_type(report),
                 headers={"Cache-Control": "no-store", "X-Content-SHA256": report.sha256})
 
 

@@ -1,10 +1,11 @@
-"""Every plugin's named workbooks (hook `kaohe_exporters`): build, check roles, archive.
+"""Every plugin's named workbooks and documents (hook `kaohe_exporters`): build, check roles,
+archive. An exporter's `kind` is "workbook" (.xlsx) or "document" (.docx); both go the same way.
 
     data = await build_export("coverage-stats", ExportRequest(period="2014"), user=user)
     report = await archive_export("coverage-stats", request, data, created_by=user.username,
                                   settings=settings)  # request.app.state / ctx.settings
 
-The CLI `kaohe export NAME --period P [--unit CODE] [--group G] -o FILE.xlsx` and the
+The CLI `kaohe export NAME --period P [--unit CODE] [--group G] -o FILE.xlsx|.docx` and the
 routes in core/export_routes.py use the same two functions.
 """
 
@@ -97,11 +98,19 @@ async def build_export(name: str, request: ExportRequest, user: Any = None,
     return await _build(exporter, request)
 
 
+# The part every file of a kind has: a workbook is not passed off as a document.
+_MAIN_PART = {"workbook": "xl/workbook.xml", "document": "word/document.xml"}
+
+
 async def _build(exporter: Exporter, request: ExportRequest) -> bytes:
     data = await exporter.build(request)
-    if not isinstance(data, bytes | bytearray) or not zipfile.is_zipfile(io.BytesIO(data)):
+    ok = isinstance(data, bytes | bytearray) and zipfile.is_zipfile(io.BytesIO(data))
+    if ok:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            ok = _MAIN_PART[exporter.kind] in z.namelist()
+    if not ok:
         raise ExportRegistryError("exporter_failed", f"exporter '{exporter.name}' did not return "
-                                  f".xlsx bytes (got {type(data).__name__})")
+                                  f"{exporter.extension} bytes (got {type(data).__name__})")
     return bytes(data)
 
 
@@ -110,7 +119,7 @@ def default_filename(exporter: Exporter, request: ExportRequest) -> str:
 
     parts = [exporter.title or exporter.name, request.period or "", request.unit or "",
              request.group or "", clock.local_now().strftime("%Y%m%d-%H%M")]
-    return safe_filename("_".join(p for p in parts if p) + ".xlsx")
+    return safe_filename("_".join(p for p in parts if p) + exporter.extension)
 
 
 async def archive_export(name: str, request: ExportRequest, data: bytes, created_by: str, *,
@@ -127,6 +136,7 @@ async def archive_export(name: str, request: ExportRequest, data: bytes, created
     return await archive.store(
         settings, exporter=name, title=title, filename=default_filename(exporter, request),
         data=data, roles=exporter.roles, period=request.period or "", unit=request.unit or "",
+        extension=exporter.extension,
         group=request.group or "", created_by=created_by)
 
 
@@ -145,13 +155,16 @@ def register_cli(cli: Any) -> None:
     @click.option("--unit", default=None, help="Org unit code.")
     @click.option("--group", default=None, help="Group of units (ranking group).")
     @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-                  help="Where to write the .xlsx file.")
+                  help="Where to write the file (.xlsx, or .docx for a document).")
     @click.option("--archive", is_flag=True, help="Also store the file in the report archive.")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
     @click.option("--list", "list_only", is_flag=True, help="List the exporters and exit.")
+    @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+                  help="An exporter option, e.g. record=12 for accountability-criticism.")
     @click.pass_obj
-    def export(obj: Ctx, name, period, unit, group, output, archive, lang, list_only) -> None:
-        """Build a named workbook into an .xlsx file."""
+    def export(obj: Ctx, name, period, unit, group, output, archive, lang, list_only,
+               option_pairs) -> None:
+        """Build a named workbook (.xlsx) or document (.docx) into a file."""
         _, host = obj.boot()
         try:
             known = exporters(host)
@@ -159,17 +172,26 @@ def register_cli(cli: Any) -> None:
             fail(exc.message)
         if list_only or not name:
             for key, (plugin, exp) in known.items():
-                click.echo(f"{key}\t{exp.title}\t{plugin}\troles: {', '.join(exp.roles)}")
+                click.echo(f"{key}\t{exp.title}\t{plugin}\t{exp.kind} ({exp.extension})\t"
+                           f"roles: {', '.join(exp.roles)}")
             if not name and not list_only:
                 fail("NAME is required (listed above)")
             return
+        extension = known[name][1].extension if name in known else ".xlsx"
         if not output:
-            fail("-o/--output FILE.xlsx is required")
-        if not output.lower().endswith(".xlsx"):
-            fail(f"-o: '{output}' must end with .xlsx")
+            fail(f"-o/--output FILE{extension} is required")
+        if not output.lower().endswith(extension):
+            fail(f"-o: '{output}' must end with {extension}")
 
         async def body(settings, host_):
-            request = ExportRequest(period=period, unit=unit, group=group, lang=lang)
+            options = {}
+            for pair in option_pairs:
+                key, sep, value = pair.partition("=")
+                if not sep or not key:
+                    fail(f"--option: '{pair}' is not KEY=VALUE")
+                options[key] = value
+            request = ExportRequest(period=period, unit=unit, group=group, lang=lang,
+                                    options=options)
             try:
                 exporter, request = await prepare(name, request, None, host_)
                 data = await _build(exporter, request)

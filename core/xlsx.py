@@ -5,6 +5,11 @@ A table sheet has a title row, a subtitle row (period and generation time), one 
 optional total row. Columns carry a kind that fixes the number format. User text is written
 so it can never become a formula. `write_only=True` streams rows for large sheets.
 
+Print: A4, every cell in one CJK font (FONT), a centred "第 &P 页 共 &N 页" footer, a fixed
+print scale of at least MIN_SCALE per cent. A table too wide for one page at that scale is
+printed in column groups (pages broken between `Column.group`s where it can), each page
+repeating the first `keys` columns; charts go below their table at full size.
+
     cols = [Column("name", "单位"), Column("rate", "组织覆盖率", kind="percent")]
     wb = WorkbookBuilder()
     ws = wb.add_table(sheet="覆盖情况", title="覆盖情况统计表", subtitle=period_subtitle("2014"),
@@ -30,6 +35,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.indexed_list import IndexedList
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core import clock
@@ -52,6 +59,23 @@ WIDTH_SAMPLE_ROWS = 500
 HEADER_ROW = 3
 FIRST_DATA_ROW = 4
 
+# 宋体 (SimSun) is on every Chinese Windows/Excel and WPS install, and it is the font offices'
+# own sheets use. LibreOffice on Linux has no font of that name and draws the Chinese from the
+# installed CJK font (Noto CJK or WenQuanYi) by glyph fallback, so text prints either way;
+# a Linux-only name (Noto Sans CJK SC) would fall back to a font without Chinese on Windows.
+# charset 134 (GB2312) tells Excel the name is a Chinese font.
+FONT = "宋体"
+FONT_CHARSET = 134
+FONT_SIZE = 11
+LINE_POINTS = 16.0  # one line of 11 pt CJK text, with the line gap CJK fonts carry
+MIN_SCALE = 70  # per cent: 11 pt prints at 7.7 pt at least
+# Printable width of A4 in millimetres, less the left and right margins (0.4 in each).
+PAGE_MM = {"landscape": 297 - 2 * 10.16, "portrait": 210 - 2 * 10.16}
+ROW_BREAK = 1048575  # a column break runs over every row
+# Printable height, less the top (0.6 in) and bottom (0.7 in) margins.
+PAGE_HEIGHT_MM = {"landscape": 210 - 33.02, "portrait": 297 - 33.02}
+DEFAULT_ROW_POINTS = 15.0
+
 _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -68,6 +92,7 @@ class Column:
     number_format: str | None = None  # overrides the kind's format
     get: Callable[[Mapping[str, Any]], Any] | None = None
     wrap: bool = False
+    group: str = ""  # columns sharing a group are printed on one page when they fit
 
     def __post_init__(self) -> None:
         if self.kind not in FORMATS:
@@ -117,6 +142,86 @@ def period_subtitle(period: str | None = None, unit: str | None = None, lang: st
         parts.append(f"{t('xlsx.unit', lang)} {unit}")
     parts.append(f"{t('xlsx.generated', lang)} {now_text()}")
     return " · ".join(parts)
+
+
+def font(**kw: Any) -> Font:
+    """The kit's font (FONT) with the given bold/size/colour."""
+    kw.setdefault("size", FONT_SIZE)
+    return Font(name=FONT, charset=FONT_CHARSET, **kw)
+
+
+def column_mm(width: float) -> float:
+    """Printed width of a column at 100 %: width w is drawn as w digits plus 5 pixels at
+    96 pixels an inch. The digit is 7 px in Excel's 宋体 but about 9 px in LibreOffice, whose
+    fallback for the Latin part is wider (measured on a printed sheet); the wider one is
+    assumed, so a plan made here fits both."""
+    return (width * 9 + 5) * 25.4 / 96
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines a wrapped text needs in a column of this width (CJK counts double)."""
+    per_line = max(1.0, width * 0.92 - 1)
+    return sum(max(1, -(-display_width(part) // int(per_line)))
+               for part in str(text).split("\n"))
+
+
+@dataclass(frozen=True)
+class PrintPlan:
+    scale: int
+    breaks: tuple[int, ...] = ()  # a page break after each of these columns (1-based)
+    first_page_cols: int = 0  # columns on the first printed page
+
+
+def plan_print(widths: Sequence[float], keys: int = 1, groups: Sequence[str] = (),
+               orientation: str = "landscape", min_scale: int = MIN_SCALE) -> PrintPlan:
+    """The largest scale (at least min_scale) that prints the columns on as few pages wide as
+    possible; pages break between groups where a whole group fits, and repeat `keys`."""
+    page = PAGE_MM[orientation]
+    mm = [column_mm(w) for w in widths]
+    total = sum(mm)
+    if total <= page:
+        return PrintPlan(100, (), len(widths))
+    if total * min_scale / 100 <= page:
+        return PrintPlan(int(page / total * 100), (), len(widths))
+    keys = min(keys, len(widths) - 1)
+    groups = list(groups) or [str(i) for i in range(len(widths))]
+
+    def split(scale: int) -> list[int] | None:
+        room = page * 100 / scale - sum(mm[:keys])
+        if room <= 0:
+            return None
+        units: list[list[int]] = []  # runs of columns of one group
+        for i in range(keys, len(widths)):
+            if units and groups[i] == groups[units[-1][-1]]:
+                units[-1].append(i)
+            else:
+                units.append([i])
+        breaks, used = [], 0.0
+        for unit in units:
+            need = sum(mm[i] for i in unit)
+            if used and used + need > room:  # the group starts a new page
+                breaks.append(unit[0])
+                used = 0.0
+            for i in unit:
+                if mm[i] > room:
+                    return None
+                if used + mm[i] > room:  # a group wider than a page: break inside it
+                    breaks.append(i)
+                    used = 0.0
+                used += mm[i]
+        return breaks
+
+    fewest = split(min_scale)
+    if fewest is None:
+        return PrintPlan(min_scale, (), len(widths))
+    best = min_scale
+    for scale in range(100, min_scale, -5):
+        found = split(scale)
+        if found is not None and len(found) == len(fewest):
+            best, fewest = scale, found
+            break
+    # Break ids are 1-based columns after which a page ends (column index i starts a page).
+    return PrintPlan(best, tuple(fewest), fewest[0] if fewest else len(widths))
 
 
 def display_width(text: str) -> int:
@@ -199,10 +304,15 @@ def shown_text(value: Any, kind: str) -> str:
 class WorkbookBuilder:
     """Builds one workbook of table sheets (and notes sheets), then `to_bytes()`."""
 
-    def __init__(self, write_only: bool = False, creator: str = "kaohe"):
+    def __init__(self, write_only: bool = False, creator: str = "kaohe", lang: str = "zh"):
         self.write_only = write_only
+        self.lang = lang
         self.wb = Workbook(write_only=write_only)
         self.wb.properties.creator = creator
+        # The workbook's default font (empty cells, new rows typed in later) is the kit's too.
+        base = font()
+        self.wb._fonts = IndexedList([base])
+        self.wb._named_styles["Normal"].font = base
         self._fresh = not write_only  # the default empty sheet is still there
         self.tables: dict[str, TableInfo] = {}
         self._proto: dict[tuple, Any] = {}
@@ -227,8 +337,13 @@ class WorkbookBuilder:
                   rows: Iterable[Mapping[str, Any]], subtitle: str | None = None,
                   total_row: Mapping[str, Any] | None = None,
                   row_fill: Callable[[Mapping[str, Any]], str | None] | None = None,
-                  freeze: bool = True, autofilter: bool = True, landscape: bool = True) -> Worksheet:
-        """Write a titled table. `row_fill(row)` returns an RGB hex fill for a data row or None."""
+                  freeze: bool = True, autofilter: bool = True, landscape: bool | None = None,
+                  keys: int = 1, empty_text: str | None = None) -> Worksheet:
+        """Write a titled table. `row_fill(row)` returns an RGB hex fill for a data row or None.
+        `keys` leading columns are repeated on every page of a table printed in column groups.
+        `landscape=None` prints portrait when the table fits a portrait page at 100 %.
+        `empty_text` (exports: "本期无记录", `no_records(lang)`) is written in a row of its own
+        when there are no data rows; templates people fill in leave it None."""
         if not columns:
             raise ValueError(f"sheet '{sheet}': a table needs at least one column")
         columns = list(columns)
@@ -244,27 +359,41 @@ class WorkbookBuilder:
             sample = list(rows_iter)
             rows_iter = iter(sample)
         extra = [total_row] if total_row else []
-        for i, col in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = (
-                col.width or self._fit_width(col, itertools.chain(sample, extra)))
+        widths = [col.width or self._fit_width(col, itertools.chain(sample, extra))
+                  for col in columns]
+        for i, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
 
-        self._page_setup(ws, landscape)
+        if landscape is None:  # portrait when the table fits it at full size: more rows a page
+            landscape = sum(column_mm(w) for w in widths) > PAGE_MM["portrait"]
+        orientation = "landscape" if landscape else "portrait"
+        plan = plan_print(widths, keys, [c.group or c.key for c in columns], orientation)
+        self._page_setup(ws, landscape, plan.scale)
         if freeze:
             ws.freeze_panes = f"A{FIRST_DATA_ROW}"
         ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+        if plan.breaks:
+            for col_index in plan.breaks:  # Break(id=n): the page ends after column n
+                ws.col_breaks.append(Break(id=col_index, max=ROW_BREAK))
+            if keys:
+                ws.print_title_cols = f"A:{get_column_letter(keys)}"
+        # The title is centred over the first printed page, not over pages of columns.
+        title_letter = get_column_letter(max(1, plan.first_page_cols))
         info = TableInfo(columns, FIRST_DATA_ROW, HEADER_ROW, index={
             c.key: i for i, c in enumerate(columns, start=1)})
         self.tables[ws.title] = info
         self._emit(ws, 1, [self._cell(ws, title, "title")])
         self._emit(ws, 2, [self._cell(ws, subtitle if subtitle is not None
                                       else period_subtitle(), "subtitle")])
+        header_lines = max(text_lines(c.header, w) for c, w in zip(columns, widths, strict=True))
+        if header_lines > 1:
+            ws.row_dimensions[HEADER_ROW].height = header_lines * LINE_POINTS
         self._emit(ws, HEADER_ROW, [self._cell(ws, c.header, "header") for c in columns])
-        if ncols > 1:
+        if ncols > 1 and title_letter != "A":
             for r in (1, 2):
-                if self.write_only:
-                    ws.merged_cells.add(f"A{r}:{last_letter}{r}")
-                else:
-                    ws.merge_cells(f"A{r}:{last_letter}{r}")
+                self._merge(ws, f"A{r}:{title_letter}{r}")
+        wrapped = [(i, c, w) for i, (c, w) in enumerate(zip(columns, widths, strict=True))
+                   if c.wrap]
         r = FIRST_DATA_ROW
         styles_by_fill: dict[str | None, list] = {}
         for row in rows_iter:
@@ -273,10 +402,20 @@ class WorkbookBuilder:
             if styles is None:
                 styles = styles_by_fill[fill] = [self._prototype(ws, "data", c, fill)._style
                                                  for c in columns]
-            self._emit(ws, r, [self._make(ws, coerce(c.value(row), c.kind), style)
-                               for c, style in zip(columns, styles, strict=True)])
+            values = [coerce(c.value(row), c.kind) for c in columns]
+            if wrapped:  # row heights are not fitted by every reader: size the row here
+                lines = max(text_lines(shown_text(values[i], c.kind), w) for i, c, w in wrapped)
+                if lines > 1:
+                    ws.row_dimensions[r].height = lines * LINE_POINTS
+            self._emit(ws, r, [self._make(ws, v, style)
+                               for v, style in zip(values, styles, strict=True)])
             r += 1
         info.last_row = r - 1
+        if r == FIRST_DATA_ROW and empty_text:
+            self._emit(ws, r, [self._cell(ws, empty_text, "empty")])
+            if ncols > 1:
+                self._merge(ws, f"A{r}:{last_letter}{r}")
+            r += 1
         if total_row:
             self._emit(ws, r, [self._cell(ws, c.value(total_row), "total", c) for c in columns])
             info.total_row = r
@@ -288,18 +427,29 @@ class WorkbookBuilder:
                   lines: Iterable[str | tuple[str, Any]]) -> Worksheet:
         """A notes sheet: a title then free lines or (label, value) pairs (data sources, rules)."""
         ws = self._new_sheet(sheet)
-        self._page_setup(ws, landscape=False)
-        ws.column_dimensions["A"].width = 24
-        ws.column_dimensions["B"].width = 80
+        label_width, text_width = 16, 60  # a portrait A4 page at 100 %
+        self._page_setup(ws, landscape=False,
+                         scale=plan_print([label_width, text_width], 0, (), "portrait").scale)
+        ws.column_dimensions["A"].width = label_width
+        ws.column_dimensions["B"].width = text_width
         self._emit(ws, 1, [self._cell(ws, title, "title")])
+        self._merge(ws, "A1:B1")
+        ws.row_dimensions[1].height = 2 * LINE_POINTS
         r = 2
         for line in lines:
             if isinstance(line, tuple):
                 label, value = line
                 cells = [self._cell(ws, label, "label"), self._cell(ws, value, "note")]
+                lines_needed = max(text_lines(str(label), label_width),
+                                   text_lines(str(value), text_width))
             else:
                 cells = [self._cell(ws, line, "note")]
+                lines_needed = text_lines(str(line), label_width + text_width)
+            # Wrapped text in a row of fixed height is cut after one line: size the row.
+            ws.row_dimensions[r].height = lines_needed * LINE_POINTS + 4
             self._emit(ws, r, cells)
+            if not isinstance(line, tuple):
+                self._merge(ws, f"A{r}:B{r}")
             r += 1
         return ws
 
@@ -313,7 +463,9 @@ class WorkbookBuilder:
     def add_bar_chart(self, ws: Worksheet, category: str, values: Sequence[str], title: str = "",
                       anchor: str | None = None, horizontal: bool = False,
                       y_title: str = "", width: float = 24, height: float = 12) -> BarChart:
-        """A bar chart of some columns of the sheet's table, one bar per data row."""
+        """A bar chart of some columns of the sheet's table, one bar per data row, placed
+        below the table (two rows down, column A) at full size unless `anchor` says where.
+        Its width is held within the printed page, so it never forces a smaller scale."""
         info = self.table(ws)
         chart = BarChart()
         chart.type = "bar" if horizontal else "col"
@@ -331,7 +483,29 @@ class WorkbookBuilder:
             chart.y_axis.numFmt = "0%"
         chart.y_axis.delete = False
         chart.x_axis.delete = False
-        ws.add_chart(chart, anchor or f"{get_column_letter(len(info.columns) + 2)}{HEADER_ROW}")
+        if anchor is not None:
+            ws.add_chart(chart, anchor)
+            return chart
+        orientation = ws.page_setup.orientation or "landscape"
+        if ws.col_breaks.brk:
+            # A table printed in column groups repeats its key columns, and a chart over them
+            # would print on every page: it gets a page (sheet) of its own instead.
+            target = self._new_sheet(f"{ws.title}·图")
+            self._page_setup(target, True)
+            self._emit(target, 1, [self._cell(target, title or ws.title, "title")])
+            scale, orientation, at = 100, "landscape", 3
+        else:
+            target, scale = ws, int(ws.page_setup.scale or 100)
+            at = (info.total_row or max(info.last_row, info.first_row)) + 2
+        page_w = PAGE_MM[orientation] * 100 / scale
+        page_h = PAGE_HEIGHT_MM[orientation] * 100 / scale
+        chart.width = min(chart.width, page_w / 10 - 1)
+        chart.height = min(chart.height, page_h / 10 - 2)
+        used = sum((target.row_dimensions[r].height or DEFAULT_ROW_POINTS) * 25.4 / 72
+                   for r in range(1, at)) % page_h
+        if target is ws and used + chart.height * 10 > page_h:
+            ws.row_breaks.append(Break(id=at - 1))  # not cut at the foot of a page
+        target.add_chart(chart, f"A{at}")
         return chart
 
     def highlight(self, ws: Worksheet, key: str, operator: str, values: Sequence[Any],
@@ -372,24 +546,42 @@ class WorkbookBuilder:
     # -- internals -------------------------------------------------------------------------
     @staticmethod
     def _fit_width(col: Column, rows: Iterable[Mapping[str, Any]]) -> float:
-        widest = max((display_width(line) for line in col.header.splitlines()), default=0)
+        header = max((display_width(line) for line in col.header.splitlines()), default=0)
+        widest = 0
         for row in rows:
             text = shown_text(coerce(col.value(row), col.kind), col.kind)
             if text:
                 widest = max(widest, max(display_width(line) for line in text.splitlines()))
-        # Header cells are bold, data gets a little air.
-        return max(MIN_WIDTH, min(MAX_WIDTH, widest + 2.5))
+        # A header much longer than its figures wraps onto two lines instead of widening the
+        # column (and the printed table) for every row.
+        if header >= 8 and header > widest * 1.5:
+            lines = 3 if header > 3 * max(widest, 5) else 2
+            header = max(widest, -(-header // lines) + 1)
+        # A little air; bold header text is a little wider than the same text in data.
+        return max(MIN_WIDTH, min(MAX_WIDTH, max(header + 2, widest + 1.5)))
 
-    @staticmethod
-    def _page_setup(ws: Worksheet, landscape: bool) -> None:
+    def _page_setup(self, ws: Worksheet, landscape: bool, scale: int = 100) -> None:
+        from core.i18n import t
+
         ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
         ws.page_setup.orientation = "landscape" if landscape else "portrait"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0  # as many pages tall as needed
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        # A fixed scale, not "fit to one page wide": fitting shrinks wide sheets to 2-3 pt.
+        ws.page_setup.scale = max(MIN_SCALE, min(100, scale))
+        ws.sheet_properties.pageSetUpPr.fitToPage = False
         ws.print_options.horizontalCentered = True
         ws.page_margins.left = ws.page_margins.right = 0.4
-        ws.page_margins.top = ws.page_margins.bottom = 0.6
+        ws.page_margins.top = 0.6
+        ws.page_margins.bottom = 0.7
+        ws.page_margins.footer = 0.3
+        ws.oddFooter.center.text = t("xlsx.footer", self.lang)
+        ws.oddFooter.center.font = f"{FONT},Regular"
+        ws.oddFooter.center.size = 9
+
+    def _merge(self, ws: Worksheet, ref: str) -> None:
+        if self.write_only:
+            ws.merged_cells.add(ref)
+        else:
+            ws.merge_cells(ref)
 
     def _emit(self, ws: Worksheet, row: int, cells: list[Cell]) -> None:
         if self.write_only:
@@ -413,22 +605,27 @@ class WorkbookBuilder:
         if proto is not None:
             return proto
         proto = Cell(ws)
+        proto.font = font()
         if role == "title":
-            proto.font = Font(bold=True, size=16)
+            proto.font = font(bold=True, size=16)
             proto.alignment = Alignment(horizontal="center", vertical="center")
         elif role == "subtitle":
-            proto.font = Font(size=10, color="595959")
+            proto.font = font(size=10, color="595959")
             proto.alignment = Alignment(horizontal="center")
         elif role == "header":
-            proto.font = Font(bold=True)
+            proto.font = font(bold=True)
             proto.fill = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
             proto.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
             proto.border = _BORDER
         elif role == "label":
-            proto.font = Font(bold=True)
-            proto.alignment = Alignment(vertical="top")
+            proto.font = font(bold=True)
+            proto.alignment = Alignment(vertical="top", wrap_text=True)
         elif role == "note":
             proto.alignment = Alignment(vertical="top", wrap_text=True)
+        elif role == "empty":
+            proto.font = font(color="595959")
+            proto.alignment = Alignment(horizontal="center", vertical="center")
+            proto.border = _BORDER
         else:  # data, total
             proto.number_format = col.fmt
             proto.border = _BORDER
@@ -437,7 +634,7 @@ class WorkbookBuilder:
                 align = "center"
             proto.alignment = Alignment(horizontal=align, vertical="center", wrap_text=col.wrap)
             if role == "total":
-                proto.font = Font(bold=True)
+                proto.font = font(bold=True)
                 proto.fill = PatternFill("solid", start_color=GREY, end_color=GREY)
             elif fill:
                 proto.fill = PatternFill("solid", start_color=fill, end_color=fill)
@@ -459,6 +656,13 @@ class WorkbookBuilder:
         cell = Cell(ws, style_array=style if self.write_only else copy(style))
         set_safe(cell, value)
         return cell
+
+
+def no_records(lang: str = "zh") -> str:
+    """The text of an export with no data rows: 本期无记录."""
+    from core.i18n import t
+
+    return t("xlsx.no_records", lang)
 
 
 def _cells_to_row(cells: list[Cell], row_idx: int):

@@ -2,7 +2,8 @@
 
 `python -m tests` — used by the README and CI. It makes sure the services and the browser
 the tests need are present (PostgreSQL started if it is installed but down, Debian's
-chromium installed with apt-get when missing and we are root), then runs pytest twice,
+chromium, LibreOffice headless and poppler installed with apt-get when missing and we are
+root), then runs pytest twice,
 at the same time, in two processes.
 Exit code 5 (no tests collected) counts as a failure.
 """
@@ -51,6 +52,24 @@ def ensure_chromium() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
 
 
+def ensure_office() -> None:
+    """LibreOffice headless (Calc and Writer) to print workbooks and documents to PDF, and
+    poppler's pdftotext/pdftoppm to read the PDF back; a CJK font for the Chinese."""
+    missing = [pkg for pkg, present in (
+        ("libreoffice-calc-nogui", Path("/usr/lib/libreoffice/program/libsclo.so").exists()),
+        ("libreoffice-writer-nogui", Path("/usr/lib/libreoffice/program/libswlo.so").exists()),
+        ("poppler-utils", shutil.which("pdftotext")),
+        ("fonts-noto-cjk", Path("/usr/share/fonts/opentype/noto").exists()),
+    ) if not present]
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print(f"installing {', '.join(missing)} for the print tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                   check=False, env=env)
+
+
 def start(backend: str, extra: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "KAOHE_TEST_DB": backend}
     return subprocess.Popen([sys.executable, "-m", "pytest", *extra], cwd=ROOT, env=env,
@@ -62,6 +81,7 @@ def main() -> int:
     extra = sys.argv[1:] or ["-q", "-p", "no:logging"]
     ensure_postgres()
     ensure_chromium()
+    ensure_office()
     logs = {b: Path(tempfile.gettempdir()) / f"kaohe-tests-{b}-{os.getpid()}.log"
             for b in ("sqlite", "postgres")}
     procs = {b: start(b, extra, logs[b]) for b in logs}

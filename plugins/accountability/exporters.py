@@ -62,7 +62,7 @@ def _stamp(request: ExportRequest, unit: OrgUnit | None, lang: str, empty: bool 
 
 
 async def build_ledger(request: ExportRequest) -> bytes:
-    from core.xlsx import Column, WorkbookBuilder
+    from core.xlsx import Column, WorkbookBuilder, no_records
 
     lang = request.lang
     unit = await _scope_unit(request)
@@ -97,10 +97,10 @@ async def build_ledger(request: ExportRequest) -> bytes:
             "appeal": _appeal_text(appeals.get(r.id), lang), "link": r.trigger_link,
             "_status": r.status,
         })
-    wb = WorkbookBuilder(write_only=False)
+    wb = WorkbookBuilder(write_only=False, lang=lang)
     title = i18n.t("accountability.export.ledger", lang)
     wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang, not rows),
-                 columns=columns, rows=rows, total_row=None,
+                 columns=columns, rows=rows, total_row=None, keys=4, empty_text=no_records(lang),
                  row_fill=lambda row: PROPOSED_FILL if row.get("_status") == "proposed" else None)
     return wb.to_bytes()
 
@@ -152,11 +152,13 @@ async def summary_rows(period: str, unit: OrgUnit | None = None) -> list[dict[st
 
 
 async def build_summary(request: ExportRequest) -> bytes:
-    from core.xlsx import Column, WorkbookBuilder
+    from core.xlsx import Column, WorkbookBuilder, no_records
 
     lang = request.lang
     unit = await _scope_unit(request)
     rows = await summary_rows(request.period or "", unit)
+    if not rows:  # a per-unit table: the units are listed with zeros
+        rows = await _zero_rows(unit)
     c = lambda key: i18n.t(f"accountability.col.{key}", lang)  # noqa: E731
     columns = [Column("unit_code", c("unit_code"), kind="text"), Column("unit", c("unit"), kind="text"),
                Column("records", c("records"), kind="int"), Column("proposed", c("proposed"), kind="int"),
@@ -176,11 +178,28 @@ async def build_summary(request: ExportRequest) -> bytes:
             values = [r[col.key] for r in rows]
             total[col.key] = (float(sum((Decimal(str(v)) for v in values), Decimal(0)))
                               if col.kind == "float" else sum(values))
-    wb = WorkbookBuilder(write_only=False)
+    wb = WorkbookBuilder(write_only=False, lang=lang)
     title = i18n.t("accountability.export.summary", lang)
     wb.add_table(sheet=title, title=title, subtitle=_stamp(request, unit, lang, empty),
-                 columns=columns, rows=rows, total_row=total)
+                 columns=columns, rows=rows, total_row=total, keys=2, empty_text=no_records(lang))
     return wb.to_bytes()
+
+
+async def _zero_rows(unit: OrgUnit | None) -> list[dict[str, Any]]:
+    """The units directly below the scope (the districts for the city), every count 0."""
+    if unit is None:
+        unit = await OrgUnit.filter(parent_id=None).order_by("sort_order", "code").first()
+    units = await OrgUnit.filter(parent_id=unit.id).order_by("sort_order", "code") if unit else []
+    keys = ("records", "proposed", "standing", "dismissed", "withdrawn", "appeals",
+            "appeals_changed", *(f"count_{m}" for m in MEASURES))
+    return [{"unit_code": u.code, "unit": u.name, "points": 0.0, **dict.fromkeys(keys, 0)}
+            for u in units or ([unit] if unit else [])]
+
+
+async def _criticism(request: ExportRequest) -> bytes:
+    from plugins.accountability.criticism import build_criticism
+
+    return await build_criticism(request)
 
 
 def exporters() -> list[Exporter]:
@@ -188,4 +207,6 @@ def exporters() -> list[Exporter]:
         Exporter("accountability-ledger", "责任追究台账", build_ledger, roles=("admin", "leader")),
         Exporter("accountability-summary", "责任追究情况汇总", build_summary,
                  roles=("admin", "leader")),
+        Exporter("accountability-criticism", "通报批评", _criticism, roles=("admin", "leader"),
+                 needs_period=False, kind="document"),
     ]

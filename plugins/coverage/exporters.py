@@ -8,7 +8,7 @@ from typing import Any
 from core import i18n
 from core.contrib import Exporter, ExportRequest
 from core.orgs import OrgUnit
-from core.xlsx import GREY, RED, Column, WorkbookBuilder, period_subtitle
+from core.xlsx import GREY, RED, Column, WorkbookBuilder, no_records, period_subtitle
 from plugins.coverage import codes, compliance, stats
 from plugins.coverage.models import InstructorAssignment, Organization
 from plugins.coverage.services import root_units, stats_table
@@ -39,7 +39,8 @@ def stats_columns(lang: str = "zh") -> list[Column]:
     for kind in KIND_ORDER:
         for name, kind_of in STAT_FIELDS:
             cols.append(Column(f"{kind}.{name}", f"{t(f'coverage.kind.{kind}', lang)}·"
-                               f"{t(f'coverage.fig.{name}', lang)}", kind=kind_of))
+                               f"{t(f'coverage.fig.{name}', lang)}", kind=kind_of,
+                               group=kind))  # printed one kind a page, unit repeated
     return cols
 
 
@@ -61,7 +62,7 @@ async def build_stats(request: ExportRequest) -> bytes:
                       item["figures"], item["depth"]) for item in table[1:]]
     total = stats_row(f"{i18n.t('common.total', lang)}（{root.name}）", root.code,
                       table[0]["figures"], 0)
-    wb = WorkbookBuilder()
+    wb = WorkbookBuilder(lang=lang)
     src = await stats.source_for(request.period)
     subtitle = period_subtitle(request.period, root.name, lang)
     if src.frozen:
@@ -69,6 +70,7 @@ async def build_stats(request: ExportRequest) -> bytes:
     ws = wb.add_table(sheet="覆盖情况" if lang == "zh" else "Coverage",
                       title="覆盖情况统计表" if lang == "zh" else "Party coverage statistics",
                       subtitle=subtitle, columns=stats_columns(lang), rows=rows, total_row=total,
+                      keys=2,
                       row_fill=lambda r: DISTRICT_FILL if r["depth"] == 1 else None)
     ws.freeze_panes = "C4"
     wb.add_notes("说明" if lang == "zh" else "Notes", "口径" if lang == "zh" else "Rules", [
@@ -115,10 +117,11 @@ async def build_should_establish(request: ExportRequest) -> bytes:
             Column("kind", "类别"), Column("formal", "正式党员", kind="int"),
             Column("probationary", "预备党员", kind="int"), Column("cover", "覆盖情况"),
             Column("instructors", "党建指导员", width=20)]
-    wb = WorkbookBuilder()
+    wb = WorkbookBuilder(lang=request.lang)
     wb.add_table(sheet="应建未建", title="应建未建清单",
                  subtitle=period_subtitle(request.period, root.name, request.lang)
-                 + f" · 共 {len(rows)} 个", columns=cols, rows=rows,
+                 + f" · 共 {len(rows)} 个", columns=cols, rows=rows, keys=4,
+                 empty_text=no_records(request.lang),
                  row_fill=lambda r: RED if r["cover"] == "未覆盖" else None)
     return wb.to_bytes()
 
@@ -135,11 +138,11 @@ async def build_compliance(request: ExportRequest) -> bytes:
     cols = [Column("username", "账号"), Column("name", "姓名"),
             Column("assigned", "负责组织", kind="int"), Column("reported", "已报送", kind="int"),
             Column("rate", "报送率", kind="percent"), Column("last", "最近报送", kind="datetime")]
-    wb = WorkbookBuilder()
+    wb = WorkbookBuilder(lang=request.lang)
     # Silent instructors (organizations assigned, nothing reported) stand out in red.
     wb.add_table(sheet="报送情况", title="指导员报送情况表",
                  subtitle=period_subtitle(request.period, None, request.lang), columns=cols,
-                 rows=data, total_row=total,
+                 rows=data, total_row=total, keys=2, empty_text=no_records(request.lang),
                  row_fill=lambda r: RED if r["assigned"] and not r["reported"]
                  else GREY if not r["assigned"] else None)
     return wb.to_bytes()

@@ -25,4 +25,14 @@ def exporters() -> list[Exporter]:
             Exporter("ranking-annual", "年度考核结果汇总表", annual_workbook.build_summary,
                      roles=("admin", "leader"), needs_period=True),
             Exporter("ranking-annual-grades", "年度考核等次名单", annual_workbook.build_grades,
-                     roles=("admin", "leader"), needs_period=True)]
+                     roles=("admin", "leader"), needs_period=True),
+            Exporter("ranking-notice", "工作绩效排位通报", build_notice,
+                     roles=("admin", "leader"), kind="document")]
+
+
+async def build_notice(request: ExportRequest) -> bytes:
+    """通报: the published ranking's results, its top and bottom units and the measures."""
+    from plugins.ranking.notice import notice
+
+    book, ranking = await workbook.load(request.period, request.group, request.unit)
+    return await notice(book, ranking, request.options)

@@ -50,7 +50,10 @@ class FileSpec:
     @property
     def filename(self) -> str:
         parts = [self.exporter, self.period, self.group, self.unit]
-        return _UNSAFE.sub("_", "_".join(p for p in parts if p)) + ".xlsx"
+        # A document exporter (通报) is attached as .docx, a workbook as .xlsx.
+        exporter = all_exporters().get(self.exporter)
+        extension = exporter.extension if exporter is not None else ".xlsx"
+        return _UNSAFE.sub("_", "_".join(p for p in parts if p)) + extension
 
 
 def plan(sub: models.Subscription, period: str, recipients: list[Recipient]

@@ -133,7 +133,7 @@ def raw_columns(book: RankingBook) -> list[Column]:
     for ind in book.scheme.indicators:
         unit = f"（{ind.unit}）" if ind.unit else ""
         cols.append(Column(f"v.{ind.key}", f"{ind.name}{unit}\n{source_label(ind.source)}",
-                           kind="float", wrap=False,
+                           kind="float", wrap=False, group=ind.aspect,
                            get=lambda r, k=ind.key: _f(r["inputs"].get(k, {}).get("v"))))
     return cols
 
@@ -150,9 +150,10 @@ def indicator_rows(book: RankingBook) -> list[dict[str, Any]]:
     return out
 
 
-INDICATOR_COLUMNS = [Column("aspect", "方面（权重）"), Column("key", "指标代码"),
-                     Column("name", "指标"), Column("unit", "计量单位"), Column("source", "来源"),
-                     Column("method", "计分方法", width=60, wrap=True),
+INDICATOR_COLUMNS = [Column("aspect", "方面（权重）", width=14, wrap=True),
+                     Column("key", "指标代码"), Column("name", "指标", width=24, wrap=True),
+                     Column("unit", "计量单位"), Column("source", "来源", width=20, wrap=True),
+                     Column("method", "计分方法", width=40, wrap=True),
                      Column("weight", "方面内权重", kind="float"),
                      Column("effective", "折合总分权重", kind="float")]
 
@@ -165,11 +166,12 @@ def write(book: RankingBook) -> bytes:
     """The workbook's bytes; A4 landscape, header rows repeated, top green, bottom red."""
     big = len(book.rows) > WRITE_ONLY_FROM
     wb = WorkbookBuilder(write_only=big)
+    # Printed pages of a wide sheet repeat the place, the unit code and the unit.
     title = f"工作绩效排位 · {book.group_name}"
     subtitle = period_subtitle(book.period, book.unit_name or None) + \
         f" · {STATUS_LABEL.get(book.status, book.status)}"
     ws = wb.add_table(sheet="排位汇总", title=title, subtitle=subtitle,
-                      columns=summary_columns(book), rows=book.rows, row_fill=_fill)
+                      columns=summary_columns(book), rows=book.rows, row_fill=_fill, keys=3)
     ranked = [r for r in book.rows if r["rank"] is not None]
     if ranked:
         info = wb.table(ws)
@@ -185,7 +187,7 @@ def write(book: RankingBook) -> bytes:
                aspect_columns(book, aspect), book.rows)
     detail(wb, "原始数据", "原始数据及来源", subtitle, raw_columns(book), book.rows)
     wb.add_table(sheet="指标体系", title="指标体系、来源与计分方法", subtitle=subtitle,
-                 columns=INDICATOR_COLUMNS, rows=indicator_rows(book))
+                 columns=INDICATOR_COLUMNS, rows=indicator_rows(book), keys=3)
     wb.add_notes("说明", "计分说明", book.notes or default_notes(book))
     return wb.to_bytes()
 
@@ -193,7 +195,16 @@ def write(book: RankingBook) -> bytes:
 def _styled_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
                   columns: list[Column], rows: Sequence[dict[str, Any]]) -> None:
     wb.add_table(sheet=sheet, title=title, subtitle=subtitle, columns=columns, rows=rows,
-                 row_fill=_fill)
+                 row_fill=_fill, keys=_keys(columns))
+
+
+def _keys(columns: list[Column]) -> int:
+    """Leading columns naming the unit (名次, 单位代码, 单位), repeated on printed pages."""
+    names = ("rank", "unit_code", "unit_name")
+    n = 0
+    while n < len(columns) and columns[n].key in names:
+        n += 1
+    return n
 
 
 def _plain_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
@@ -214,7 +225,8 @@ def _plain_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
             col = Column(col.key, col.header, col.kind, width=max(8, min(40, widest + 2)),
                          get=col.get)
         widths.append(col)
-    ws = wb.add_table(sheet=sheet, title=title, subtitle=subtitle, columns=widths, rows=[])
+    ws = wb.add_table(sheet=sheet, title=title, subtitle=subtitle, columns=widths, rows=[],
+                      keys=_keys(columns))
     # The kit streams its own prepared cells; plain values use openpyxl's converter.
     ws.__dict__.pop("_values_to_row", None)
     getters = [c.get or (lambda r, k=c.key: r.get(k)) for c in columns]

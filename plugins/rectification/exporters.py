@@ -6,8 +6,9 @@ import datetime as dt
 
 from core.contrib import Exporter, ExportRequest
 from core.i18n import t
-from core.xlsx import Column, WorkbookBuilder, period_subtitle
+from core.xlsx import Column, WorkbookBuilder, no_records, period_subtitle
 from plugins.rectification import queries
+from plugins.rectification.config import current_definition
 
 FILLS = {"overdue": "FFC7CE", "closed_late": "FFEB9C", "closed_on_time": "C6EFCE",
          "rejected": "D9D9D9"}
@@ -31,8 +32,10 @@ def _subtitle(req: ExportRequest) -> str:
     return period_subtitle(req.period, req.unit, req.lang)
 
 
-def _dress(rows: list[dict], lang: str) -> list[dict]:
+def _dress(rows: list[dict], lang: str, categories: dict[str, str]) -> list[dict]:
     for r in rows:
+        # The category's name from the assessment definition, like 来源 beside it.
+        r["category"] = categories.get(r["category"], r["category"])
         r["status_text"] = _label("status", r["status"], lang)
         r["severity_text"] = _label("severity", r["severity"], lang)
         r["source_text"] = _label("source", r["source"], lang)
@@ -54,12 +57,14 @@ LEDGER = [("number", "text"), ("title", "text"), ("source_text", "text"), ("cate
 
 
 async def build_ledger(req: ExportRequest) -> bytes:
+    categories = (await current_definition()).categories
     rows = _dress(await queries.with_days(await queries.task_rows(req.period, req.unit),
-                                         _as_of(req)), req.lang)
-    wb = WorkbookBuilder(write_only=len(rows) > 5000)
+                                         _as_of(req)), req.lang, categories)
+    wb = WorkbookBuilder(write_only=len(rows) > 5000, lang=req.lang)
     wb.add_table(sheet=t("rectification.export.ledger", req.lang),
                  title=t("rectification.export.ledger_title", req.lang), subtitle=_subtitle(req),
-                 columns=_cols(req.lang, LEDGER), rows=rows,
+                 columns=_cols(req.lang, LEDGER), rows=rows, keys=2,
+                 empty_text=no_records(req.lang),
                  row_fill=lambda r: FILLS.get(queries.state_of(r)))
     return wb.to_bytes()
 
@@ -71,12 +76,14 @@ OVERDUE = [("number", "text"), ("title", "text"), ("unit", "text"), ("responsibl
 
 async def build_overdue(req: ExportRequest) -> bytes:
     rows = await queries.task_rows(req.period, req.unit, status="dispatched", overdue=True)
-    rows = _dress(await queries.with_days(rows, _as_of(req)), req.lang)
+    rows = _dress(await queries.with_days(rows, _as_of(req)), req.lang,
+                  (await current_definition()).categories)
     rows.sort(key=lambda r: (-r["days_overdue"], r["deadline"], r["number"]))  # worst first
-    wb = WorkbookBuilder()
+    wb = WorkbookBuilder(lang=req.lang)
     wb.add_table(sheet=t("rectification.export.overdue", req.lang),
                  title=t("rectification.export.overdue_title", req.lang), subtitle=_subtitle(req),
-                 columns=_cols(req.lang, OVERDUE), rows=rows,
+                 columns=_cols(req.lang, OVERDUE), rows=rows, keys=2,
+                 empty_text=no_records(req.lang),
                  row_fill=lambda r: FILLS["overdue"] if r["overdue_level"] >= 15 else None)
     return wb.to_bytes()
 
@@ -89,9 +96,13 @@ SUMMARY = [("unit_name", "text"), ("unit_code", "text"), ("received", "int"),
 async def build_summary(req: ExportRequest) -> bytes:
     rows, total = await queries.summary_by_unit(req.period, req.unit)
     total["unit_name"] = t("rectification.total", req.lang)
-    wb = WorkbookBuilder()
+    wb = WorkbookBuilder(lang=req.lang)
+    subtitle = _subtitle(req)
+    if not total["received"]:  # every unit is still listed, with zeros
+        subtitle += " · " + no_records(req.lang)
     wb.add_table(sheet=t("rectification.export.summary", req.lang),
-                 title=t("rectification.export.summary_title", req.lang), subtitle=_subtitle(req),
+                 title=t("rectification.export.summary_title", req.lang), subtitle=subtitle,
+                 keys=2, empty_text=no_records(req.lang),
                  columns=_cols(req.lang, SUMMARY), rows=rows, total_row=total,
                  row_fill=lambda r: FILLS["overdue"] if r["overdue"] else None)
     return wb.to_bytes()

@@ -308,4 +308,4 @@ def test_export_cli(settings, tmp_path, monkeypatch):
     assert not (tmp_path / "x.xlsx").exists()
     helptext = runner.invoke(cli_mod.cli, ["--help"]).output
     line = next(ln for ln in helptext.splitlines() if ln.strip().startswith("export"))
-    assert "Build a named workbook into an .xlsx file." in line
+    assert "Build a named workbook (.xlsx) or document (.docx)" in line

@@ -11,12 +11,17 @@ from python_calamine import CalamineWorkbook
 
 from core.xlsx import (
     FIRST_DATA_ROW,
+    FONT,
     HEADER_ROW,
+    LINE_POINTS,
+    MIN_SCALE,
     RED,
     Column,
     WorkbookBuilder,
     display_width,
+    no_records,
     period_subtitle,
+    plan_print,
     safe_sheet_name,
 )
 
@@ -80,12 +85,18 @@ def test_formats_layout_and_print_setup(write_only):
     assert ws.freeze_panes == f"A{FIRST_DATA_ROW}"
     assert ws.auto_filter.ref == f"A{HEADER_ROW}:F{FIRST_DATA_ROW + 2}"
     assert ws.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
-    assert ws.page_setup.orientation == "landscape"
+    # Six narrow columns fit a portrait page at full size; a wide table turns landscape.
+    assert ws.page_setup.orientation == "portrait"
     assert int(ws.page_setup.paperSize) == 9  # A4
-    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
-    assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
+    # A fixed scale (a narrow table prints at 100 %), never "fit to one page wide".
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.scale) == 100
+    assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     assert {str(r) for r in ws.merged_cells.ranges} == {"A1:F1", "A2:F2"}
     assert ws.cell(HEADER_ROW, 1).font.b is True
+    # One named CJK font for every role: title, subtitle, header, data, total.
+    for row in (1, 2, HEADER_ROW, FIRST_DATA_ROW, FIRST_DATA_ROW + 3):
+        assert ws.cell(row, 1).font.name == FONT, row
     # Row fill: the 0.5 row and the empty-rate row are red, the 0.8387 row is not.
     fills = [ws.cell(r, 2).fill.fgColor.rgb for r in range(FIRST_DATA_ROW, FIRST_DATA_ROW + 3)]
     assert fills[1].endswith(RED) and fills[2].endswith(RED)
@@ -198,3 +209,80 @@ def test_period_subtitle():
     text = period_subtitle("2014", "南明区")
     assert text.startswith("考核期 2014 · 单位 南明区 · 生成时间 ")
     assert period_subtitle("2014", lang="en").startswith("Period 2014 · Generated ")
+
+
+# -- printing ------------------------------------------------------------------------------
+def wide_columns(groups: int = 3, per_group: int = 10) -> list[Column]:
+    cols = [Column("unit", "单位", width=22), Column("code", "代码", width=12)]
+    for g in range(groups):
+        cols += [Column(f"g{g}.{i}", f"第{g}组指标{i}", kind="int", group=f"g{g}")
+                 for i in range(per_group)]
+    return cols
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_wide_table_prints_in_column_groups_repeating_the_keys(write_only):
+    cols = wide_columns()
+    rows = [{"unit": f"单位{i}", "code": str(i), **{c.key: i for c in cols[2:]}}
+            for i in range(30)]
+    wb = WorkbookBuilder(write_only=write_only)
+    wb.add_table(sheet="宽表", title="宽表", columns=cols, rows=rows, keys=2)
+    ws = openpyxl.load_workbook(io.BytesIO(wb.to_bytes())).worksheets[0]
+    # 32 columns would print at a few per cent on one page: instead a legible fixed scale,
+    # one page per group of ten, the unit and its code repeated on each.
+    assert int(ws.page_setup.scale) >= MIN_SCALE
+    assert ws.page_setup.orientation == "landscape"
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert [b.id for b in ws.col_breaks.brk] == [12, 22]
+    assert ws.print_title_cols == "$A:$B"
+    # The title sits over the first printed page, not over all 32 columns.
+    assert "A1:L1" in {str(r) for r in ws.merged_cells.ranges}
+
+
+def test_print_plan_scales_first_then_splits():
+    assert plan_print([10] * 5) == plan_print([10] * 5, keys=2)  # fits: 100 %, no breaks
+    assert plan_print([10] * 5).scale == 100
+    # A little too wide: printed smaller on one page, not split.
+    slightly = plan_print([10] * 14)
+    assert MIN_SCALE <= slightly.scale < 100 and slightly.breaks == ()
+    # A group wider than a page is broken inside the group.
+    huge = plan_print([20] + [10] * 40, keys=1, groups=["k"] + ["one"] * 40)
+    assert huge.scale >= MIN_SCALE and len(huge.breaks) >= 2
+
+
+def test_notes_rows_are_as_tall_as_their_text():
+    wb = WorkbookBuilder()
+    long = "每个指标满分100分，按所列计分方法计分；" * 8
+    wb.add_notes("说明", "计分说明", [("计分", long), ("名次", "短"), "一行自由文字"])
+    ws = openpyxl.load_workbook(io.BytesIO(wb.to_bytes())).worksheets[0]
+    tall, short = ws.row_dimensions[2].height, ws.row_dimensions[3].height
+    # About 160 CJK characters in a column 80 wide need four lines at least.
+    assert tall >= 4 * LINE_POINTS and short < 2 * LINE_POINTS
+    assert ws.cell(2, 2).alignment.wrap_text
+    assert "A4:B4" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws.cell(2, 2).font.name == FONT and ws.cell(1, 1).font.name == FONT
+
+
+@pytest.mark.parametrize("write_only", [False, True])
+def test_empty_table_says_no_records_only_when_asked(write_only):
+    wb = WorkbookBuilder(write_only=write_only)
+    wb.add_table(sheet="a", title="空", columns=COLS, rows=[], empty_text=no_records())
+    wb.add_table(sheet="b", title="模板", columns=COLS, rows=[])
+    data = wb.to_bytes()
+    assert sheet_values(data)[FIRST_DATA_ROW - 1][0] == "本期无记录"
+    assert len(sheet_values(data, 1)) == HEADER_ROW
+    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    assert f"A{FIRST_DATA_ROW}:F{FIRST_DATA_ROW}" in {str(r) for r in ws.merged_cells.ranges}
+    assert no_records("en") == "No records for this period"
+
+
+def test_wrapped_column_rows_and_multiline_headers_are_sized():
+    cols = [Column("k", "代码"), Column("m", "计分方法\n（说明）", width=20, wrap=True)]
+    wb = WorkbookBuilder()
+    wb.add_table(sheet="s", title="t", columns=cols,
+                 rows=[{"k": "a", "m": "达标比例：实际值÷目标值×100，封顶100（越高越好）"},
+                       {"k": "b", "m": "短"}])
+    ws = openpyxl.load_workbook(io.BytesIO(wb.to_bytes())).worksheets[0]
+    assert ws.row_dimensions[HEADER_ROW].height == 2 * LINE_POINTS
+    assert ws.row_dimensions[FIRST_DATA_ROW].height >= 2 * LINE_POINTS
+    assert ws.row_dimensions[FIRST_DATA_ROW + 1].height is None
