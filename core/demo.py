@@ -22,7 +22,7 @@ from core.orgs import OrgUnit
 from core.plugins import PluginHost
 from core.settings import Settings
 
-ORDER = ["coverage", "rectification", "ranking", "accountability"]
+ORDER = ["coverage", "rectification", "satisfaction", "ranking", "accountability"]
 DEFINITION = Path(__file__).resolve().parent.parent / "assessments" / "guiyang-2014.toml"
 COMMUNITIES = 93
 GRIDS = 3270
