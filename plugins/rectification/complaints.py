@@ -18,6 +18,7 @@ from plugins.rectification.models import Task, TaskEvent
 log = logging.getLogger("kaohe.rectification")
 EVENT = "satisfaction.complaint"
 SOURCE = "survey"
+ACTOR = "satisfaction"
 
 
 async def _period(code: str, day: dt.date) -> Period | None:
@@ -32,8 +33,11 @@ async def handle(event: Any) -> Task | None:
     if event.name != EVENT:
         return None
     p = event.payload
-    # The event key is kept on the registering step: a second delivery finds it and stops.
-    if await TaskEvent.filter(action="register", data__contains={"event_key": event.key}).exists():
+    # One complaint per survey response: the registering step names the response, so a second
+    # delivery finds it and stops (an exact match: JSON containment is not
+    # available on SQLite).
+    reason = f"群众满意度测评投诉（答卷 {int(p['response_id'])}）"
+    if await TaskEvent.filter(action="register", actor=ACTOR, reason=reason).exists():
         return None
     unit = await OrgUnit.get_or_none(code=p["unit_code"])
     now = now_utc()
@@ -50,15 +54,14 @@ async def handle(event: Any) -> Task | None:
         task = await Task.create(number=f"tmp-{uuid.uuid4().hex[:24]}", period=period,
                                  source=SOURCE, category="general", title=title[:200],
                                  description=description, severity="general", unit=unit,
-                                 registered_at=now, registered_by="satisfaction")
+                                 registered_at=now, registered_by=ACTOR)
         task.number = f"ZG{local_date(now).year}-{task.id:06d}"
         await Task.filter(id=task.id).update(number=task.number)
-        await TaskEvent.create(task=task, at=now, actor="satisfaction", action="register",
-                               to_status="registered", reason="群众满意度测评投诉",
+        await TaskEvent.create(task=task, at=now, actor=ACTOR, action="register",
+                               to_status="registered", reason=reason,
                                data={"source": SOURCE, "event_key": event.key,
                                      "response_id": p.get("response_id"),
                                      "link": p.get("link", "")})
         await audit.record("rectification.register", "rectification_task", task.number,
-                           after=audit.snapshot(task), actor="satisfaction",
-                           reason="群众满意度测评投诉")
+                           after=audit.snapshot(task), actor=ACTOR, reason=reason)
     return task

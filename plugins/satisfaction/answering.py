@@ -59,8 +59,9 @@ def _unb64(text: str) -> bytes:
 
 
 def make_token(secret: str, survey: Survey, unit: OrgUnit, issued: float | None = None) -> str:
-    body = json.dumps({"s": survey.id, "u": unit.id, "t": int(issued if issued is not None
-                                                              else time.time()),
+    # Issued on the platform clock, which a demo instance may pin to another day.
+    issued = clock.now().timestamp() if issued is None else issued
+    body = json.dumps({"s": survey.id, "u": unit.id, "t": int(issued),
                        "n": secrets.token_hex(16)}, separators=(",", ":")).encode()
     return f"{_b64(body)}.{_mac(secret, 'form', body)}"
 

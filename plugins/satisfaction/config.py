@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import msgspec
@@ -71,8 +72,11 @@ class Section(msgspec.Struct, forbid_unknown_fields=True):
 
 def _path_error(err: msgspec.ValidationError) -> str:
     text, _, where = str(err).partition(" - at `$")
-    return f"satisfaction{where.rstrip('`')}: " + text.replace(
-        "Object contains unknown field", "unknown key")
+    where = where.rstrip("`")
+    unknown = re.match(r"Object contains unknown field `(.+)`", text)
+    if unknown:
+        return f"satisfaction{where}.{unknown.group(1)}: unknown key"
+    return f"satisfaction{where}: {text}"
 
 
 def parse_section(section: dict[str, Any]) -> Section:

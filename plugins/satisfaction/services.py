@@ -299,6 +299,9 @@ async def freeze(survey: Survey) -> bool:
                        after={"units": len(data), "responses": city["responses"] if city else 0,
                               "index": city["index"] if city else None})
     survey.frozen, survey.frozen_at, survey.salt = data, now, ""
+    from plugins.satisfaction.answering import forget_cache
+
+    forget_cache()  # this process stops taking answers at once (others on the closing date)
     return True
 
 
