@@ -60,4 +60,4 @@ class Response(Model):
     class Meta:
         table = "satisfaction_response"
         unique_together = (("survey", "device_hash"),)
-        indexes = (("survey", "unit"), ("survey", "address_hash", "received_at"))
+        indexes = (("survey_id", "unit_id"), ("survey_id", "address_hash", "received_at"))

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('complaint', fields.TextField(default='', unique=False)),
                 ('complaint_announced_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'satisfaction_response', 'app': 'satisfaction', 'unique_together': (('survey', 'device_hash'),), 'indexes': [Index(fields=['survey', 'unit']), Index(fields=['survey', 'address_hash', 'received_at'])], 'pk_attr': 'id', 'table_description': 'One acknowledged answer sheet, never deleted: suspicious ones carry flags'},
+            options={'table': 'satisfaction_response', 'app': 'satisfaction', 'unique_together': (('survey', 'device_hash'),), 'indexes': [Index(fields=['survey_id', 'unit_id']), Index(fields=['survey_id', 'address_hash', 'received_at'])], 'pk_attr': 'id', 'table_description': 'One acknowledged answer sheet, never deleted: suspicious ones carry flags'},
             bases=['Model'],
         ),
     ]
