@@ -3,6 +3,7 @@ a short link or QR code, posters, and the results for admins and leaders."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import i18n
+from core import clock, i18n
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.web import language, page
@@ -45,6 +46,10 @@ def choices(q: dict[str, Any], lang: str) -> list[tuple[int, str]]:
     given = q.get("labels") or []
     return [(v, given[i] if given else i18n.t(f"satisfaction.choice.{q['kind']}.{v}", lang))
             for i, v in enumerate(CHOICES[q["kind"]])]
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M")
 
 
 def _cookie(response: Any, request: Request, value: str) -> None:
@@ -154,7 +159,7 @@ async def results_page(request: Request, key: FromPath[str]) -> Template:
     flagged = await Answer.filter(survey_id=survey.id).exclude(flags="").count()
     return page(request, "satisfaction/results.html", survey=survey, rows=rows,
                 state=services.state(survey), complaints=complaints, flagged=flagged,
-                live=services.state(survey) == "open")
+                live=services.state(survey) == "open", local=_local)
 
 
 @get("/surveys/{key:str}/table", opt=READERS, include_in_schema=False)
@@ -211,7 +216,7 @@ async def response_page(request: Request, response_id: FromPath[int]) -> Templat
         labels = dict(choices(q, lang))
         items.append((q["text"], labels.get(value, value) if value is not None else ""))
     return page(request, "satisfaction/response.html", r=r, items=items,
-                flags=[f for f in r.flags.split(",") if f])
+                flags=[f for f in r.flags.split(",") if f], local=_local)
 
 
 # -- API -------------------------------------------------------------------------------------
