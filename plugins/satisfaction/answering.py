@@ -50,6 +50,11 @@ def _mac(secret: str, purpose: str, data: bytes) -> str:
     return base64.urlsafe_b64encode(hmac.new(key, data, hashlib.sha256).digest()[:18]).decode()
 
 
+def _same(given: str, expected: str) -> bool:
+    # Bytes: compare_digest refuses non-ASCII text, which a forged value may well hold.
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -67,12 +72,14 @@ def make_token(secret: str, survey: Survey, unit: OrgUnit, issued: float | None 
 
 
 def read_token(secret: str, token: str) -> dict[str, Any] | None:
-    raw, _, mac = (token or "").partition(".")
+    if not isinstance(token, str) or len(token) > 300:
+        return None
+    raw, _, mac = token.partition(".")
     try:
         body = _unb64(raw)
     except (ValueError, TypeError):
         return None
-    if len(token) > 300 or not hmac.compare_digest(mac, _mac(secret, "form", body)):
+    if not _same(mac, _mac(secret, "form", body)):
         return None
     try:
         data = json.loads(body)
@@ -90,7 +97,7 @@ def new_device(secret: str) -> str:
 
 def device_id(secret: str, cookie: str | None) -> str | None:
     ident, _, mac = (cookie or "").partition(".")
-    if len(ident) != 32 or not hmac.compare_digest(mac, _mac(secret, "device", ident.encode())):
+    if len(ident) != 32 or not _same(mac, _mac(secret, "device", ident.encode())):
         return None
     return ident
 
@@ -172,6 +179,9 @@ def parse_answers(survey: Survey, form: dict[str, Any], lang: str) -> Parsed:
                 out.errors[q["key"]] = _t(lang, "required", question=q["text"])
             continue
         if q["kind"] == "text":
+            if not isinstance(raw, str):
+                out.errors[q["key"]] = _t(lang, "bad_choice", question=q["text"])
+                continue
             if len(raw) > MAX_TEXT:
                 out.errors[q["key"]] = _t(lang, "too_long", question=q["text"], limit=MAX_TEXT)
                 continue
@@ -180,8 +190,8 @@ def parse_answers(survey: Survey, form: dict[str, Any], lang: str) -> Parsed:
                 out.complaint = raw
             continue
         try:
-            value = int(raw)
-        except (TypeError, ValueError):
+            value = int(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+        except ValueError:
             value = None
         if value not in CHOICES[q["kind"]]:
             out.errors[q["key"]] = _t(lang, "bad_choice", question=q["text"])

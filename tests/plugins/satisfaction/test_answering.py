@@ -145,3 +145,23 @@ async def test_english_on_request(app_client):
     app_client.cookies.set("lang", "en")
     r = await app_client.get("/satisfaction/s/s2013/520102001")
     assert r.status_code == 410 and "This survey closed on 2013-12-15" in r.text
+
+
+async def test_hostile_input_gets_a_4xx_never_a_crash(app_client):
+    base = "/api/satisfaction/forms/s2014/520102001"
+    token = await aged_token("s2014", "520102001")
+    for body in ({"token": "令牌.签名", "q_overall": 1, "q_safety": 1},
+                 {"token": token + "é", "q_overall": 1, "q_safety": 1},
+                 {"token": ["x"], "q_overall": 1, "q_safety": 1},
+                 {"token": token, "q_overall": {"$gt": 1}, "q_safety": [1, 2]},
+                 {"token": token, "q_overall": True, "q_safety": 1},
+                 {"token": token, "q_overall": 1, "q_safety": 1, "q_comment": {"a": 1}}):
+        r = await app_client.post(base, json=body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.text[:200])
+    app_client.cookies.set("kaohe_device", "0" * 32 + ".forged")
+    r = await app_client.get(FORM)
+    assert r.status_code == 200
+    r = await app_client.post(FORM, content=b"token=%FF%FE&q_overall=1",
+                              headers={"content-type": "application/x-www-form-urlencoded"})
+    assert 400 <= r.status_code < 500
+    assert await Response.all().count() == 0
