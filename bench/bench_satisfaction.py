@@ -92,8 +92,10 @@ class Burst:
     def __init__(self, port: int):
         self.base = f"http://127.0.0.1:{port}"
         # No cookie jar: every form is a new device, its cookie read from its own response.
+        # Connection: close, as each respondent is a new phone; it also avoids reusing a
+        # connection the server's keep-alive timeout (5 s) is closing at that moment.
         self.clients = [httpx.AsyncClient(
-            base_url=self.base, timeout=30, trust_env=False,
+            base_url=self.base, timeout=30, trust_env=False, headers={"connection": "close"},
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             transport=httpx.AsyncHTTPTransport(local_address=address(i),
                                                limits=httpx.Limits(max_connections=4)))
