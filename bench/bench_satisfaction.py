@@ -2,7 +2,7 @@
 
 (a) Burst: survey submissions offered at a fixed rate (200/s for 60 s) to `kaohe serve` on
     PostgreSQL, open loop (each submission starts on its schedule, whether or not earlier ones
-    have finished), from 1,250 loopback addresses (127.0.x.y) so that the per-address limit is
+    have finished), from 1,500 loopback addresses (127.0.x.y) so that the per-address limit is
     the production one and no address reaches it. Every form is fetched first (GET: a device
     cookie and a one-time token each), the submissions then wait out the minimum answering
     time. Baseline: GET /api/me of a logged-in admin, offered at the same rate for 10 s on the
@@ -42,7 +42,7 @@ PG_URL = os.environ.get("KAOHE_TEST_PG", "postgres://postgres@127.0.0.1:5432/tes
 RATE = float(os.environ.get("KAOHE_BENCH_SAT_RATE", "200"))
 SECONDS = float(os.environ.get("KAOHE_BENCH_SAT_SECONDS", "60"))
 BASELINE_SECONDS = 10.0
-ADDRESSES = 1250
+ADDRESSES = 1500
 RESULTS_RESPONSES = 100_000
 DAY = "2014-11-20"  # inside the Guiyang definition's 2014H2 survey
 SURVEY = "guiyang-2014h2"
@@ -66,7 +66,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def address(i: int) -> str:
-    return f"127.0.{1 + i // 250}.{1 + i % 250}"
+    return f"127.0.{1 + i // 250}.{1 + i % 250}"  # 8 answers each: under busy_address
 
 
 async def prepare(settings_path: Path) -> list[tuple[str, str]]:
