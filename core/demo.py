@@ -26,7 +26,7 @@ from core.orgs import OrgUnit, Period
 from core.plugins import PluginHost
 from core.settings import Settings
 
-ORDER = ["coverage", "rectification", "ranking", "accountability"]
+ORDER = ["coverage", "rectification", "satisfaction", "ranking", "accountability"]
 START, END = dt.date(2014, 1, 2), dt.date(2014, 12, 31)
 # The 2014 periods are open while the year runs and closed once their results are in (the
 # definition holds their final state); 2013 is closed from the start.

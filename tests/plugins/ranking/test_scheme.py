@@ -189,7 +189,8 @@ async def test_the_guiyang_demo_scheme(db, host):
     assert plugin_sources == {"plugin:coverage.org_rate", "plugin:coverage.work_rate",
                               "plugin:coverage.should_establish",
                               "plugin:rectification.on_time_rate",
-                              "plugin:accountability.deduction_points"}
+                              "plugin:accountability.deduction_points",
+                              "plugin:satisfaction.rate", "plugin:satisfaction.safety"}
     assert [g.key for g in scheme.groups] == ["districts", "communities"]
     sub = await models.Subscription.get(key="city-ranking-leaders")
     assert (sub.cron, sub.calendar, sub.exporter, sub.group, sub.origin) == (
