@@ -296,12 +296,17 @@ async def _claim(conn: Any, delivery_id: int) -> int | None:
 
 
 def _storable(result: Any) -> Any:
+    """What a listener returned, as JSON: a model as its type and id; a bare string wrapped
+    (Tortoise takes a str given to a JSON column as already encoded JSON)."""
     if result is None:
         return None
+    if hasattr(result, "_meta") and hasattr(result, "pk"):  # a Tortoise model
+        return {"model": type(result).__name__, "id": result.pk}
     try:
-        return audit.canonical(result)
+        value = audit.canonical(result)
     except (TypeError, ValueError):
         return {"repr": repr(result)[:1000]}
+    return {"text": value} if isinstance(value, str) else value
 
 
 def next_try(attempts: int, now: dt.datetime | None = None) -> dt.datetime | None:
