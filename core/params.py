@@ -60,3 +60,11 @@ def describe(problem: str, lang: str) -> str:
         if found:
             return i18n.t(key, lang, value=found.group(1) if found.groups() else "")
     return problem
+
+
+def path_text(max_length: int) -> Any:
+    """A text path parameter no longer than the column it is looked up in."""
+    return Annotated[str, Parameter(max_length=max_length)]
+
+
+UnitCodeInPath = path_text(32)

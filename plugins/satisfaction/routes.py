@@ -9,18 +9,22 @@ from typing import Any
 
 import segno
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import clock, i18n
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
+from core.params import Id, UnitCodeInPath, path_text
 from core.web import language, page
 from plugins.satisfaction import answering, services
 from plugins.satisfaction.config import CHOICES
 from plugins.satisfaction.jobs import conf_of
 from plugins.satisfaction.models import Response as Answer
 from plugins.satisfaction.models import Survey
+
+SurveyKey = path_text(40)
+ShortCode = path_text(64)
 
 PUBLIC = {"public": True}
 READERS = {"roles": ("admin", "leader")}
@@ -66,7 +70,7 @@ async def survey_css() -> Response:
 
 
 @get("/k/{code:str}", opt=PUBLIC, include_in_schema=False)
-async def short_link(request: Request, code: FromPath[str]) -> Redirect | Template:
+async def short_link(request: Request, code: ShortCode) -> Redirect | Template:
     ids = services.parse_short_code(code)
     survey = await Survey.get_or_none(id=ids[0]) if ids else None
     unit = await OrgUnit.get_or_none(id=ids[1]) if ids else None
@@ -95,7 +99,7 @@ def _message(request: Request, exc: KaoheError, survey: Survey | None = None) ->
 
 
 @get("/s/{key:str}/{unit_code:str}", opt=PUBLIC, include_in_schema=False)
-async def form_page(request: Request, key: FromPath[str], unit_code: FromPath[str]) -> Template:
+async def form_page(request: Request, key: SurveyKey, unit_code: UnitCodeInPath) -> Template:
     lang = language(request)
     secret = _secret(request)
     try:
@@ -115,7 +119,7 @@ async def form_page(request: Request, key: FromPath[str], unit_code: FromPath[st
 
 
 @post("/s/{key:str}/{unit_code:str}", opt=PUBLIC, include_in_schema=False)
-async def form_submit(request: Request, key: FromPath[str], unit_code: FromPath[str],
+async def form_submit(request: Request, key: SurveyKey, unit_code: UnitCodeInPath,
                       data: URLEncodedBody[dict[str, str]]) -> Template:
     lang = language(request)
     sub = answering.Submission(key, unit_code, data, _address(request),
@@ -152,7 +156,7 @@ async def index_page(request: Request) -> Template:
 
 
 @get("/surveys/{key:str}", opt=READERS, include_in_schema=False)
-async def results_page(request: Request, key: FromPath[str]) -> Template:
+async def results_page(request: Request, key: SurveyKey) -> Template:
     survey = await services.get_survey(key)
     rows = await services.results_with_change(survey)
     complaints = await Answer.filter(survey_id=survey.id).exclude(complaint="").count()
@@ -163,7 +167,7 @@ async def results_page(request: Request, key: FromPath[str]) -> Template:
 
 
 @get("/surveys/{key:str}/table", opt=READERS, include_in_schema=False)
-async def results_table(request: Request, key: FromPath[str]) -> Template:
+async def results_table(request: Request, key: SurveyKey) -> Template:
     """The results table alone: the page polls it while the survey collects (htmx)."""
     survey = await services.get_survey(key)
     return page(request, "satisfaction/_results_table.html", survey=survey,
@@ -183,14 +187,14 @@ async def _posters(request: Request, survey: Survey) -> list[dict[str, Any]]:
 
 
 @get("/surveys/{key:str}/posters", opt=ADMIN, include_in_schema=False)
-async def posters_page(request: Request, key: FromPath[str]) -> Template:
+async def posters_page(request: Request, key: SurveyKey) -> Template:
     survey = await services.get_survey(key)
     return page(request, "satisfaction/posters.html", survey=survey,
                 posters=await _posters(request, survey))
 
 
 @get("/surveys/{key:str}/qr/{unit_code:str}", opt=ADMIN, include_in_schema=False)
-async def qr_png(request: Request, key: FromPath[str], unit_code: FromPath[str]) -> Response:
+async def qr_png(request: Request, key: SurveyKey, unit_code: UnitCodeInPath) -> Response:
     survey = await services.get_survey(key)
     unit = next((u for u in await services.covered_units(survey) if u.code == unit_code), None)
     if unit is None:
@@ -205,7 +209,7 @@ async def qr_png(request: Request, key: FromPath[str], unit_code: FromPath[str])
 
 
 @get("/responses/{response_id:int}", opt=ADMIN, include_in_schema=False)
-async def response_page(request: Request, response_id: FromPath[int]) -> Template:
+async def response_page(request: Request, response_id: Id) -> Template:
     r = await Answer.get_or_none(id=response_id).prefetch_related("survey__period", "unit")
     if r is None:
         raise NotFound("unknown_response", f"response: no response #{response_id}")
@@ -233,13 +237,13 @@ async def api_surveys() -> list[dict[str, Any]]:
 
 
 @get("/surveys/{key:str}/results", opt=READERS)
-async def api_results(key: FromPath[str]) -> dict[str, Any]:
+async def api_results(key: SurveyKey) -> dict[str, Any]:
     survey = await services.get_survey(key)
     return {**_survey_json(survey), "units": await services.results_with_change(survey)}
 
 
 @get("/forms/{key:str}/{unit_code:str}", opt=PUBLIC)
-async def api_form(request: Request, key: FromPath[str], unit_code: FromPath[str]
+async def api_form(request: Request, key: SurveyKey, unit_code: UnitCodeInPath
                    ) -> Response:
     lang = language(request)
     secret = _secret(request)
@@ -257,7 +261,7 @@ async def api_form(request: Request, key: FromPath[str], unit_code: FromPath[str
 
 
 @post("/forms/{key:str}/{unit_code:str}", opt=PUBLIC, status_code=201)
-async def api_submit(request: Request, key: FromPath[str], unit_code: FromPath[str],
+async def api_submit(request: Request, key: SurveyKey, unit_code: UnitCodeInPath,
                      data: JSONBody[dict[str, Any]]) -> Response:
     """Answers as {"token": ..., "q_KEY": value, "c_KEY": true for a complaint}."""
     form = {k: (str(v) if isinstance(v, int | bool) and not k.startswith("c_") else

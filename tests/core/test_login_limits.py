@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from core.audit import AuditEntry
-from tests.conftest import make_user
+from tests.conftest import BACKEND, make_user
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# The SQLite and PostgreSQL runs go at once: each flushes a Redis database of its own.
+REDIS_URL = f"redis://127.0.0.1:6379/{15 if BACKEND == 'sqlite' else 14}"
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -29,6 +29,10 @@ REQUESTS = {
     "rectification-ledger": ExportRequest(period="2014"),
     "rectification-overdue": ExportRequest(period="2014"),
     "rectification-unit-summary": ExportRequest(period="2014"),
+    "ranking-annual": ExportRequest(period="2014", group="districts"),
+    "ranking-annual-grades": ExportRequest(period="2014", group="districts"),
+    "satisfaction-results": ExportRequest(period="2013"),
+    "satisfaction-answers": ExportRequest(period="2013"),
 }
 DOCUMENTS = {
     "ranking-notice": ExportRequest(period="2014H1", group="districts"),

@@ -312,7 +312,7 @@ async def test_self_assessment_bad_input(db, host, spring):
         (("2014Q1", "520102", "cases", "3", "说明"), "indicator", "not marked self-assessed"),
         (("2014", "520102", "sat", "80", "说明"), "period", "no self-assessment window"),
         (("2014Q1", "520103", "sat", "80", "说明"), "unit", "only your own unit"),
-        (("2014Q1", "520102", "sat", "abc", "说明"), "value", "not a number"),
+        (("2014Q1", "520102", "sat", "abc", "说明"), "value", "应为数字"),
         (("2014Q1", "520102", "sat", "80", "  "), "explanation", "explain"),
     ]
     for args, field, text in cases:
