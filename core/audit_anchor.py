@@ -30,11 +30,10 @@ from tortoise.transactions import in_transaction
 
 from core import audit, clock, i18n
 from core.contrib import JobSpec
-from core.settings import Settings
+from core.settings import DEFAULT_SECRETS, Settings
 
 VERSION = 1
 LABEL = b"kaohe.audit.anchor.v1"
-DEFAULT_SECRET = "dev-secret-change-me"
 TRIGGER = "50 7 * * *"  # ten minutes before the 08:00 digest, which then carries it
 SIGNED = ("v", "at", "count", "head_id", "head_hash", "key_id")
 MAX_LINE = 4096  # an anchor is about 250 bytes; anything far longer is not one
@@ -223,7 +222,7 @@ async def check(settings: Settings, path: Path | None = None) -> Check:
                              upto_ids=[a.data["head_id"] for a in valid])
     out = Check(found, str(path), latest=valid[-1] if valid else None,
                 bad=[a for a in anchors if a.problem],
-                default_key=settings.app.secret_key == DEFAULT_SECRET)
+                default_key=settings.app.secret_key in DEFAULT_SECRETS)
     if not valid:
         out.recorded = await audit.AuditEntry.filter(action="audit.anchor").count()
         out.state = "file_missing" if out.recorded and not anchors else "none"

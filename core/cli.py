@@ -14,7 +14,14 @@ from core import db
 from core.assessments import DefinitionError
 from core.boot import boot
 from core.plugins import PluginError, PluginHost
-from core.settings import DEFAULT_FILE, Settings, SettingsError, database_option, find_settings_file
+from core.settings import (
+    DEFAULT_FILE,
+    DEFAULT_SECRETS,
+    Settings,
+    SettingsError,
+    database_option,
+    find_settings_file,
+)
 
 EXPECTED = (SettingsError, PluginError, db.DatabaseError)
 
@@ -199,9 +206,6 @@ def check_config(obj: Ctx) -> None:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"settings OK ({settings.source or 'defaults'}); plugins: {', '.join(host.plugins)}; "
                f"{len(jobs)} jobs")
-
-
-DEFAULT_SECRETS = ("change-me-in-production", "dev-secret-change-me")
 
 
 def settings_warnings(settings: Settings) -> list[str]:

@@ -21,6 +21,11 @@ class SettingsError(Exception):
     """A settings problem, reported as one line naming the key."""
 
 
+# Secret keys that ship with kaohe (the struct's default, the committed settings.toml's):
+# an instance still using one is warned about (check-config, the audit check page).
+DEFAULT_SECRETS = ("dev-secret-change-me", "change-me-in-production")
+
+
 class AppSettings(msgspec.Struct, forbid_unknown_fields=True):
     name: str = "kaohe"
     secret_key: str = "dev-secret-change-me"
