@@ -2,15 +2,15 @@
 listening plugin on its own, retried with back-off, never delivered twice to one listener.
 
 A plugin announces inside its own transaction (`announce`, or `announce_many` for a
-set-based batch); the event and one delivery row per listener commit or roll back with the
-change. After the commit the announcer calls `deliver(ids)`. Each delivery runs in its own
-transaction: the delivery row is claimed (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so a second
-deliverer passes it by; SQLite: writers are serialized), the listener's `kaohe_event` runs,
-and the row is marked delivered in that same transaction, so the listener's writes and the
-mark commit together or not at all. A listener that raises (or overruns the time limit) rolls
-back its own writes only; the row records the error and the next try, and the `core.events`
-job retries it. A scheduled job whose deliveries failed is recorded as failed (see
-`watching`).
+set-based batch); the event and one delivery row per plugin that takes its name
+(`kaohe_event_names`) commit or roll back with the change. After the commit the announcer
+calls `deliver(ids)`. A listener's deliveries run in batches, one transaction each: the rows
+are claimed (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so a second deliverer passes them by;
+SQLite: writers are serialized), each event runs in a savepoint, and its row is marked in the
+same transaction, so the listener's writes and the mark commit together or not at all. An
+event whose listener raises (or overruns the time limit) rolls back to its savepoint: its row
+records the error and the next try, the rest of the batch goes on, and the `core.events` job
+retries it. A scheduled job whose deliveries failed is recorded as failed (see `watching`).
 """
 
 from __future__ import annotations
@@ -52,12 +52,35 @@ class EventError(ValueError):
 
 # -- announcing --------------------------------------------------------------------------
 
-def listeners(host: Any = None) -> list[str]:
-    """The plugins implementing kaohe_event, in registration order."""
+def listeners(host: Any = None, name: str | None = None) -> list[str]:
+    """The plugins implementing kaohe_event, in registration order; with `name`, only those
+    that take an event of that name (see `takes`)."""
     from core.plugins import get_host
 
     host = host or get_host()
-    return [impl.plugin_name for impl in reversed(host.pm.hook.kaohe_event.get_hookimpls())]
+    every = [impl.plugin_name for impl in reversed(host.pm.hook.kaohe_event.get_hookimpls())]
+    if name is None:
+        return every
+    wanted = takes(host)
+    return [p for p in every if _matches(wanted.get(p), name)]
+
+
+def takes(host: Any) -> dict[str, tuple[str, ...]]:
+    """Per plugin, the event names it declared with kaohe_event_names (absent: every event)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for impl in host.pm.hook.kaohe_event_names.get_hookimpls():
+        names = impl.function() or ()
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise EventError(f"plugin {impl.plugin_name}: kaohe_event_names must return a list "
+                             f"of event names")
+        out[impl.plugin_name] = tuple(names)
+    return out
+
+
+def _matches(names: tuple[str, ...] | None, name: str) -> bool:
+    if names is None:
+        return True
+    return any(n == name or (n.endswith(".*") and name.startswith(n[:-1])) for n in names)
 
 
 def _source(name: str) -> str:
@@ -96,7 +119,7 @@ async def announce_many(name: str, items: Iterable[tuple[str, dict[str, Any]]], 
     if not rows:
         return []
     at = occurred_at or clock.now()
-    names = listeners(host)
+    names = listeners(host, name)  # no delivery rows for plugins that do not take it
     conn = using_db or Tortoise.get_connection("default")
     async with conn._in_transaction() as tx:  # a savepoint inside the caller's transaction
         if tx.capabilities.dialect == "postgres":
@@ -229,10 +252,14 @@ async def deliver(event_ids: Iterable[int] | None = None, *, host: Any = None,
             if not rows:
                 break
             last = rows[-1].id
-            for row in sorted(rows, key=lambda r: (r.event_id, order.get(r.listener, 0))):
-                outcome = await _deliver_one(row, impls[row.listener])
-                if outcome is not None:
-                    report.outcomes.append(outcome)
+            # One transaction per listener and batch, a savepoint per event: a failing event
+            # rolls back its own writes only, and the batch costs one commit, not one each.
+            by_listener: dict[str, list[EventDelivery]] = {}
+            for row in rows:
+                by_listener.setdefault(row.listener, []).append(row)
+            for listener in sorted(by_listener, key=lambda n: order.get(n, 0)):
+                batch = sorted(by_listener[listener], key=lambda r: r.event_id)
+                report.outcomes.extend(await _deliver_batch(batch, impls[listener]))
     return _noted(report)
 
 
@@ -248,51 +275,50 @@ def _event(row: StoredEvent) -> DomainEvent:
                        occurred_at=row.occurred_at)
 
 
-class _Lost(Exception):
-    """Another deliverer took the row first."""
-
-
-async def _deliver_one(row: EventDelivery, impl: Any) -> Outcome | None:
-    event = _event(row.event)
-    attempts = row.attempts + 1
-    try:
-        async with in_transaction() as conn:
-            claimed = await _claim(conn, row.id)
-            if claimed is None:
-                raise _Lost
-            attempts = claimed + 1
-            result = impl.function(event=event)
-            if inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, LISTENER_TIMEOUT)
-            stored = _storable(result)
+async def _deliver_batch(rows: list[EventDelivery], impl: Any) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    async with in_transaction() as conn:
+        claimed = await _claim(conn, [r.id for r in rows])
+        for row in rows:
+            if row.id not in claimed:  # delivered meanwhile, or another deliverer holds it
+                continue
+            event = _event(row.event)
+            attempts = claimed[row.id] + 1
+            try:
+                async with conn._in_transaction():  # a savepoint
+                    result = impl.function(event=event)
+                    if inspect.isawaitable(result):
+                        result = await asyncio.wait_for(result, LISTENER_TIMEOUT)
+                    stored = _storable(result)
+            except Exception as exc:  # one event's failure never reaches the others
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.exception("event %s to plugin %s failed (attempt %d)", event.key,
+                              row.listener, attempts)
+                await EventDelivery.filter(id=row.id).using_db(conn).update(
+                    status="failed", attempts=attempts, last_error=error,
+                    next_try=next_try(attempts))
+                outcomes.append(Outcome(row.listener, event.key, event.name, False, error=error))
+                continue
             await EventDelivery.filter(id=row.id).using_db(conn).update(
                 status="delivered", attempts=attempts, delivered_at=clock.now(), result=stored,
                 last_error="", next_try=None)
-    except _Lost:
-        return None
-    except Exception as exc:  # one listener's failure never reaches the others
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        log.exception("event %s to plugin %s failed (attempt %d)", event.key, row.listener,
-                      attempts)
-        await EventDelivery.filter(id=row.id).exclude(status="delivered").update(
-            status="failed", attempts=attempts, last_error=error,
-            next_try=next_try(attempts))
-        return Outcome(row.listener, event.key, event.name, False, error=error)
-    return Outcome(row.listener, event.key, event.name, True, result=stored)
+            outcomes.append(Outcome(row.listener, event.key, event.name, True, result=stored))
+    return outcomes
 
 
-async def _claim(conn: Any, delivery_id: int) -> int | None:
-    """The row's attempts so far, locked for this transaction; None when it is delivered or
-    another deliverer holds it."""
+async def _claim(conn: Any, delivery_ids: list[int]) -> dict[int, int]:
+    """The attempts so far of those rows still to deliver, locked for this transaction; a
+    row delivered or held by another deliverer is left out."""
     if conn.capabilities.dialect == "postgres":
         _, rows = await conn.execute_query(
-            "SELECT attempts FROM core_event_delivery WHERE id = $1 AND status <> 'delivered' "
-            "FOR UPDATE SKIP LOCKED", [delivery_id])
+            "SELECT id, attempts FROM core_event_delivery WHERE id = ANY($1::bigint[]) "
+            "AND status <> 'delivered' FOR UPDATE SKIP LOCKED", [delivery_ids])
     else:  # a write takes SQLite's lock for the transaction; the status is read under it
+        marks = ", ".join("?" for _ in delivery_ids)
         _, rows = await conn.execute_query(
-            "UPDATE core_event_delivery SET attempts = attempts WHERE id = ? "
-            "AND status <> 'delivered' RETURNING attempts", [delivery_id])
-    return rows[0]["attempts"] if rows else None
+            f"UPDATE core_event_delivery SET attempts = attempts WHERE id IN ({marks}) "
+            f"AND status <> 'delivered' RETURNING id, attempts", delivery_ids)
+    return {r["id"]: r["attempts"] for r in rows}
 
 
 def _storable(result: Any) -> Any:

@@ -82,6 +82,12 @@ def kaohe_event(event: Any) -> Any:
 
 
 @hookspec
+def kaohe_event_names() -> list[str]:
+    """The event names this plugin's kaohe_event takes: exact names or 'source.*'. Only these
+    are stored for it; a plugin that does not say takes every event."""
+
+
+@hookspec
 def kaohe_cli_commands(cli: Any) -> None:
     """Add click commands to the `kaohe` command group."""
 

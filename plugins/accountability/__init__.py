@@ -103,3 +103,10 @@ async def kaohe_demo_data(ctx):
     from plugins.accountability.demo import build
 
     return await build(ctx)
+
+
+@hookimpl
+def kaohe_event_names():
+    from plugins.accountability.triggers import HANDLED
+
+    return list(HANDLED)

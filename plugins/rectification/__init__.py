@@ -126,3 +126,10 @@ def kaohe_event(event):
     from plugins.rectification.complaints import handle
 
     return handle(event)
+
+
+@hookimpl
+def kaohe_event_names():
+    from plugins.rectification.complaints import EVENT
+
+    return [EVENT]

@@ -63,7 +63,8 @@ async def test_stored_in_the_transaction_rolled_back_means_nothing_delivered(hos
     stored = await StoredEvent.get(id=first)
     assert (stored.source, stored.payload) == ("probe", {"n": 1})
     rows = await EventDelivery.filter(event_id=first).order_by("id")
-    assert {r.listener for r in rows} == set(events.listeners())
+    # Only plugins that take the name get a row: the built-in listeners declare theirs.
+    assert {r.listener for r in rows} == set(events.listeners(name="probe.ping")) == {"probe_a"}
     assert {r.status for r in rows} == {"pending"}
     await events.deliver([first])
     assert heard == ["probe.ping:1"]
@@ -174,6 +175,58 @@ async def test_a_job_whose_deliveries_failed_is_recorded_failed(settings, host):
     retry = await sched.run_now("core.events")
     assert retry.status == "ok" and retry.changed["delivered"] == 1
     assert await EventDelivery.exclude(status="delivered").count() == 0
+
+
+async def test_a_listener_gets_rows_only_for_the_names_it_declares(host):
+    from core.contrib import DomainEvent
+
+    heard: list = []
+    picky = types.SimpleNamespace(
+        kaohe_event=_recording(heard),
+        kaohe_event_names=hookimpl(lambda: ["probe.wanted", "other.*"]))
+    host.register("probe_picky", picky)
+    report = await events.publish(_event("probe.ping:9"))
+    assert report.outcomes == [] and await EventDelivery.all().count() == 0
+    for name, key in (("probe.wanted", "w:1"), ("other.thing", "o:1"), ("others.x", "x:1")):
+        await events.publish(DomainEvent(name, key, {}, name.split(".")[0]))
+    assert heard == ["w:1", "o:1"]  # 'other.*' is a prefix of names, not of words
+    assert await EventDelivery.all().count() == 2
+
+
+async def test_one_failing_event_in_a_batch_rolls_back_only_its_own_writes(host):
+    """A listener's deliveries share a transaction with a savepoint per event: the event that
+    fails leaves nothing behind, the ones before and after it commit."""
+    from core.orgs import Period, ensure_period
+
+    module = types.ModuleType("probe_batch")
+
+    @hookimpl
+    async def kaohe_event(event):
+        await ensure_period(f"2{event.payload['i']:03d}")
+        if event.payload["i"] == 5:
+            raise RuntimeError("the fifth")
+
+    module.kaohe_event = kaohe_event
+    host.register("probe_batch", module)
+    async with in_transaction() as conn:
+        ids = await events.announce_many(
+            "probe.ping", [(f"probe.ping:{i}", {"i": i}) for i in range(10)], using_db=conn)
+    report = await events.deliver(ids)
+    assert [o.key for o in report.failed] == ["probe.ping:5"]
+    assert len(report.delivered) == 9
+    codes = set(await Period.filter(code__startswith="20").values_list("code", flat=True))
+    assert {f"2{i:03d}" for i in range(10) if i != 5} <= codes and "2005" not in codes
+    row = await EventDelivery.get(event_id=ids[5])
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1,
+                                                           "RuntimeError: the fifth")
+
+
+def _recording(heard: list):
+    @hookimpl
+    async def kaohe_event(event):
+        heard.append(event.key)
+
+    return kaohe_event
 
 
 def _event(key: str):

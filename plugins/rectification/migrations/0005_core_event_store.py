@@ -17,7 +17,6 @@ async def move_events(apps, editor):
 
     conn = editor.client
     pg = conn.capabilities.dialect == "postgres"
-    names = listeners()
     now = clock.now()
 
     def p(n):
@@ -31,7 +30,8 @@ async def move_events(apps, editor):
         f"SELECT o.key, o.name, 'rectification', {payload}, o.created_at "
         f"FROM rectification_outbox o WHERE true ON CONFLICT (key) DO UPDATE SET "
         f"payload = excluded.payload, source = excluded.source WHERE core_event.source = ''")
-    for name in names:
+    _, kinds = await conn.execute_query("SELECT DISTINCT name FROM rectification_outbox")
+    for name, kind in ((n, k["name"]) for k in kinds for n in listeners(name=k["name"])):
         await conn.execute_query(
             f"INSERT INTO core_event_delivery (event_id, listener, status, attempts, next_try, "
             f"last_error, delivered_at) SELECT e.id, {p(1)}, "
@@ -39,8 +39,9 @@ async def move_events(apps, editor):
             f"CASE WHEN o.announced_at IS NULL THEN 0 ELSE 1 END, "
             f"CASE WHEN o.announced_at IS NULL THEN {p(2)}{stamp} ELSE NULL END, '', "
             f"o.announced_at "
-            f"FROM rectification_outbox o JOIN core_event e ON e.key = o.key WHERE true "
-            f"ON CONFLICT (event_id, listener) DO NOTHING", [name, now])
+            f"FROM rectification_outbox o JOIN core_event e ON e.key = o.key "
+            f"WHERE o.name = {p(3)} "
+            f"ON CONFLICT (event_id, listener) DO NOTHING", [name, now, kind])
 
     _, rows = await conn.execute_query(
         "SELECT n.task_id, n.threshold, t.number, t.title, t.responsible_person, t.deadline, "
@@ -70,7 +71,7 @@ async def move_events(apps, editor):
             f"VALUES ({p(1)}, 'rectification.overdue', 'rectification', {p(2)}{cast}, {p(3)}) "
             f"ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, "
             f"source = excluded.source WHERE core_event.source = ''", [key, body, now])
-        for name in names:
+        for name in listeners(name="rectification.overdue"):
             await conn.execute_query(
                 f"INSERT INTO core_event_delivery (event_id, listener, status, attempts, "
                 f"next_try, last_error) SELECT id, {p(1)}, 'pending', 0, {p(2)}, '' "
