@@ -132,7 +132,7 @@ async def _unit_codes_in(path: str | None) -> set[str]:
 async def visibility(user: Any):
     """A predicate saying whether this user may see a report: its roles name the user's
     role, and a unit-specific report must lie in the user's scope."""
-    from core.security import scope_for
+    from core.scope import scope_for
 
     scope = await scope_for(user)
     units: set[str] | None = None
@@ -191,12 +191,9 @@ async def get_visible(user: Any, report_id: int) -> ReportFile:
 
 
 def media_type(report: ReportFile) -> str:
-    from core.contrib import EXPORT_KINDS
+    from core.downloads import media_type
 
-    for extension, kind_type in EXPORT_KINDS.values():
-        if report.path.endswith(extension):
-            return kind_type
-    return "application/octet-stream"
+    return media_type(report.path)
 
 
 def as_dict(report: ReportFile) -> dict[str, Any]:

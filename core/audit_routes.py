@@ -156,9 +156,7 @@ async def audit_export(request: Request) -> Response:
     filters = _parse_filters(_query(request), lang)
     data = await build_workbook(filters, request.app.state.settings.app.timezone, lang)
     stamp = clock.now().strftime("%Y%m%d-%H%M%S")
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
-                                     "spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.xlsx"'})
+    return web.download(data, f"audit-{stamp}.xlsx")
 
 
 def _anchor_view(anchor: Any) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""The shapes plugins contribute through hooks: jobs, exporters, importers, indicators, events."""
+"""The shapes plugins contribute through hooks: jobs, exporters, importers, indicators, events,
+navigation items and dashboard panels. No web imports: domain code may use them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import clock
+from core import clock, downloads
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,7 @@ class ExportRequest:
 
 
 # What an exporter builds: the file extension and media type of each kind.
-EXPORT_KINDS = {
-    "workbook": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    "document": (".docx",
-                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-}
+EXPORT_KINDS = {"workbook": (".xlsx", downloads.XLSX), "document": (".docx", downloads.DOCX)}
 
 
 @dataclass(frozen=True)
@@ -97,3 +94,20 @@ class DomainEvent:
     payload: dict[str, Any]
     source: str
     occurred_at: dt.datetime = field(default_factory=lambda: clock.now())
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str  # message-catalog key of the label
+    path: str
+    roles: tuple[str, ...]
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A dashboard panel: a template rendered with `context`, ordered by `order`."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 50

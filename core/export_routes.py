@@ -22,13 +22,6 @@ from core.security import current_user
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
 
 
-def _attachment(filename: str) -> str:
-    quoted = quote(filename)
-    if quoted == filename:
-        return f'attachment; filename="{filename}"'
-    return f"attachment; filename*=utf-8''{quoted}"
-
-
 def _request(request: Request, period: str | None, unit: str | None, group: str | None,
              options: dict[str, Any] | None = None) -> ExportRequest:
     return ExportRequest(period=period or None, unit=unit or None, group=group or None,
@@ -57,9 +50,7 @@ async def export_download(request: Request, name: FromPath[str],
     exporter, req = await exports.prepare(name, _request(request, period, unit, group),
                                           current_user(request))
     data = await exports._build(exporter, req)
-    return Response(data, media_type=exporter.media_type, headers={
-        "Content-Disposition": _attachment(exports.default_filename(exporter, req)),
-        "Cache-Control": "no-store"})
+    return web.download(data, exports.default_filename(exporter, req), exporter.media_type)
 
 
 @post("/exports/{name:str}/archive", opt={"roles": ("admin", "instructor", "unit_officer")},

@@ -55,7 +55,7 @@ def get_exporter(name: str, host: PluginHost | None = None, lang: str = i18n.DEF
 async def _scoped(exporter: Exporter, request: ExportRequest, user: Any) -> ExportRequest:
     """Check the period and unit exist; keep a unit officer inside their own subtree."""
     from core.orgs import OrgUnit, Period
-    from core.security import scope_for
+    from core.scope import scope_for
 
     lang = request.lang
     if exporter.needs_period and not request.period:

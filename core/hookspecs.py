@@ -47,12 +47,12 @@ def kaohe_api_routes() -> list[Any]:
 
 @hookspec
 def kaohe_nav_items() -> list[Any]:
-    """Return core.web.NavItem entries for the navigation bar, each with its roles."""
+    """Return core.contrib.NavItem entries for the navigation bar, each with its roles."""
 
 
 @hookspec
 def kaohe_dashboard_panels(user: Any) -> list[Any]:
-    """Return core.web.Panel entries for this user's dashboard (may be async)."""
+    """Return core.contrib.Panel entries for this user's dashboard (may be async)."""
 
 
 @hookspec

@@ -20,14 +20,13 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from tortoise.expressions import Q
 
-from core import audit, clock
+from core import audit, clock, downloads
 from core.notify_models import MailMessage
 from core.settings import Settings
 
 log = logging.getLogger("kaohe.mail")
 UTC = dt.UTC
 MAX_BACKOFF = dt.timedelta(hours=12)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUSES = ("queued", "sent", "failed", "digest", "digested")
 
 
@@ -64,9 +63,10 @@ def build_message(settings: Settings, mail: MailMessage) -> EmailMessage:
         except OSError as exc:
             raise PermanentError(f"attachment {mail.attachment_path}: {exc.strerror or exc}") from None
         name = mail.attachment_name or Path(mail.attachment_path).name
-        ctype = XLSX if name.lower().endswith(".xlsx") else (
-            mimetypes.guess_type(name)[0] or "application/octet-stream")
-        maintype, _, subtype = ctype.partition("/")
+        ctype = downloads.media_type(name)
+        if ctype == downloads.OCTET:
+            ctype = mimetypes.guess_type(name)[0] or ctype
+        maintype, _, subtype = ctype.split(";")[0].partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg
 

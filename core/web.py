@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Request, get
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
-from core import clock, i18n
+from core import clock, downloads, i18n
+from core.contrib import NavItem, Panel
 from core.plugins import get_host
 from core.security import current_user
-
-
-@dataclass(frozen=True)
-class NavItem:
-    key: str  # message-catalog key of the label
-    path: str
-    roles: tuple[str, ...]
-    order: int = 50
-
-
-@dataclass(frozen=True)
-class Panel:
-    """A dashboard panel: a template rendered with `context`, ordered by `order`."""
-
-    template: str
-    context: dict[str, Any] = field(default_factory=dict)
-    order: int = 50
-
 
 CORE_NAV = [
     NavItem("nav.dashboard", "/", ("admin", "instructor", "unit_officer", "leader"), 0),
@@ -104,6 +86,15 @@ async def dashboard(request: Request) -> Template:
             if not cal.is_known(year):
                 warnings.append(i18n.t("dashboard.calendar_warning", language(request), year=year))
     return page(request, "dashboard.html", panels=await panels_for(user), warnings=warnings)
+
+
+def download(data: bytes, filename: str, media_type: str | None = None, *,
+             inline: bool = False, cache: str = "no-store") -> Response:
+    """The one file answer: media type from the name unless given, the RFC 6266 header, and
+    no caching of generated or private files."""
+    return Response(data, media_type=media_type or downloads.media_type(filename), headers={
+        "Content-Disposition": downloads.content_disposition(filename, inline=inline),
+        "Cache-Control": cache})
 
 
 def local_path(target: str) -> str:

@@ -26,7 +26,7 @@ from core.accounts import User
 from core.calendar import WorkCalendar
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.orgs import OrgUnit
-from core.security import scope_for
+from core.scope import scope_for
 from plugins.accountability.ladder import Ladder
 from plugins.accountability.models import Appeal, Record
 from plugins.accountability.services import (

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.calendar import WorkCalendar
-from core.web import Panel
+from core.contrib import Panel
 from plugins.accountability import appeals, services
 from plugins.accountability.indicators import counted
 from plugins.accountability.models import Appeal, Record

@@ -12,11 +12,13 @@ from litestar.params import JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n
+from core.downloads import OCTET
 from core.errors import NotFound
 from core.orgs import OrgUnit
 from core.params import Code12, Id, PeriodCode, UnitCode, choice
-from core.security import current_user, scope_for
-from core.web import language, page
+from core.scope import scope_for
+from core.security import current_user
+from core.web import download, language, page
 from plugins.accountability import appeals, services
 from plugins.accountability.ladder import MEASURES, TARGETS
 from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistory
@@ -291,8 +293,7 @@ async def api_evidence(request: Request, appeal_id: Id) -> Response:
     path = Path(appeal.evidence_path)
     if not path.exists():
         raise NotFound("not_found", f"appeal #{appeal_id}: the evidence file is missing")
-    return Response(content=path.read_bytes(), media_type="application/octet-stream", headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(appeal.evidence_name)}"})
+    return download(path.read_bytes(), appeal.evidence_name, OCTET, cache="private, no-store")
 
 
 @get("/ladder", opt={"roles": ("admin", "leader")})

@@ -17,7 +17,7 @@ from core.assessments import latest_data
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notify import notify
 from core.orgs import OrgUnit, Period, PeriodClosedError, parse_period
-from core.security import Scope, scope_for
+from core.scope import Scope, scope_for
 from plugins.accountability import ladder as ladder_mod
 from plugins.accountability.models import STANDING, Appeal, Record, RecordHistory
 

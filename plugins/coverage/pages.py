@@ -12,12 +12,12 @@ from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n, web
+from core.contrib import NavItem, Panel
 from core.errors import Invalid, KaoheError
 from core.orgs import Period
 from core.params import Code12, Id, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.uploads import UploadRejected
-from core.web import NavItem, Panel
 from plugins.coverage import codes, compliance, intake, registry, review, services, stats
 from plugins.coverage.config import definition
 from plugins.coverage.models import (

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from core import clock, web
+from core import clock, downloads, web
 from core.errors import Forbidden, Invalid, NotFound
 from core.params import Code12, Id, Limit, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.uploads import get_pending, marked_workbook
+from core.web import download
 from plugins.coverage import compliance, intake, registry, review, services, stats
 from plugins.coverage.codes import FieldError, check_date
 from plugins.coverage.models import (
@@ -24,16 +24,9 @@ from plugins.coverage.models import (
 )
 from plugins.coverage.reporting import report_period, submit_one
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 READERS = ("admin", "leader", "unit_officer")
 REPORTERS = ("admin", "instructor")
 ReportStatus = choice(REPORT_STATUSES)
-
-
-def xlsx_response(data: bytes, filename: str) -> Response:
-    return Response(data, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=utf-8''{quote(filename)}",
-        "Cache-Control": "no-store"})
 
 
 async def period_or_default(period: str | None) -> str:
@@ -241,20 +234,20 @@ async def api_return_report(request: Request, report_id: Id,
 
 
 # -- workbooks -----------------------------------------------------------------------------
-@get("/template", opt={"roles": REPORTERS}, media_type=XLSX)
+@get("/template", opt={"roles": REPORTERS}, media_type=downloads.XLSX)
 async def api_template(request: Request, period: PeriodCode = None) -> Response:
     """The report workbook of the caller's organizations, pre-filled, with drop-downs."""
     user = current_user(request)
     p = await _reporting_period(period)
     data = await services.report_template_bytes(user, p, web.language(request))
-    return xlsx_response(data, f"报送模板_{p.code}_{user.username}.xlsx")
+    return download(data, f"报送模板_{p.code}_{user.username}.xlsx")
 
 
-@get("/registry-template", opt={"roles": ("admin",)}, media_type=XLSX)
+@get("/registry-template", opt={"roles": ("admin",)}, media_type=downloads.XLSX)
 async def api_registry_template(request: Request, blank: FromQuery[bool] = False) -> Response:
     """The registry as an editable sheet (or a blank one) for the registry import."""
     data = await services.registry_template_bytes(web.language(request), blank=blank)
-    return xlsx_response(data, f"组织名册_{clock.today().isoformat()}.xlsx")
+    return download(data, f"组织名册_{clock.today().isoformat()}.xlsx")
 
 
 def _file(data: dict[str, Any]) -> UploadFile:
@@ -307,12 +300,12 @@ async def api_confirm_upload(request: Request, token: FromPath[str]) -> dict[str
     return await intake.confirm_reports(token, user, lang)
 
 
-@get("/uploads/{token:str}/marked", opt={"roles": REPORTERS}, media_type=XLSX)
+@get("/uploads/{token:str}/marked", opt={"roles": REPORTERS}, media_type=downloads.XLSX)
 async def api_marked(request: Request, token: FromPath[str]) -> Response:
     """The uploaded workbook with its bad cells filled red and commented."""
     user, lang = current_user(request), web.language(request)
     pending = await get_pending(token, user, lang=lang)
-    return xlsx_response(marked_workbook(pending, lang), f"标注错误_{pending.filename}")
+    return download(marked_workbook(pending, lang), f"标注错误_{pending.filename}")
 
 
 HANDLERS = [

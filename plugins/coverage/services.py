@@ -9,7 +9,7 @@ from typing import Any
 from core.accounts import User
 from core.errors import Forbidden, NotFound
 from core.orgs import OrgUnit, Period
-from core.security import scope_for
+from core.scope import scope_for
 from plugins.coverage import codes, stats
 from plugins.coverage.config import definition
 from plugins.coverage.models import CoverageReport, InstructorAssignment, Organization

@@ -51,7 +51,7 @@ def kaohe_api_routes():
 
 @hookimpl
 def kaohe_nav_items():
-    from core.web import NavItem
+    from core.contrib import NavItem
 
     return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
             NavItem("ranking.nav.annual", "/ranking/annual", ("admin", "leader", "unit_officer"),

@@ -355,7 +355,7 @@ async def add_adjustment(unit_code: str, item: str, points: Any, evidence: str,
 # -- objections during the 公示 ----------------------------------------------------------------
 async def file_objection(result_id: int, user: Any, unit_code: str,
                          reason: str) -> am.AnnualObjection:
-    from core.security import scope_for
+    from core.scope import scope_for
 
     result = await get_result(result_id)
     if result.status != "objection" or (result.objection_until and

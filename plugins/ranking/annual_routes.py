@@ -13,7 +13,7 @@ from core.contrib import ExportRequest
 from core.errors import NotFound
 from core.params import Id
 from core.security import current_user
-from core.web import language, page
+from core.web import download, language, page
 from plugins.ranking import annual, annual_workbook, config
 from plugins.ranking import annual_models as am
 from plugins.ranking.annual_text import grade_name, notes_text, rule_text
@@ -75,7 +75,7 @@ async def annual_compute(request: Request, data: URLEncodedBody[dict[str, str]])
 @get("/annual/{result_id:int}", opt=READERS, include_in_schema=False)
 async def annual_page(request: Request, result_id: Id) -> Template:
     from core.orgs import OrgUnit
-    from core.security import scope_for
+    from core.scope import scope_for
 
     user = current_user(request)
     result = await _visible(result_id, request)
@@ -126,14 +126,13 @@ async def annual_verify(request: Request, result_id: Id) -> Template:
 
 @get("/annual/{result_id:int}/export/{kind:str}", opt=EXPORTERS, include_in_schema=False)
 async def annual_export(result_id: Id, kind: FromPath[str]) -> Response:
-    from plugins.ranking.routes import _xlsx
 
     result = await annual.get_result(result_id)
     req = ExportRequest(period=result.year, group=result.group,
                         options={"draft": result.status == "draft"})
     if kind == "grades":
-        return _xlsx(await annual_workbook.build_grades(req), f"annual-grades-{result.year}-{result.group}.xlsx")
-    return _xlsx(await annual_workbook.build_summary(req), f"annual-{result.year}-{result.group}.xlsx")
+        return download(await annual_workbook.build_grades(req), f"annual-grades-{result.year}-{result.group}.xlsx")
+    return download(await annual_workbook.build_summary(req), f"annual-{result.year}-{result.group}.xlsx")
 
 
 @get("/annual/{result_id:int}/notice", opt={"public": True}, include_in_schema=False)

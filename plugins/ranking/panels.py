@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.web import Panel
+from core.contrib import Panel
 from plugins.ranking import models
 
 PANEL_BARS = 15

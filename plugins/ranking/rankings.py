@@ -348,7 +348,7 @@ def _result_diffs(results: list[scoring.UnitResult],
 # -- objections, finalization, revisions ------------------------------------------------------
 async def file_objection(ranking_id: int, user: User, unit_code: str, reason: str,
                          indicator: str = "") -> models.Objection:
-    from core.security import scope_for
+    from core.scope import scope_for
 
     ranking = await get_ranking(ranking_id)
     if ranking.status != "objection" or (ranking.objection_until and

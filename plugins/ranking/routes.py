@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -15,8 +15,9 @@ from core import i18n, uploads
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
 from core.params import Id, PeriodCode, Slug, Token, choice
-from core.security import current_user, scope_for
-from core.web import language, page
+from core.scope import scope_for
+from core.security import current_user
+from core.web import download, language, page
 from plugins.ranking import models, rankings, reports, subscriptions, values, values_io, workbook
 from plugins.ranking.services import current_scheme, get_group, scheme_of
 
@@ -26,13 +27,6 @@ RankingStatus = choice(("draft", "objection", "final", "superseded"))
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
 OFFICERS = {"roles": ("admin", "unit_officer")}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(data: bytes, filename: str) -> Response:
-    return Response(content=data, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename=\"{filename}\"; "
-                               f"filename*=UTF-8''{quote(filename)}"})
 
 
 def _go(path: str, request: Request, key: str = "", **params: Any) -> Redirect:
@@ -230,7 +224,7 @@ async def verify_page(request: Request, ranking_id: Id) -> Template:
 async def export_page(request: Request, ranking_id: Id) -> Response:
     ranking = await _visible(ranking_id, request)
     book = await workbook.book_of(ranking)
-    return _xlsx(workbook.write(book), f"ranking_{ranking.period}_{ranking.group}_"
+    return download(workbook.write(book), f"ranking_{ranking.period}_{ranking.group}_"
                                        f"r{ranking.revision}.xlsx")
 
 
@@ -299,7 +293,7 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
 
 @get("/values/template", opt=ADMIN, include_in_schema=False)
 async def values_template(period: PeriodCode, group: Slug) -> Response:
-    return _xlsx(await values_io.template(period, group), f"ranking_values_{period}_{group}.xlsx")
+    return download(await values_io.template(period, group), f"ranking_values_{period}_{group}.xlsx")
 
 
 @post("/values/upload", opt=ADMIN, include_in_schema=False)
@@ -337,7 +331,7 @@ async def values_cancel(request: Request, data: URLEncodedBody[dict[str, str]]) 
 @get("/values/marked", opt=ADMIN, include_in_schema=False)
 async def values_marked(request: Request, token: Token = "") -> Response:
     pending = await uploads.get_pending(token, current_user(request), values_io.IMPORTER)
-    return _xlsx(uploads.marked_workbook(pending), f"marked_{pending.filename}")
+    return download(uploads.marked_workbook(pending), f"marked_{pending.filename}")
 
 
 @get("/subscriptions", opt=ADMIN, include_in_schema=False)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from core.downloads import OCTET
 from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.params import Id
-from core.security import current_user, scope_for
-from core.web import page
+from core.scope import scope_for
+from core.security import current_user
+from core.web import download, page
 from plugins.ranking import annual_models as am
 from plugins.ranking import panel_rating, selfassess
 from plugins.ranking.annual import current_annual
@@ -111,8 +112,7 @@ async def evidence_file(request: Request, sa_id: Id, sha: FromPath[str]) -> Resp
             sa.indicator not in await selfassess.reviewer_indicators(user):
         raise Forbidden("out_of_scope", "evidence: not yours to read", field="evidence")
     path = selfassess._evidence_folder(request.app.state.settings) / sha
-    return Response(content=path.read_bytes(), media_type="application/octet-stream",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''" + quote(item["name"])})
+    return download(path.read_bytes(), item["name"], OCTET, cache="private, no-store")
 
 
 async def _ballot_context(rnd: am.PanelRound) -> dict[str, Any]:

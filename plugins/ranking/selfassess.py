@@ -133,7 +133,7 @@ async def submit(user: User, period: str, unit_code: str, indicator: str, raw: A
                  settings: Any = None) -> am.SelfAssessment:
     """A unit's own value: refused outside the window, for an indicator not self-assessed,
     for a unit outside the officer's, without an explanation; nothing half-saved."""
-    from core.security import scope_for
+    from core.scope import scope_for
 
     _, scheme, a = await current_annual()
     ind = scheme.by_key.get(indicator)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from core.contrib import IndicatorSource
+from core.contrib import IndicatorSource, NavItem
 from core.hookspecs import hookimpl
-from core.web import NavItem
 
 HERE = Path(__file__).parent
 

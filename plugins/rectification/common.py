@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core import clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
-from core.security import Scope, scope_for
+from core.scope import Scope, scope_for
 from plugins.rectification.models import Task
 
 OPEN_STATUSES = ("registered", "assessed", "dispatched", "responded")

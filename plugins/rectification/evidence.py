@@ -14,19 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import downloads
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.orgs import get_open_period
 from plugins.rectification.common import Actor, check_visible, get_task, now_utc
 from plugins.rectification.config import RectificationSettings
 from plugins.rectification.models import Evidence, ExtensionRequest, Task
 
-CONTENT_TYPES = {
-    "pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
-    "doc": "application/msword", "xls": "application/vnd.ms-excel",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "txt": "text/plain; charset=utf-8",
-}
+CONTENT_TYPES = {ext: downloads.media_type(f"x.{ext}")
+                 for ext in ("pdf", "jpg", "jpeg", "png", "doc", "xls", "docx", "xlsx", "txt")}
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The file must start like its extension says: a renamed .exe or .html is refused.
 MAGIC = {"pdf": (b"%PDF",), "png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",),

@@ -12,12 +12,12 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from core import i18n
-from core.contrib import ExportRequest
+from core.contrib import ExportRequest, Panel
 from core.errors import KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.params import Id, PeriodCode, Slug, UnitCode, choice
 from core.security import current_user
-from core.web import Panel, language, page
+from core.web import download, language, page
 from plugins.rectification import evidence as ev
 from plugins.rectification import exporters, importer, queries, workflow
 from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
@@ -36,7 +36,6 @@ WRITE = ("admin", "unit_officer")
 ADMIN = ("admin",)
 TaskStatus = choice(STATUSES)
 STEPS = ("registered", "assessed", "dispatched", "responded", "closed", "evaluated", "rejected")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _settings(request: Request) -> Any:
@@ -293,9 +292,8 @@ async def task_act(request: Request, task_id: Id, action: FromPath[str]) -> Any:
 @get("/evidence/{evidence_id:int}", opt={"roles": READ}, include_in_schema=False)
 async def evidence_file(request: Request, evidence_id: Id) -> Response:
     row, path = await ev.open_evidence(evidence_id, await _actor(request), _settings(request))
-    return Response(path.read_bytes(), media_type=row.content_type, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.original_name)}",
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return download(path.read_bytes(), row.original_name, row.content_type,
+                    cache="private, no-store")
 
 
 # -- reports and bulk registration ---------------------------------------------------------------
@@ -319,8 +317,7 @@ async def report_download(request: Request, name: FromPath[str], period: PeriodC
                                                   lang=language(request)),
                               user=current_user(request))
     filename = f"{name}-{period}{'-' + unit if unit else ''}.xlsx"
-    return Response(data, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+    return download(data, filename)
 
 
 @get("/import", opt={"roles": ADMIN}, include_in_schema=False)
@@ -330,8 +327,7 @@ async def import_page(request: Request) -> Template:
 
 @get("/import/template", opt={"roles": ADMIN}, include_in_schema=False)
 async def import_template() -> Response:
-    return Response(await importer.template(), media_type=XLSX, headers={
-        "Content-Disposition": "attachment; filename*=UTF-8''rectification-tasks.xlsx"})
+    return download(await importer.template(), "rectification-tasks.xlsx")
 
 
 @post("/import", opt={"roles": ADMIN}, include_in_schema=False)

@@ -50,7 +50,7 @@ def kaohe_api_routes():
 
 @hookimpl
 def kaohe_nav_items():
-    from core.web import NavItem
+    from core.contrib import NavItem
 
     return [NavItem("satisfaction.nav", "/satisfaction/", ("admin", "leader"), 35)]
 

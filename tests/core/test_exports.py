@@ -157,7 +157,7 @@ async def test_download_route_enforces_exporter_roles(client, plugged):
     r = await client.get(f"/exports/{NAME}", params={"period": "2014"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
-    assert "filename*=utf-8''" in r.headers["content-disposition"]
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
     values = cells(r.content)
     assert values[0][0] == "单位名单" and values[2] == ["单位代码", "单位名称", "户数"]
     assert values[3][:2] == ["520100", "贵阳市"]

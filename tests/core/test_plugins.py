@@ -338,9 +338,8 @@ def _probe_module(tmp_path: Path):
     """A plugin implementing the hooks the example plugin does not."""
     import types
 
-    from core.contrib import DomainEvent, Importer, IndicatorSource
+    from core.contrib import DomainEvent, Importer, IndicatorSource, Panel
     from core.hookspecs import hookimpl
-    from core.web import Panel
 
     (tmp_path / "probe").mkdir(exist_ok=True)
     (tmp_path / "probe" / "panel.html").write_text(

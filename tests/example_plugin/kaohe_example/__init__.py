@@ -49,7 +49,7 @@ def kaohe_api_routes():
 
 @hookimpl
 def kaohe_nav_items():
-    from core.web import NavItem
+    from core.contrib import NavItem
 
     return [NavItem("example.nav", "/example", ("admin", "leader"), 80)]
 
