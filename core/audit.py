@@ -33,6 +33,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from core import clock
+from core.sql import Sql
 
 GENESIS = "0" * 64
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("kaohe_actor", default="system")
@@ -167,9 +168,9 @@ def _checked(action: str, object_type: str, object_id: Any) -> str:
 
 async def _lock_chain(conn: Any) -> None:
     """Hold the chain until this transaction ends (re-entrant within one transaction)."""
-    if conn.capabilities.dialect == "postgres":
+    if Sql(conn).pg:
         await conn.execute_query(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
-    elif conn.capabilities.dialect == "sqlite":
+    else:
         # Take the write lock before reading the head (the busy handler waits for it).
         await conn.execute_query("UPDATE core_audit SET id = id WHERE id = -1")
 
@@ -236,7 +237,7 @@ async def record_many(action: str, object_type: str,
                            digest))
             prev = digest
         # Row order is chain order: ids are assigned in insert order under the chain lock.
-        if conn.capabilities.dialect == "postgres":
+        if Sql(conn).pg:
             for start in range(0, len(values), 5000):
                 chunk = values[start:start + 5000]
                 await conn.execute_query(_PG_INSERT, [at, actor, action, object_type, reason,

@@ -32,6 +32,7 @@ from tortoise.transactions import in_transaction
 from core import audit, clock
 from core.contrib import DomainEvent, JobSpec
 from core.events_models import EventDelivery, StoredEvent
+from core.sql import Sql
 
 log = logging.getLogger("kaohe.events")
 
@@ -122,7 +123,7 @@ async def announce_many(name: str, items: Iterable[tuple[str, dict[str, Any]]], 
     names = listeners(host, name)  # no delivery rows for plugins that do not take it
     conn = using_db or Tortoise.get_connection("default")
     async with conn._in_transaction() as tx:  # a savepoint inside the caller's transaction
-        if tx.capabilities.dialect == "postgres":
+        if Sql(tx).pg:
             return await _insert_pg(tx, name, source, rows, at, names)
         return await _insert_sqlite(tx, name, source, rows, at, names)
 
@@ -309,7 +310,7 @@ async def _deliver_batch(rows: list[EventDelivery], impl: Any) -> list[Outcome]:
 async def _claim(conn: Any, delivery_ids: list[int]) -> dict[int, int]:
     """The attempts so far of those rows still to deliver, locked for this transaction; a
     row delivered or held by another deliverer is left out."""
-    if conn.capabilities.dialect == "postgres":
+    if Sql(conn).pg:
         _, rows = await conn.execute_query(
             "SELECT id, attempts FROM core_event_delivery WHERE id = ANY($1::bigint[]) "
             "AND status <> 'delivered' FOR UPDATE SKIP LOCKED", [delivery_ids])

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from tortoise import Tortoise
+from core.sql import Sql
 
 ADDRESS_WINDOW = 60
 
@@ -79,11 +79,8 @@ class DatabaseCounters:
            "RETURNING count, window_ends")
 
     def _sql(self, template: str) -> tuple[object, str]:
-        conn = Tortoise.get_connection("default")
-        # Numbered marks ($1 on PostgreSQL, ?1 on SQLite): {2} is used twice.
-        mark = "$" if conn.capabilities.dialect == "postgres" else "?"
-        marks = [f"{mark}{i}" for i in range(1, 4)]
-        return conn, template.format(*marks)
+        q = Sql()  # numbered marks: {2} is used twice
+        return q.conn, template.format(*(q.p(i) for i in range(1, 4)))
 
     async def hit(self, bucket: str, window: int) -> tuple[int, int]:
         now = int(time.time())

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.orgs import OrgUnit, Period
+from core.sql import Sql
 from plugins.coverage.stats import _rows, ancestors_cte, lit, rate, source_for
 
 COUNTED = ("submitted", "confirmed")
@@ -63,9 +64,7 @@ ORDER BY usr.username"""
 
 
 def _true() -> str:
-    from core.db import dialect
-
-    return "TRUE" if dialect() == "postgres" else "1"
+    return Sql().true
 
 
 async def by_unit(period_code: str, unit_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -19,6 +19,7 @@ from core import audit, clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
 from core.orgs import Period, get_open_period
+from core.sql import Sql
 from core.uploads import CellError, Preview
 from plugins.coverage import codes
 from plugins.coverage.codes import FieldError
@@ -444,12 +445,9 @@ async def _insert_reports(rows: list[dict[str, Any]]) -> None:
 
     columns = list(rows[0])
     async with tx() as conn:
-        if conn.capabilities.dialect == "postgres":
-            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-            value = _same
-        else:
-            marks = ", ".join("?" for _ in columns)
-            value = _sqlite_value()
+        q = Sql(conn)
+        marks = q.marks(len(columns))
+        value = _same if q.pg else _sqlite_value()
         sql = f"INSERT INTO coverage_report ({', '.join(columns)}) VALUES ({marks})"
         for i in range(0, len(rows), 2000):
             await conn.execute_many(sql, [[value(r[c]) for c in columns]

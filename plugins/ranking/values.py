@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from core import audit, cells
 from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, get_open_period
+from core.sql import Sql
 from plugins.ranking import models
 from plugins.ranking.scheme import Group, Indicator, Scheme
 from plugins.ranking.scoring import num
@@ -196,13 +197,9 @@ async def _stored_rows(period: str, keys: list[str]) -> list[tuple[str, str, Any
     1,500 units reads 55,500 values, and the ORM's per-row conversion cost more than the
     scoring itself. The value comes back as text (SQLite) or Decimal (PostgreSQL)."""
     conn = models.IndicatorValue._meta.db  # the surrounding transaction's, if any
-    if conn.capabilities.dialect == "postgres":
-        marks = ", ".join(f"${i}" for i in range(2, len(keys) + 2))
-        first = "$1"
-    else:
-        marks, first = ", ".join("?" for _ in keys), "?"
+    q = Sql(conn)
     sql = (f'SELECT "unit_code", "indicator", "value" FROM "{models.IndicatorValue._meta.db_table}" '
-           f'WHERE "period" = {first} AND "indicator" IN ({marks})')
+           f'WHERE "period" = {q.p(1)} AND "indicator" IN ({q.marks(len(keys), start=2)})')
     _, rows = await conn.execute_query(sql, [period, *keys])
     return [(r[0], r[1], r[2]) for r in rows]
 

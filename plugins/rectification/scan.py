@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from core import audit, events, notify
 from core.calendar import WorkCalendar
+from core.sql import Sql
 from plugins.rectification.common import local_date, now_utc, officers_by_path, officers_for
 from plugins.rectification.config import Definition, current_definition
 
@@ -37,30 +38,6 @@ def threshold_cutoff(cal: WorkCalendar, today: dt.date, days: int) -> dt.date:
         count += cal.is_workday(day)
         day -= dt.timedelta(days=1)
     return day
-
-
-class _Sql:
-    """Placeholders and literals for the connection's dialect."""
-
-    def __init__(self, conn: Any):
-        self.conn = conn
-        self.pg = conn.capabilities.dialect == "postgres"
-
-    def p(self, n: int) -> str:
-        return f"${n}" if self.pg else "?"
-
-    def d(self, value: dt.date) -> Any:
-        return value if self.pg else value.isoformat()
-
-    async def run(self, sql: str, *values: Any) -> tuple[int, list]:
-        return await self.conn.execute_query(sql, list(values))
-
-    def in_ids(self, column: str, n: int, ids: list[int]) -> tuple[str, list[Any]]:
-        """`column` among `ids` as one array parameter (PostgreSQL) or integer literals: a
-        bound parameter per id costs more to build and parse than the update itself."""
-        if self.pg:
-            return f"{column} = ANY({self.p(n)}::int[])", [[int(i) for i in ids]]
-        return f"{column} IN ({', '.join(str(int(i)) for i in ids)})", []
 
 
 class Changes(dict):
@@ -82,7 +59,7 @@ async def mark_overdue(conn: Any, today: dt.date, changes: Changes | None = None
     With `changes`, the rows are read first (same predicate, same index) so each task's
     entry in the trail shows its old and new values.
     """
-    q = _Sql(conn)
+    q = Sql(conn)
     since = "deadline + 1" if q.pg else "date(deadline, '+1 day')"
     if changes is not None:
         _, old = await q.run(f"SELECT id, number, deadline, overdue_since FROM {T} "
@@ -111,7 +88,7 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
     the UPDATE and the INSERT are one statement). With `changes`, each threshold's rows are
     read before they are raised, for the trail.
     """
-    q = _Sql(conn)
+    q = Sql(conn)
     levels = await _levels(q) | set(thresholds) | {0}
     crossed: dict[int, int] = {}
     for days in sorted(thresholds):
@@ -149,7 +126,7 @@ async def record_crossings(conn: Any, today: dt.date, cal: WorkCalendar, thresho
     return crossed
 
 
-async def _with_payload(q: _Sql, notices: list[Any]) -> list[dict[str, Any]]:
+async def _with_payload(q: Sql, notices: list[Any]) -> list[dict[str, Any]]:
     """The crossings with what their events carry, read by primary key in a second
     statement: joined inside the crossing statement, the planner cannot see how many rows
     the CTEs hold and chose hash joins over the whole table, or nested loops that took
@@ -168,7 +145,7 @@ async def _with_payload(q: _Sql, notices: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def _levels(q: _Sql) -> set[int]:
+async def _levels(q: Sql) -> set[int]:
     """The distinct levels of dispatched tasks by skipping through the level index, a probe
     per level instead of reading every row (SELECT DISTINCT scans the table)."""
     _, rows = await q.run(
@@ -217,7 +194,7 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
     officers = await officers_by_path()
     told = {"before": 0, "passed": 0}
     reminded: dict[str, list[int]] = {"before": [], "passed": []}
-    q = _Sql(conn or Tortoise.get_connection("default"))
+    q = Sql(conn or Tortoise.get_connection("default"))
     # Not yet reminded for this deadline (a new deadline empties the column). Plain SQL: the
     # "passed" predicate must read exactly as its partial index's.
     stages = {
