@@ -79,7 +79,34 @@ class PluginHost:
             if attr.startswith("kaohe_") and not hasattr(self.pm.hook, attr):
                 self.pm.unregister(name=name)
                 raise PluginError(f"plugin '{name}': unknown hook implementation '{attr}'")
+        try:
+            self._check_indicator_keys(name)
+        except PluginError:
+            self.pm.unregister(name=name)
+            raise
         self.plugins[name] = PluginInfo(name, getattr(module, "__name__", name), version, distribution)
+
+    def _check_indicator_keys(self, name: str) -> None:
+        """Indicator keys name their plugin (`coverage.org_rate`) and are the platform's
+        only: a ranking scheme refers to them by key, so two sources of one key would make
+        its value depend on the load order."""
+        taken: dict[str, str] = {}
+        mine: list[str] = []
+        for impl in self.pm.hook.kaohe_indicator_sources.get_hookimpls():
+            keys = [getattr(src, "key", None) for src in impl.function() or []]
+            if impl.plugin_name == name:
+                mine = keys
+            else:
+                taken.update({key: impl.plugin_name for key in keys})
+        for key in mine:
+            if not isinstance(key, str) or not key.startswith(f"{name}.") or key == f"{name}.":
+                raise PluginError(f"plugin '{name}': indicator key {key!r} must start with "
+                                  f"'{name}.'")
+            if key in taken:
+                raise PluginError(f"plugin '{name}': indicator key '{key}' is already provided "
+                                  f"by plugin '{taken[key]}'")
+            if mine.count(key) > 1:
+                raise PluginError(f"plugin '{name}': indicator key '{key}' is listed twice")
 
     # -- calling -------------------------------------------------------------------------
     def per_plugin(self, hook: str, **kwargs: Any) -> dict[str, Any]:

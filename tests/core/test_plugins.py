@@ -226,6 +226,62 @@ MISSPELT = """
 """
 
 
+SQUATTER = """
+    from core.contrib import IndicatorSource
+    from core.hookspecs import hookimpl
+
+    async def values(period_code, unit_codes):
+        return {}
+
+    @hookimpl
+    def kaohe_indicator_sources():
+        return [IndicatorSource(KEY, "x", "%", values)]
+"""
+
+
+@pytest.mark.parametrize("key, message", [
+    ("org_rate", "kaohe: plugin 'squat': indicator key 'org_rate' must start with 'squat.'"),
+    ("coverage.org_rate", "kaohe: plugin 'squat': indicator key 'coverage.org_rate' must start "
+                          "with 'squat.'"),
+])
+def test_an_indicator_key_must_carry_its_plugins_name(settings, tmp_path, key, message):
+    where = tmp_path / "site"
+    where.mkdir()
+    env = {"PYTHONPATH": str(fake_distribution(where, "squat",
+                                               SQUATTER.replace("KEY", repr(key))))}
+    r = kaohe(sys.executable, settings.source, "check-config", env=env, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip().splitlines()[-1] == message
+
+
+def test_a_duplicate_indicator_key_is_refused_at_registration():
+    import types
+
+    from core.contrib import IndicatorSource
+    from core.hookspecs import hookimpl
+    from core.plugins import PluginError, PluginHost
+
+    async def values(period_code, unit_codes):
+        return {}
+
+    def plugin(*keys):
+        return types.SimpleNamespace(kaohe_indicator_sources=hookimpl(
+            lambda: [IndicatorSource(k, "x", "%", values) for k in keys]))
+
+    host = PluginHost()
+    host.register("cov", plugin("cov.extra.rate", "cov.a"))
+    with pytest.raises(PluginError, match="'twice.b' is listed twice"):
+        host.register("twice", plugin("twice.b", "twice.b"))
+    # a plugin whose name extends another's may not take that one's keys
+    with pytest.raises(PluginError, match="'cov.extra.rate' is already provided by plugin 'cov'"):
+        host.register("cov.extra", plugin("cov.extra.rate"))
+    with pytest.raises(PluginError, match="must start with 'sneaky.'"):
+        host.register("sneaky", plugin("cov.a"))
+    assert set(host.plugins) == {"cov"} and host.pm.get_plugin("twice") is None
+    assert [s.key for _, s in host.collect("kaohe_indicator_sources")] == ["cov.extra.rate",
+                                                                           "cov.a"]
+
+
 def test_plugin_that_fails_to_import_is_named_and_the_others_load(settings, tmp_path):
     (tmp_path / "site").mkdir()
     env = {"PYTHONPATH": str(fake_distribution(tmp_path / "site", "broken", BROKEN))}
