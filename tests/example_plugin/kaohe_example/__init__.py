@@ -66,3 +66,24 @@ def kaohe_exporters():
     from kaohe_example.exporters import EXPORTERS
 
     return EXPORTERS
+
+
+@hookimpl
+def kaohe_indicator_sources():
+    from kaohe_example.indicators import sources
+
+    return sources()
+
+
+@hookimpl
+def kaohe_event_names():
+    from kaohe_example.listeners import NAMES
+
+    return NAMES
+
+
+@hookimpl
+def kaohe_event(event):
+    from kaohe_example.listeners import handle
+
+    return handle(event)
