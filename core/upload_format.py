@@ -112,6 +112,11 @@ def decide(data: bytes, filename: str, accept: tuple[str, ...] = WORKBOOKS,
         # Excel saves a workbook with an open password as an OLE2 file around the zip.
         raise UploadRejected("upload_encrypted", t("upload.format.encrypted", lang,
                                                     filename=shown))
+    if (found is None and data.startswith(ZIP_MAGIC) and named in ("xlsx", "xlsb", "ods")
+            and not zipfile.is_zipfile(io.BytesIO(data))):
+        # A zip whose directory cannot be read: cut short in a download or a copy.
+        raise UploadRejected("upload_corrupt", t("upload.format.broken_zip", lang,
+                                                  filename=shown))
     if found is None or (suffix and named is None):
         raise UploadRejected("upload_unknown_format", t(
             "upload.format.unknown", lang, filename=shown, accepted=accepted_text(accept)))
