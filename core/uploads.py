@@ -1,7 +1,8 @@
 """The Excel reader kit: every upload the platform reads goes through `read_table` (or
 `read_grid` for a sheet without a header), after `core.workbook_guard.check_container`
-refused bombs, entity declarations and sheets too large to read. Only then does
-python-calamine parse.
+decided its format from its content (.xlsx, .xls, .xlsb, .ods; CSV where the importer
+takes it: `accept=WITH_CSV`) and refused bombs, entity declarations and sheets too large
+to read. Only then does python-calamine parse (core.csv_table reads CSV).
 
     table = read_table(data, "单位.xlsx", [ColumnSpec("code", "统一社会信用代码", required=True),
                                           ColumnSpec("n", "党员数", kind="int")])
@@ -25,14 +26,22 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from core import cells, clock, i18n
+from core import cells, clock, csv_table, i18n
 from core.errors import KaoheError
+from core.upload_format import WITH_CSV, WORKBOOKS, suffix_kind
 from core.uploads_models import PendingUpload
-from core.workbook_guard import HEADER_ROWS, UploadRejected, check_container
+from core.workbook_guard import (
+    HEADER_ROWS,
+    MAX_CELLS,
+    MAX_COLUMNS,
+    UploadRejected,
+    check_container,
+)
 
 __all__ = [
-    "CellError", "ColumnSpec", "PendingUpload", "Preview", "Table", "UploadRejected",
-    "check_container", "discard", "get_pending", "mark_errors", "read_table", "stage", "take",
+    "WITH_CSV", "WORKBOOKS", "CellError", "ColumnSpec", "PendingUpload", "Preview", "Table",
+    "UploadRejected", "check_container", "discard", "get_pending", "mark_errors",
+    "marked_filename", "read_table", "stage", "take",
 ]
 
 # "code": a credit or unit code, spaces and hyphens inside dropped (core.cells.code).
@@ -132,20 +141,22 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
                sheet: str | int | None = None, header_row: int | None = None,
                max_rows: int | None = None, max_bytes: int | None = None,
                allow_unknown: bool = False, lang: str = i18n.DEFAULT,
-               settings: Any = None) -> Table:
+               settings: Any = None, accept: tuple[str, ...] = WORKBOOKS) -> Table:
     """Check and read one sheet into typed rows. Raises UploadRejected for a bad file or
-    header; cell problems are collected in `table.errors` so all can be shown at once."""
+    header; cell problems are collected in `table.errors` so all can be shown at once.
+    `accept` names the formats this importer takes (WORKBOOKS, or WITH_CSV)."""
 
     max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
     t = i18n.t
-    book = open_book(data, filename, max_rows=max_rows, max_bytes=max_bytes, lang=lang)
+    book = open_book(data, filename, max_rows=max_rows, max_bytes=max_bytes, lang=lang,
+                     accept=accept)
     try:
         name = _pick_sheet(book, sheet, lang)
         grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except UploadRejected:
         raise
-    except Exception as exc:  # calamine reports broken parts as plain errors
-        raise UploadRejected("upload_corrupt", t("upload.corrupt", lang, detail=exc)) from None
+    except BaseException as exc:  # calamine reports broken parts as plain errors or panics
+        raise _unreadable(exc, lang) from None
     if not grid:
         raise UploadRejected("upload_empty", t("upload.empty", lang, sheet=name))
     hdr, head = (header_row, grid[header_row - 1] if header_row <= len(grid) else []) \
@@ -182,30 +193,46 @@ def read_table(data: bytes, filename: str, columns: Sequence[ColumnSpec], *,
     return table
 
 
+def _unreadable(exc: BaseException, lang: str) -> UploadRejected:
+    """A reader's failure as the user's "file is broken". python-calamine reports broken
+    parts as plain errors, and a Rust panic as pyo3's PanicException, which derives from
+    BaseException only; anything else (KeyboardInterrupt, SystemExit) goes on."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+    return UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc))
+
+
 def open_book(data: bytes, filename: str, *, max_rows: int | None = None,
-              max_bytes: int | None = None, lang: str = i18n.DEFAULT, settings: Any = None):
-    """The python-calamine workbook of an upload, once the container checks passed."""
+              max_bytes: int | None = None, lang: str = i18n.DEFAULT, settings: Any = None,
+              accept: tuple[str, ...] = WORKBOOKS):
+    """The workbook of an upload once the container checks passed: python-calamine's for
+    the workbook formats, a core.csv_table.CsvBook (the same interface) for CSV."""
     from python_calamine import CalamineWorkbook
 
     max_rows, max_bytes = _limits(max_rows, max_bytes, settings)
-    check_container(data, filename, max_bytes=max_bytes, max_rows=max_rows, lang=lang)
+    kind = check_container(data, filename, max_bytes=max_bytes, max_rows=max_rows, lang=lang,
+                           accept=accept)
+    if kind == "csv":
+        return csv_table.read(data, filename, max_rows=max_rows, max_columns=MAX_COLUMNS,
+                              max_cells=MAX_CELLS, lang=lang)
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine reports broken parts as plain errors
-        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
+    except BaseException as exc:
+        raise _unreadable(exc, lang) from None
 
 
 def read_grid(data: bytes, filename: str, sheet: str, *, lang: str = i18n.DEFAULT,
-              settings: Any = None) -> list[list[Any]] | None:
+              settings: Any = None, accept: tuple[str, ...] = WORKBOOKS
+              ) -> list[list[Any]] | None:
     """The raw cells of one named sheet (None when the workbook has no such sheet), for
     sheets without a header such as a template's hidden stamp. Checked like read_table."""
-    book = open_book(data, filename, lang=lang, settings=settings)
+    book = open_book(data, filename, lang=lang, settings=settings, accept=accept)
     if sheet not in book.sheet_names:
         return None
     try:
         return book.get_sheet_by_name(sheet).to_python()
-    except Exception as exc:
-        raise UploadRejected("upload_corrupt", i18n.t("upload.corrupt", lang, detail=exc)) from None
+    except BaseException as exc:
+        raise _unreadable(exc, lang) from None
 
 
 def _pick_sheet(book: Any, sheet: str | int | None, lang: str) -> str:
@@ -427,18 +454,27 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 def mark_errors(data: bytes, errors: Sequence[CellError | Mapping[str, Any]],
                 filename: str = "upload.xlsx", lang: str = i18n.DEFAULT) -> bytes:
     """The user's own workbook with each bad cell filled red and a comment saying why.
-    Row-level problems (no column) are marked on the row's first cell."""
+    Row-level problems (no column) are marked on the row's first cell. openpyxl writes only
+    .xlsx, so an .xls, .xlsb, .ods or CSV upload comes back as an .xlsx copy of its cells
+    (marked_filename names it so)."""
     import openpyxl
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
-    check_container(data, filename, max_bytes=max(len(data), 1), lang=lang)
-    book = openpyxl.load_workbook(io.BytesIO(data))
+    kind = check_container(data, filename, max_bytes=max(len(data), 1), lang=lang,
+                           accept=WITH_CSV)
+    names: dict[str, str] = {}
+    if kind == "xlsx":
+        book = openpyxl.load_workbook(io.BytesIO(data))
+    else:
+        book, names = _xlsx_copy(open_book(data, filename, max_bytes=max(len(data), 1),
+                                           lang=lang, accept=WITH_CSV), lang)
     fill = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
     notes: dict[tuple[str, str], list[str]] = {}
     for err in errors:
         e = err if isinstance(err, CellError) else CellError(**dict(err))
-        sheet = e.sheet if e.sheet in book.sheetnames else book.sheetnames[0]
+        sheet = names.get(e.sheet, e.sheet)
+        sheet = sheet if sheet in book.sheetnames else book.sheetnames[0]
         coord = f"{e.column or 'A'}{max(1, e.row)}"
         text = e.message if e.column else f"{e.header}：{e.message}" if e.header else e.message
         notes.setdefault((sheet, coord), []).append(text)
@@ -564,8 +600,63 @@ def preview_context(pending: PendingUpload, *, confirm_url: str, marked_url: str
 
     return {"pending": pending, "preview": pending.preview, "confirm_url": confirm_url,
             "marked_url": marked_url, "cancel_url": cancel_url, "back_url": back_url,
-            "title": title,
+            "title": title, "marked_copy": marked_copy_of(pending.filename),
             "expires": pending.expires_at.astimezone(clock.tz()).strftime("%Y-%m-%d %H:%M")}
+
+
+def _xlsx_copy(source: Any, lang: str) -> tuple[Any, dict[str, str]]:
+    """An openpyxl workbook holding every sheet's cells of a workbook read by the kit (its
+    hidden sheets stay hidden, so a template's stamp still works when the copy is
+    uploaded again), and {the source's sheet name: the copy's}."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter as letter
+
+    from core.xlsx import display_width, safe_sheet_name, set_safe
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    names: dict[str, str] = {}
+    for meta in source.sheets_metadata:
+        try:
+            grid = source.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+        except BaseException as exc:
+            raise _unreadable(exc, lang) from None
+        name = safe_sheet_name(meta.name)
+        while name in book.sheetnames:
+            name = safe_sheet_name(f"{name[:28]}_{len(book.sheetnames)}")
+        names[meta.name] = name
+        ws = book.create_sheet(name)
+        if not str(meta.visible).endswith("Visible"):
+            ws.sheet_state = "hidden"
+        widths: dict[int, int] = {}
+        for r, row in enumerate(grid, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is None or value == "":
+                    continue
+                cell = ws.cell(r, c)
+                set_safe(cell, value)
+                if isinstance(value, dt.datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(value, dt.date):
+                    cell.number_format = "yyyy-mm-dd"
+                widths[c] = max(widths.get(c, 8), min(60, display_width(str(value)) + 2))
+        for c, width in widths.items():
+            ws.column_dimensions[letter(c)].width = width
+    if not book.sheetnames:
+        book.create_sheet("Sheet1")
+    return book, names
+
+
+def marked_filename(pending: PendingUpload | str, prefix: str = "marked_") -> str:
+    """The download name of the marked copy: the upload's name, as .xlsx."""
+    name = PurePath(pending if isinstance(pending, str) else pending.filename or "upload.xlsx")
+    return f"{prefix}{name.stem}.xlsx"
+
+
+def marked_copy_of(filename: str) -> str:
+    """The upload's format ("xls", "ods" …) when its marked workbook is an .xlsx copy."""
+    kind = suffix_kind(filename)
+    return "" if kind in (None, "xlsx") else kind
 
 
 def errors_of(pending: PendingUpload) -> list[CellError]:

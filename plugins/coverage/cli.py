@@ -25,7 +25,7 @@ def _group(cli: click.Group) -> click.Group:
 
     @cli.group(IMPORT_GROUP)
     def import_group() -> None:
-        """Import Excel workbooks (preview, then confirm)."""
+        """Import workbooks or CSV (preview, then confirm)."""
 
     return import_group
 
@@ -56,7 +56,8 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def import_reports(obj: Ctx, file: str, period: str, username: str | None, yes: bool,
                        dry_run: bool, lang: str) -> None:
-        """Import instructors' reports of one period (rows keyed by credit code + period)."""
+        """Import instructors' reports of one period (rows keyed by credit code + period)
+        from a workbook: .xlsx, .xls, .xlsb or .ods."""
         from tortoise.transactions import in_transaction
 
         from core.accounts import User
@@ -117,7 +118,8 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def import_registry(obj: Ctx, file: str, full: bool, yes: bool, dry_run: bool,
                         lang: str) -> None:
-        """Load or update the registry of organizations, keyed by credit code."""
+        """Load or update the registry of organizations, keyed by credit code, from a
+        workbook (.xlsx, .xls, .xlsb, .ods) or CSV (UTF-8 or GB18030)."""
         import hashlib
 
         from core.errors import KaoheError

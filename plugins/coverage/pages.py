@@ -17,7 +17,7 @@ from core.errors import Invalid, KaoheError
 from core.orgs import Period
 from core.params import Code12, Id, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
-from core.uploads import UploadRejected
+from core.uploads import UploadRejected, marked_copy_of
 from plugins.coverage import codes, compliance, intake, registry, review, services, stats
 from plugins.coverage.config import definition
 from plugins.coverage.models import (
@@ -125,7 +125,8 @@ async def upload_reports(request: Request, data: MultipartBody[dict[str, Any]]) 
     return web.page(request, "coverage/preview.html", pending=pending, preview=pending.preview,
                     summary=plan.summary(), rejected=None, back=f"/coverage/?period={period.code}",
                     confirm_url="/coverage/upload/confirm",
-                    marked_url=f"/api/coverage/uploads/{pending.token}/marked")
+                    marked_url=f"/api/coverage/uploads/{pending.token}/marked",
+                    marked_copy=marked_copy_of(pending.filename))
 
 
 @post("/upload/confirm", opt={"roles": REPORTERS}, include_in_schema=False)
@@ -197,7 +198,8 @@ async def registry_upload(request: Request, data: MultipartBody[dict[str, Any]])
                     summary=plan.summary(), rejected=None, back="/coverage/registry",
                     missing=pending.context.get("missing", []) if full else [],
                     confirm_url="/coverage/registry/confirm",
-                    marked_url=f"/api/coverage/uploads/{pending.token}/marked")
+                    marked_url=f"/api/coverage/uploads/{pending.token}/marked",
+                    marked_copy=marked_copy_of(pending.filename))
 
 
 @post("/registry/confirm", opt={"roles": ("admin",)}, include_in_schema=False)

@@ -8,11 +8,11 @@ from litestar import Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from core import clock, downloads, web
+from core import clock, downloads, i18n, web
 from core.errors import Forbidden, Invalid, NotFound
 from core.params import Code12, Id, Limit, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
-from core.uploads import get_pending, marked_workbook
+from core.uploads import get_pending, marked_filename, marked_workbook
 from core.web import download
 from plugins.coverage import compliance, intake, registry, review, services, stats
 from plugins.coverage.codes import FieldError, check_date
@@ -23,6 +23,7 @@ from plugins.coverage.models import (
     Organization,
 )
 from plugins.coverage.reporting import report_period, submit_one
+from plugins.coverage.workbooks import REGISTRY_TEMPLATE, REPORT_TEMPLATE, formats_of
 
 READERS = ("admin", "leader", "unit_officer")
 REPORTERS = ("admin", "instructor")
@@ -250,10 +251,14 @@ async def api_registry_template(request: Request, blank: FromQuery[bool] = False
     return download(data, f"组织名册_{clock.today().isoformat()}.xlsx")
 
 
-def _file(data: dict[str, Any]) -> UploadFile:
+def _file(data: dict[str, Any], request: Request, accept: tuple[str, ...]) -> UploadFile:
+    from core.upload_format import accepted_text
+
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
-        raise Invalid("file_required", "file: choose an .xlsx file to upload", field="file")
+        raise Invalid("file_required", "file: " + i18n.t(
+            "upload.format.file_required", web.language(request),
+            accepted=accepted_text(accept)), field="file")
     return upload
 
 
@@ -266,8 +271,9 @@ def preview_json(pending: Any) -> dict[str, Any]:
 @post("/uploads/reports", opt={"roles": REPORTERS}, status_code=200)
 async def api_upload_reports(request: Request, data: MultipartBody[dict[str, Any]],
                              period: PeriodCode = None) -> dict[str, Any]:
-    """Upload a filled report template: returns the preview and a token to confirm it."""
-    upload = _file(data)
+    """Upload a filled report template (.xlsx, .xls, .xlsb or .ods): returns the preview
+    and a token to confirm it."""
+    upload = _file(data, request, formats_of(REPORT_TEMPLATE))
     p = await _reporting_period(period or data.get("period"))
     pending, _ = await intake.preview_reports(await upload.read(), upload.filename, p.code,
                                               current_user(request), web.language(request),
@@ -278,8 +284,9 @@ async def api_upload_reports(request: Request, data: MultipartBody[dict[str, Any
 @post("/uploads/registry", opt={"roles": ("admin",)}, status_code=200)
 async def api_upload_registry(request: Request, data: MultipartBody[dict[str, Any]],
                               full: FromQuery[bool] = False) -> dict[str, Any]:
-    """Upload a registry sheet (keyed by credit code); `full=true` lists what it lacks."""
-    upload = _file(data)
+    """Upload a registry sheet (keyed by credit code) as a workbook or CSV (UTF-8 or
+    GB18030); `full=true` lists what it lacks."""
+    upload = _file(data, request, formats_of(REGISTRY_TEMPLATE))
     full = full or str(data.get("full", "")).lower() in ("1", "true", "on")
     pending, _ = await intake.preview_registry(await upload.read(), upload.filename,
                                                current_user(request), full=full,
@@ -302,10 +309,11 @@ async def api_confirm_upload(request: Request, token: FromPath[str]) -> dict[str
 
 @get("/uploads/{token:str}/marked", opt={"roles": REPORTERS}, media_type=downloads.XLSX)
 async def api_marked(request: Request, token: FromPath[str]) -> Response:
-    """The uploaded workbook with its bad cells filled red and commented."""
+    """The uploaded workbook with its bad cells filled red and commented (an .xlsx copy for
+    an upload in another format)."""
     user, lang = current_user(request), web.language(request)
     pending = await get_pending(token, user, lang=lang)
-    return download(marked_workbook(pending, lang), f"标注错误_{pending.filename}")
+    return download(marked_workbook(pending, lang), marked_filename(pending, "标注错误_"))
 
 
 HANDLERS = [

@@ -13,7 +13,15 @@ from typing import Any
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from core import i18n
-from core.uploads import ColumnSpec, Table, UploadRejected, read_grid, read_table
+from core.uploads import (
+    WITH_CSV,
+    WORKBOOKS,
+    ColumnSpec,
+    Table,
+    UploadRejected,
+    read_grid,
+    read_table,
+)
 from core.xlsx import FIRST_DATA_ROW, Column, WorkbookBuilder, period_subtitle
 from plugins.coverage import codes
 
@@ -191,21 +199,30 @@ def registry_template(rows: list[dict[str, Any]], title: str) -> bytes:
 
 
 # -- reading -------------------------------------------------------------------------------
+def formats_of(template: str) -> tuple[str, ...]:
+    """The upload formats each workbook is taken in."""
+    return WITH_CSV if template == REGISTRY_TEMPLATE else WORKBOOKS
+
+
 def template_meta(data: bytes, filename: str = "upload.xlsx", lang: str = "zh",
-                  settings: Any = None) -> dict[str, str]:
-    """The hidden sheet's entries; {} for a workbook not made from a kaohe template. The
-    sheet is read through the kit, so a hostile stamp sheet is refused like any other."""
-    grid = read_grid(data, filename, META_SHEET, lang=lang, settings=settings) or []
+                  settings: Any = None, accept: tuple[str, ...] = WORKBOOKS) -> dict[str, str]:
+    """The hidden sheet's entries; {} for a workbook not made from a kaohe template (and
+    for a CSV file). The sheet is read through the kit, so a hostile stamp sheet is refused
+    like any other."""
+    grid = read_grid(data, filename, META_SHEET, lang=lang, settings=settings,
+                     accept=accept) or []
     return {str(r[0]): str(r[1]) for r in grid if len(r) >= 2 and r[0]}
 
 
 def read_upload(data: bytes, filename: str, template: str, period: str | None, lang: str,
                 settings: Any = None, max_rows: int | None = None) -> Table:
-    """Check the file and its template stamp, then read the typed rows."""
+    """Check the file and its template stamp, then read the typed rows. The registry is
+    also taken as CSV (what other registers export); reports come from the template."""
     specs = report_specs(lang) if template == REPORT_TEMPLATE else registry_specs(lang)
+    accept = formats_of(template)
     table = read_table(data, filename, specs, lang=lang, settings=settings, max_rows=max_rows,
-                       allow_unknown=True)
-    meta = template_meta(data, filename, lang, settings)
+                       allow_unknown=True, accept=accept)
+    meta = template_meta(data, filename, lang, settings, accept)
     made_for = meta.get("template")
     if made_for and made_for != template:
         raise UploadRejected("wrong_template", i18n.t(

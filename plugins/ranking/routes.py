@@ -300,7 +300,9 @@ async def values_template(period: PeriodCode, group: Slug) -> Response:
 async def values_upload(request: Request, data: MultipartBody[dict]) -> Template:
     upload: UploadFile | None = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Invalid("file_required", "file: choose the filled template (.xlsx)", field="file")
+        raise Invalid("file_required", "file: " + i18n.t(
+            "upload.format.file_required", language(request),
+            accepted=".xlsx、.xls、.xlsb、.ods"), field="file")
     pending = await values_io.preview(await upload.read(), upload.filename,
                                       str(data.get("period", "")), str(data.get("group", "")),
                                       current_user(request), request.app.state.settings,
@@ -331,7 +333,7 @@ async def values_cancel(request: Request, data: URLEncodedBody[dict[str, str]]) 
 @get("/values/marked", opt=ADMIN, include_in_schema=False)
 async def values_marked(request: Request, token: Token = "") -> Response:
     pending = await uploads.get_pending(token, current_user(request), values_io.IMPORTER)
-    return download(uploads.marked_workbook(pending), f"marked_{pending.filename}")
+    return download(uploads.marked_workbook(pending), uploads.marked_filename(pending))
 
 
 @get("/subscriptions", opt=ADMIN, include_in_schema=False)

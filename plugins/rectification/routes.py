@@ -338,7 +338,8 @@ async def import_preview(request: Request) -> Template:
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return page(request, "rectification/import.html", status_code=422, preview=None,
-                    token="", error="file: choose an Excel file")
+                    token="", error=i18n.t("upload.format.file_required", language(request),
+                                           accepted=".xlsx、.xls、.xlsb、.ods"))
     data = await upload.read()
     ctx = {"user": current_user(request), "filename": upload.filename,
            "lang": language(request), "settings": _settings(request)}

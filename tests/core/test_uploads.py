@@ -153,24 +153,31 @@ def test_no_header_and_empty_sheet():
         read_table(workbook([GOOD]), "u.xlsx", SPECS, sheet="其他", max_rows=10, max_bytes=10**6)
 
 
-@pytest.mark.parametrize("name", ["units.xls", "units.csv", "units", "units.xlsx.exe"])
-def test_wrong_extension(name):
+@pytest.mark.parametrize("name, code", [
+    ("units.xls", "upload_format_mismatch"), ("units.csv", "upload_format_mismatch"),
+    ("units.xlsx.exe", "upload_unknown_format"), ("units.txt", "upload_unknown_format")])
+def test_wrong_extension(name, code):
     with pytest.raises(UploadRejected) as info:
         read_table(workbook([GOOD]), name, SPECS, max_rows=10, max_bytes=10**6)
-    assert info.value.code == "upload_not_xlsx" and name in info.value.message
+    assert info.value.code == code and name in info.value.message
+
+
+def test_a_name_without_extension_takes_the_contents_format():
+    assert read_table(workbook([GOOD]), "units", SPECS, max_rows=10, max_bytes=10**6).ok
 
 
 def test_renamed_text_file_and_renamed_zip():
     with pytest.raises(UploadRejected) as info:
         read_table("单位代码,单位名称\n520102,南明区\n".encode(), "units.xlsx", SPECS,
                    max_rows=10, max_bytes=10**6)
-    assert info.value.code == "upload_not_xlsx" and "不是有效的 .xlsx" in info.value.message
+    assert info.value.code == "upload_format_mismatch"
+    assert "扩展名是 .xlsx，内容却是 CSV 文本" in info.value.message
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("readme.txt", "hello")
-    with pytest.raises(UploadRejected, match="不是 Excel 工作簿") as info:
+    with pytest.raises(UploadRejected, match="无法识别“units.xlsx”的格式") as info:
         read_table(buf.getvalue(), "units.xlsx", SPECS, max_rows=10, max_bytes=10**6)
-    assert info.value.code == "upload_not_xlsx"
+    assert info.value.code == "upload_unknown_format"
 
 
 def test_oversized_file_uses_limit_from_settings(settings):
