@@ -240,7 +240,7 @@ def check_config(obj: Ctx) -> None:
     for warning in settings_warnings(settings):
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"settings OK ({settings.source or 'defaults'}); plugins: {', '.join(host.plugins)}; "
-               f"{len(jobs)} jobs")
+               f"{len(jobs)} jobs; serve workers: {worker_count(settings)}")
 
 
 def settings_warnings(settings: Settings) -> list[str]:
