@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from core import audit, clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
-from core.orgs import Period, get_open_period
+from core.orgs import Period, PeriodClosedError, get_open_period
 from core.uploads import CellError, Preview
 from plugins.coverage import codes
 from plugins.coverage.codes import FieldError
@@ -560,7 +560,9 @@ async def _report_period(code: str) -> Period:
     if period.kind != kind:
         raise Invalid("wrong_period_kind", f"period: '{code}' is a {period.kind}; reports are "
                       f"made per {kind}", field="period")
-    return await get_open_period(code)
+    if period.is_closed:  # what get_open_period says, without reading the row again
+        raise PeriodClosedError(code)
+    return period
 
 
 async def report_period(code: str) -> Period:
