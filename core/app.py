@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -166,4 +168,29 @@ def create_app(settings: Settings | str | None = None, host: PluginHost | None =
     app.state.host = host
     app.state.run_scheduler = settings.scheduler.enabled if run_scheduler is None else run_scheduler
     app.state.limiter = limiter_for(settings)
+    return app
+
+
+# The options of `kaohe serve --workers N`, for the workers uvicorn spawns.
+SERVE_ENV = "KAOHE_SERVE_WORKER"
+
+
+def serve_options(settings: Settings, run_scheduler: bool | None) -> str:
+    """What a worker needs to build the parent's app: the settings file and the database the
+    command line chose (--settings, --database), and whether this serve runs the scheduler."""
+    return json.dumps({"settings": str(settings.source) if settings.source else None,
+                       "database": settings.database.url, "scheduler": run_scheduler})
+
+
+def serve_factory() -> Litestar:
+    """The app of one worker process (uvicorn `factory=True`). Each worker is a fresh
+    interpreter: it boots, opens its own database pool and Redis client in the lifespan, and
+    runs the scheduler like a separate instance; the claim row keeps each firing single."""
+    from core.cli import settle_heap
+
+    opts = json.loads(os.environ[SERVE_ENV])
+    settings, host = boot(opts["settings"])
+    settings.core.database.url = opts["database"]
+    app = create_app(settings, host, run_scheduler=opts["scheduler"])
+    settle_heap()
     return app

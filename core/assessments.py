@@ -131,13 +131,29 @@ async def current(slug: str) -> AssessmentDefinition | None:
     return await AssessmentDefinition.get_or_none(slug=slug, is_current=True)
 
 
+_data_by_sha: dict[str, dict[str, Any]] = {}
+
+
 async def latest_data(slug: str | None = None) -> dict[str, Any]:
-    """The current definition's data (the newest applied one when no slug is given)."""
+    """The current definition's data (the newest applied one when no slug is given).
+
+    Read on every report submission: only the row's hash is fetched, and the decoded data is
+    kept by that hash (a definition row never changes; applying makes a new one), so every
+    process reads the same current definition without decoding its source and data each
+    time. The dict is shared: callers read it and never change it."""
     qs = AssessmentDefinition.filter(is_current=True)
     if slug:
         qs = qs.filter(slug=slug)
-    row = await qs.order_by("-applied_at", "-id").first()
-    return row.data if row else {}
+    found = await qs.order_by("-applied_at", "-id").limit(1).values_list("id", "sha256")
+    if not found:
+        return {}
+    row_id, sha = found[0]
+    if sha not in _data_by_sha:
+        data = await AssessmentDefinition.filter(id=row_id).values_list("data", flat=True)
+        if len(_data_by_sha) >= 16:
+            _data_by_sha.pop(next(iter(_data_by_sha)))
+        _data_by_sha[sha] = data[0] if data else {}
+    return _data_by_sha[sha]
 
 
 def diff(old: str, new: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -102,11 +103,14 @@ def cli(ctx: click.Context, settings_path: str | None, database: str | None) -> 
 @cli.command()
 @click.option("--host", default=None, help="Address to bind (default from settings).")
 @click.option("--port", default=None, type=int, help="Port (default from settings).")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Worker processes (default: [app] workers, else one per core; 1 on SQLite).")
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs in this process.")
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool) -> None:
+def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None,
+          no_scheduler: bool) -> None:
     """Serve the web platform."""
-    serve_app(obj, host, port, no_scheduler)
+    serve_app(obj, host, port, no_scheduler, workers)
 
 
 def settle_heap() -> None:
@@ -119,28 +123,59 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def serve_app(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool = False) -> None:
+def worker_count(settings: Settings, asked: int | None = None) -> int:
+    """--workers, else [app] workers, else one per core; an SQLite file gets one process
+    unless asked for more, because it has one writer at a time (several processes wait on
+    its lock instead of working)."""
+    if asked:
+        return asked
+    if settings.app.workers:
+        return settings.app.workers
+    if db.database_url(settings).startswith("sqlite"):
+        return 1
+    return os.cpu_count() or 1
+
+
+def serve_app(obj: Ctx, host: str | None, port: int | None, no_scheduler: bool = False,
+              workers: int | None = None) -> None:
     import uvicorn
 
-    from core.app import create_app
+    from core.app import SERVE_ENV, create_app, serve_options
 
     settings, plugin_host = obj.boot()
+    count = worker_count(settings, workers)
 
     async def precheck():
         config = await db.init_db(settings, plugin_host)
         try:
             pending = await db.pending_migrations(config)
-            if pending and not settings.database.auto_migrate:
-                raise db.DatabaseError(f"{len(pending)} pending migrations: run `kaohe migrate`")
+            if pending:
+                if not settings.database.auto_migrate:
+                    raise db.DatabaseError(f"{len(pending)} pending migrations: run `kaohe migrate`")
+                # Here, once, before any worker starts: N workers would race to apply them.
+                await db.migrate(config)
         finally:
             await db.close_db()
 
     asyncio.run(precheck())
-    app = create_app(settings, plugin_host, run_scheduler=False if no_scheduler else None)
-    settle_heap()
     bind_host, bind_port = host or settings.app.host, port or settings.app.port
-    click.echo(f"kaohe serving on http://{bind_host}:{bind_port}/")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+    run_scheduler = False if no_scheduler else None
+    if count > 1 and settings.database.url.startswith("sqlite"):
+        click.echo(f"kaohe: warning: {count} workers on one SQLite file take turns at its write "
+                   "lock; use PostgreSQL for several workers", err=True)
+    click.echo(f"kaohe serving on http://{bind_host}:{bind_port}/"
+               + (f" ({count} worker processes)" if count > 1 else ""))
+    if count == 1:
+        app = create_app(settings, plugin_host, run_scheduler=run_scheduler)
+        settle_heap()
+        uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+        return
+    # uvicorn's supervisor spawns each worker as a new interpreter that builds its own app
+    # (core.app.serve_factory), database pool and Redis client, and restarts a worker that
+    # dies; the options travel in the environment the workers inherit.
+    os.environ[SERVE_ENV] = serve_options(settings, run_scheduler)
+    uvicorn.run("core.app:serve_factory", factory=True, workers=count, host=bind_host,
+                port=bind_port, log_level="warning", timeout_worker_healthcheck=30)
 
 
 @cli.command()
@@ -205,7 +240,7 @@ def check_config(obj: Ctx) -> None:
     for warning in settings_warnings(settings):
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"settings OK ({settings.source or 'defaults'}); plugins: {', '.join(host.plugins)}; "
-               f"{len(jobs)} jobs")
+               f"{len(jobs)} jobs; serve workers: {worker_count(settings)}")
 
 
 def settings_warnings(settings: Settings) -> list[str]:

@@ -35,6 +35,8 @@ class AppSettings(msgspec.Struct, forbid_unknown_fields=True):
     today: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # Processes of `kaohe serve` (--workers): 0 = one per core on PostgreSQL, 1 on SQLite.
+    workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
     data_dir: str = "data"
     debug: bool = False
     # The address people reach the platform at; links in mail are made absolute with it.

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from core import audit, clock
 from core.accounts import User
 from core.errors import Invalid, NotFound
-from core.orgs import Period, get_open_period
+from core.orgs import Period, PeriodClosedError, get_open_period
 from core.sql import Sql
 from core.uploads import CellError, Preview
 from plugins.coverage import codes
@@ -396,9 +396,11 @@ def load_clean(text: str) -> list[tuple[int, dict[str, Any]]]:
 
 # -- saving --------------------------------------------------------------------------------
 async def save_plan(plan: ReportPlan, user: User | None, *, source: str = "upload",
-                    reference: str = "") -> dict[str, int]:
-    """Save the plan's valid rows in the caller's transaction (one if there is none)."""
-    await get_open_period(plan.period)  # closed since the preview: nothing is saved
+                    reference: str = "", checked_open: bool = False) -> dict[str, int]:
+    """Save the plan's valid rows in the caller's transaction (one if there is none).
+    `checked_open`: the caller has just read the period open in this request."""
+    if not checked_open:
+        await get_open_period(plan.period)  # closed since the preview: nothing is saved
     now = clock.now()
     creates = [o for o in plan.outcomes if o.action == "create"]
     changes = [o for o in plan.outcomes if o.action == "change"]
@@ -413,7 +415,14 @@ async def save_plan(plan: ReportPlan, user: User | None, *, source: str = "uploa
                  "return_reason": "", "submitted_by_id": user_id, "submitted_at": now,
                  "reviewed_by": "", "reviewed_at": None, "created_at": now, "updated_at": now}
                 for o in creates])
-        if changes:
+        if len(changes) == 1:
+            # One report (a form or an API call): one UPDATE, not a read and a bulk CASE.
+            o = changes[0]
+            await CoverageReport.filter(period_code=plan.period, uscc=o.uscc).update(
+                **{k: o.values[k] for k in REPORT_FIELDS}, status="submitted", return_reason="",
+                reviewed_by="", reviewed_at=None, submitted_by_id=user_id, submitted_at=now,
+                updated_at=now)
+        elif changes:
             existing = {r.uscc: r for r in await _in_chunks(
                 [o.uscc for o in changes], lambda chunk: CoverageReport.filter(
                     period_code=plan.period, uscc__in=chunk))}
@@ -521,7 +530,7 @@ async def submit_one(user: User, period_code: str, values: dict[str, Any],
             raise Forbidden("not_assigned", err.message(lang), field="uscc")
         raise _invalid(out.errors, lang)
     plan = ReportPlan(period.code, [out], [])
-    await save_plan(plan, user, source="form")
+    await save_plan(plan, user, source="form", checked_open=True)
     return await CoverageReport.get(uscc=clean["uscc"], period_code=period.code), out.action
 
 
@@ -549,7 +558,9 @@ async def _report_period(code: str) -> Period:
     if period.kind != kind:
         raise Invalid("wrong_period_kind", f"period: '{code}' is a {period.kind}; reports are "
                       f"made per {kind}", field="period")
-    return await get_open_period(code)
+    if period.is_closed:  # what get_open_period says, without reading the row again
+        raise PeriodClosedError(code)
+    return period
 
 
 async def report_period(code: str) -> Period:

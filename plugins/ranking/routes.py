@@ -19,7 +19,7 @@ from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
 from plugins.ranking import models, rankings, reports, subscriptions, values, values_io, workbook
-from plugins.ranking.services import current_scheme, get_group, scheme_of
+from plugins.ranking.services import current_scheme, get_group, scheme_by_id, scheme_of
 
 ADMIN = {"roles": ("admin",)}
 # draft, objection (published, objections open), final, superseded
@@ -68,6 +68,12 @@ def f2(text: Any) -> str:
     if text is None or text == "":
         return ""
     return str(Decimal(str(text)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# The columns a ranking's page and JSON show: a row's scores and inputs (most of its bytes,
+# decoded as JSON) are for the drill-down, which reads its one row whole.
+LISTED = ("id", "position", "unit_code", "unit_name", "rank", "total", "prev_rank", "prev_total",
+          "flag", "excluded", "missing", "aspects")
 
 
 def ranking_json(r: models.Ranking) -> dict[str, Any]:
@@ -169,8 +175,8 @@ async def compute_page(request: Request, data: URLEncodedBody[dict[str, str]]) -
 async def ranking_page(request: Request, ranking_id: Id) -> Template:
     user = current_user(request)
     ranking = await _visible(ranking_id, request)
-    scheme = scheme_of(await models.Scheme.get(id=ranking.scheme_id))
-    rows = await models.RankingRow.filter(ranking=ranking).order_by("position")
+    scheme = await scheme_by_id(ranking.scheme_id)
+    rows = await models.RankingRow.filter(ranking=ranking).order_by("position").only(*LISTED)
     objections = await models.Objection.filter(ranking=ranking).order_by("id")
     own: list[str] = []
     if user.role == "unit_officer":
@@ -481,7 +487,7 @@ async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = 
 async def api_ranking(request: Request, ranking_id: Id) -> dict[str, Any]:
     """One ranking with every unit's place, total, aspect scores and change."""
     ranking = await _visible(ranking_id, request)
-    rows = await models.RankingRow.filter(ranking=ranking).order_by("position")
+    rows = await models.RankingRow.filter(ranking=ranking).order_by("position").only(*LISTED)
     return {**ranking_json(ranking), "rows": [row_json(r) for r in rows]}
 
 

@@ -92,6 +92,14 @@ async def current_scheme(required: bool = True) -> tuple[models.Scheme | None, S
     return row, scheme_of(row)
 
 
+async def scheme_by_id(scheme_id: int) -> Scheme:
+    """The parsed scheme of a ranking: its hash first, its data only when not parsed yet."""
+    sha = await models.Scheme.filter(id=scheme_id).values_list("sha256", flat=True)
+    if sha and sha[0] in _parsed:
+        return _parsed[sha[0]]
+    return scheme_of(await models.Scheme.get(id=scheme_id))
+
+
 def scheme_of(row: models.Scheme) -> Scheme:
     if row.sha256 not in _parsed:
         _parsed[row.sha256] = from_json(row.data)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from core import clock, i18n
 from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
-from plugins.satisfaction import services
+from plugins.satisfaction import locks, services
 from plugins.satisfaction.config import CHOICES, SatisfactionSettings
 from plugins.satisfaction.models import Response, Survey
 
@@ -216,14 +217,28 @@ class Outcome:
     new_device_cookie: str | None  # set it when the respondent had none
 
 
-async def _address_counts(survey: Survey, ahash: str, window_start: dt.datetime,
-                          day_start: dt.datetime) -> tuple[int, int]:
-    """Answers from this address within the rate window and since the local midnight: one
-    indexed read (survey, address_hash, received_at) of a bounded number of rows."""
-    times = await Response.filter(
-        survey_id=survey.id, address_hash=ahash, received_at__gte=min(window_start, day_start)
-    ).limit(5000).values_list("received_at", flat=True)
-    return sum(1 for t in times if t >= window_start), sum(1 for t in times if t >= day_start)
+STATE_AND_COUNTS = """
+SELECT s.frozen_at IS NOT NULL AS frozen,
+  (SELECT count(*) FROM satisfaction_response r WHERE r.survey_id = s.id
+     AND r.address_hash = {1} AND r.received_at >= {2}) AS in_window,
+  (SELECT count(*) FROM satisfaction_response r WHERE r.survey_id = s.id
+     AND r.address_hash = {1} AND r.received_at >= {3}) AS today
+FROM satisfaction_survey s WHERE s.id = {0}"""
+
+
+async def _state_and_counts(conn: Any, survey: Survey, ahash: str | None,
+                            window_start: dt.datetime, day_start: dt.datetime
+                            ) -> tuple[bool, int, int]:
+    """Under the answer's locks: whether the survey is frozen now (another process may have
+    frozen it since this one cached it), and the answers from this address within the rate
+    window and since the local midnight (two counts on the (survey, address, time) index)."""
+    mark = "${}" if conn.capabilities.dialect == "postgres" else "?{}"
+    sql = STATE_AND_COUNTS.format(*(mark.format(i) for i in range(1, 5)))
+    rows = await conn.execute_query_dict(sql, [survey.id, ahash, window_start, day_start])
+    if not rows:
+        return True, 0, 0
+    row = rows[0]
+    return bool(row["frozen"]), int(row["in_window"]), int(row["today"])
 
 
 async def submit(sub: Submission, secret: str, conf: SatisfactionSettings) -> Outcome:
@@ -253,26 +268,35 @@ async def submit(sub: Submission, secret: str, conf: SatisfactionSettings) -> Ou
         new_cookie = new_device(secret)
     dhash = device_hash(secret, survey, ident) if ident else None
     ahash = address_hash(survey, sub.address)
-    if ahash is not None:
-        local = clock.local_now()
-        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        window, day = await _address_counts(
-            survey, ahash, now - dt.timedelta(minutes=conf.rate_window_minutes), day_start)
-        if window >= conf.rate_limit:
-            raise TooMany("too_many", _t(lang, "too_many", minutes=conf.rate_window_minutes))
-        if day + 1 >= conf.busy_address:
-            flags.append("busy_address")
+    local = clock.local_now()
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    window_start = now - dt.timedelta(minutes=conf.rate_window_minutes)
     spec = survey.spec
-    excluded = bool(set(flags) & set(spec.get("exclude", [])))
     safety_key = spec.get("safety") or ""
     try:
-        response = await Response.create(
-            survey_id=survey.id, unit_id=unit.id, received_at=now, elapsed_seconds=int(age),
-            nonce=token["n"], device_hash=dhash, address_hash=ahash, answers=parsed.answers,
-            flags=",".join(flags), excluded=excluded,
-            index_value=parsed.answers.get(spec.get("index", "overall")),
-            safety_value=parsed.answers.get(safety_key) if safety_key else None,
-            complaint=parsed.complaint)
+        # Checks and insert in one transaction under the answer's locks (locks.py), so the
+        # limit holds across processes and no answer lands in a survey frozen meanwhile.
+        async with in_transaction() as conn:
+            await locks.hold_answer(conn, survey.id, ahash)
+            frozen, window, day = await _state_and_counts(conn, survey, ahash, window_start,
+                                                          day_start)
+            if frozen:
+                raise Conflict("survey_closed", _t(lang, "survey_closed",
+                                                   closes=survey.closes.isoformat()), status=410)
+            if ahash is not None:
+                if window >= conf.rate_limit:
+                    raise TooMany("too_many", _t(lang, "too_many",
+                                                 minutes=conf.rate_window_minutes))
+                if day + 1 >= conf.busy_address:
+                    flags.append("busy_address")
+            excluded = bool(set(flags) & set(spec.get("exclude", [])))
+            response = await Response.create(
+                survey_id=survey.id, unit_id=unit.id, received_at=now,
+                elapsed_seconds=int(age), nonce=token["n"], device_hash=dhash,
+                address_hash=ahash, answers=parsed.answers, flags=",".join(flags),
+                excluded=excluded, index_value=parsed.answers.get(spec.get("index", "overall")),
+                safety_value=parsed.answers.get(safety_key) if safety_key else None,
+                complaint=parsed.complaint, using_db=conn)
     except IntegrityError:
         if await Response.exists(nonce=token["n"]):
             raise Conflict("replayed_form", _t(lang, "replayed_form"), field="token") from None

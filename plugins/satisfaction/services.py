@@ -284,20 +284,29 @@ async def results_with_change(survey: Survey) -> list[dict[str, Any]]:
 # -- closing: freeze and purge --------------------------------------------------------------------
 
 async def freeze(survey: Survey) -> bool:
-    """Store the results, forget the addresses (hashes and salt). Once only."""
+    """Store the results, forget the addresses (hashes and salt). Once only.
+
+    One transaction holding the survey against answers (locks.py): answers in flight in any
+    process are stored before the results are computed, and later ones are refused."""
     if survey.frozen_at is not None:
         return False
-    data = await compute(survey)
-    now = clock.now()
-    updated = await Survey.filter(id=survey.id, frozen_at__isnull=True).update(
-        frozen=data, frozen_at=now, salt="")
-    if not updated:
-        return False
-    await Response.filter(survey_id=survey.id).update(address_hash=None)
-    city = min(data.values(), key=lambda r: r["path"].count("/"), default=None)
-    await audit.record("satisfaction.survey.freeze", "satisfaction_survey", survey.key,
-                       after={"units": len(data), "responses": city["responses"] if city else 0,
-                              "index": city["index"] if city else None})
+    from tortoise.transactions import in_transaction
+
+    from plugins.satisfaction import locks
+
+    async with in_transaction() as conn:
+        await locks.hold_survey(conn, survey.id)
+        data = await compute(survey)
+        now = clock.now()
+        updated = await Survey.filter(id=survey.id, frozen_at__isnull=True).update(
+            frozen=data, frozen_at=now, salt="")
+        if not updated:
+            return False
+        await Response.filter(survey_id=survey.id).update(address_hash=None)
+        city = min(data.values(), key=lambda r: r["path"].count("/"), default=None)
+        await audit.record("satisfaction.survey.freeze", "satisfaction_survey", survey.key,
+                           after={"units": len(data), "responses": city["responses"] if city else 0,
+                                  "index": city["index"] if city else None})
     survey.frozen, survey.frozen_at, survey.salt = data, now, ""
     from plugins.satisfaction.answering import forget_cache
 

@@ -81,6 +81,22 @@ def test_check_config_warns_about_the_default_secret(tmp_path):
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
 
 
+def test_check_config_names_the_worker_count(tmp_path):
+    # One process on an SQLite file unless asked; [app] workers when given.
+    path = write_settings(tmp_path / "cfg", f"sqlite://{tmp_path}/k.sqlite3")
+    r = kaohe(tmp_path, "--settings", str(path), "check-config")
+    assert r.returncode == 0 and r.stdout.strip().endswith("serve workers: 1"), r.stdout
+    path = write_settings(tmp_path / "cfg2", "postgres://u@127.0.0.1:1/none")
+    r = kaohe(tmp_path, "--settings", str(path), "check-config")
+    assert r.stdout.strip().endswith(f"serve workers: {os.cpu_count()}"), r.stdout
+    path.write_text(path.read_text().replace("[app]\n", "[app]\nworkers = 3\n"))
+    r = kaohe(tmp_path, "--settings", str(path), "check-config")
+    assert r.stdout.strip().endswith("serve workers: 3"), r.stdout
+    path.write_text(path.read_text().replace("workers = 3", "workers = 0.5"))
+    line = one_line(kaohe(tmp_path, "--settings", str(path), "check-config"))
+    assert line == "kaohe: settings: app.workers: Expected `int`, got `float`"
+
+
 def test_database_option_names_the_database_for_any_command(tmp_path, settings):
     if BACKEND != "sqlite":
         url = settings.database.url

@@ -21,6 +21,9 @@ def test_defaults_and_env_override(tmp_path):
     ('[app]\nprot = 1\n', {}, "settings: app: unknown key `prot`"),
     ("", {"KAOHE_MAIL__PORT": "abc"}, "settings: mail.port: Expected `int`, got `str`"),
     ("[app\n", {}, "not valid TOML"),
+    ('[app]\nworkers = -1\n', {}, "settings: app.workers: Expected `int` >= 0"),
+    ("", {"KAOHE_APP__WORKERS": "65"}, "settings: app.workers: Expected `int` <= 64"),
+    ('[app]\nworkers = "all"\n', {}, "settings: app.workers: Expected `int`, got `str`"),
 ])
 def test_bad_settings_name_the_key(tmp_path, text, env, expected):
     f = tmp_path / "settings.toml"
