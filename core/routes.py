@@ -129,3 +129,7 @@ HANDLERS += export_routes.HANDLERS
 from core import jobs_routes, notify_routes  # noqa: E402
 
 HANDLERS += jobs_routes.HANDLERS + notify_routes.HANDLERS
+
+from core import periods_routes, units_routes  # noqa: E402
+
+HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS
