@@ -133,3 +133,7 @@ HANDLERS += jobs_routes.HANDLERS + notify_routes.HANDLERS
 from core import periods_routes, units_routes  # noqa: E402
 
 HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS
+
+from core import user_edit_routes  # noqa: E402
+
+HANDLERS += user_edit_routes.HANDLERS
