@@ -58,12 +58,17 @@ async def check(user: User, values: dict[str, str], me: User | None,
 
 async def leave_role(user: User, role: str, reason: str) -> list[Notice]:
     """Every plugin ends what the user held in `role`, in the caller's transaction."""
+    import inspect
+
     from core.plugins import get_host
 
     notices: list[Notice] = []
-    for _, notice in await get_host().acollect("kaohe_user_leaves_role", user=user, role=role,
-                                               reason=reason):
-        notices.append(notice)
+    # One plugin at a time: a plugin that raises stops the rest and rolls the whole back.
+    for impl in reversed(get_host().pm.hook.kaohe_user_leaves_role.get_hookimpls()):
+        result = impl.function(user=user, role=role, reason=reason)
+        if inspect.isawaitable(result):
+            result = await result
+        notices.extend(result or [])
     return notices
 
 
