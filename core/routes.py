@@ -137,3 +137,7 @@ HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS
 from core import user_edit_routes  # noqa: E402
 
 HANDLERS += user_edit_routes.HANDLERS
+
+from core import events_routes  # noqa: E402
+
+HANDLERS += events_routes.HANDLERS
