@@ -176,15 +176,25 @@ async def apply(text: str, host: PluginHost, applied_by: str = "") -> tuple[Asse
                 await OrgUnit.get_or_none(code=u["parent"]) if u.get("parent") else None)
             units[u["code"]], _ = await ensure_unit(u["code"], u["name"], u["level"], parent,
                                                     sort_order=i, households=u.get("households"))
+        # A period's status follows the file only where the file changed it: a period an
+        # admin closed on /periods (or the demo closed on its day) stays closed when a
+        # definition that still lists it as open is applied again for another change.
+        stated = {q["code"]: q.get("status", "open")
+                  for q in (existing.data.get("periods", []) if existing else [])}
         for p in data.get("periods", []):
             kind, start, end = parse_period(p["code"])
+            status = p.get("status", "open")
             period, created = await Period.get_or_create(
                 code=p["code"], defaults={"kind": kind, "start": start, "end": end,
-                                          "status": p.get("status", "open")})
-            if not created and period.status != p.get("status", "open"):
-                period.status = p.get("status", "open")
+                                          "status": status})
+            if not created and period.status != status and stated.get(p["code"]) != status:
+                before = period.status
+                period.status = status
                 period.closed_at = clock.now() if period.status == "closed" else None
                 await period.save()
+                await audit.record("period.close" if status == "closed" else "period.reopen",
+                                   "period", period.code, before={"status": before},
+                                   after={"status": status}, reason="assessment definition")
         version = 1
         if existing:
             version = existing.version + 1

@@ -111,3 +111,12 @@ class Panel:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 50
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a plugin did on the platform's behalf (for example, ended a disabled instructor's
+    assignments), told to the admin as the catalog message `key` filled with `params`."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)

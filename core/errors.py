@@ -43,3 +43,23 @@ class Conflict(KaoheError):
 
 class Invalid(KaoheError):
     status = 422
+
+
+class FieldsInvalid(Invalid):
+    """Several fields refused at once, each with its message: a form shows every message beside
+    its field; the API gets them as `details` [{field, message}]."""
+
+    def __init__(self, errors: dict[str, str], code: str = "invalid_fields"):
+        first = next(iter(errors))
+        super().__init__(code, "；".join(errors.values()), field=first,
+                         details=[{"field": k, "message": v} for k, v in errors.items()])
+        self.errors = dict(errors)
+
+
+def field_errors(exc: KaoheError) -> dict[str, str]:
+    """{field: message} of a refusal, for the form that sent it."""
+    if isinstance(exc, FieldsInvalid):
+        return dict(exc.errors)
+    found = {d["field"]: d["message"] for d in exc.details or []
+             if isinstance(d, dict) and "field" in d and "message" in d}
+    return found or {exc.field or "": exc.message}

@@ -56,6 +56,19 @@ def kaohe_dashboard_panels(user: Any) -> list[Any]:
 
 
 @hookspec
+def kaohe_user_panels(user: Any) -> list[Any]:
+    """Return core.contrib.Panel entries for the admin's page of one user account: what the
+    user holds in this plugin (may be async)."""
+
+
+@hookspec
+def kaohe_user_leaves_role(user: Any, role: str, reason: str) -> list[Any]:
+    """The user stops acting in `role` (disabled, or given another role): end what they held
+    in it, inside the caller's transaction; return core.contrib.Notice entries saying what
+    ended (may be async)."""
+
+
+@hookspec
 def kaohe_jobs(settings: Any) -> list[Any]:
     """Return core.contrib.JobSpec entries: scheduled checks of this plugin."""
 

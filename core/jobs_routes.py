@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import audit, events, i18n, web
+from core import audit, events, events_admin, i18n, web
 from core.errors import Invalid, NotFound
 from core.params import Limit, Slug, choice
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
@@ -115,7 +115,8 @@ async def jobs_page(request: Request, job: Slug = None,
                     scheduler_here=getattr(request.app.state, "scheduler", None) is not None,
                     deliveries=await waiting.order_by("-id").limit(EVENTS_SHOWN)
                     .select_related("event"),
-                    deliveries_total=await waiting.count(), max_attempts=events.MAX_ATTEMPTS)
+                    deliveries_total=await waiting.count(), max_attempts=events.MAX_ATTEMPTS,
+                    refused_total=(await events_admin.refused(limit=1))[1])
 
 
 @post("/jobs/{job_id:str}/run", opt=ADMIN, include_in_schema=False)
@@ -145,6 +146,8 @@ async def events_retry_form(request: Request, data: URLEncodedBody[dict[str, str
     report = await events.schedule_retry(ids, host=request.app.state.host)
     msg = i18n.t("events.retried", lang, delivered=len(report.delivered),
                  failed=len(report.failed))
+    if data.get("back") == "events":  # from the deliveries page (core.events_routes)
+        return Redirect(path=f"/jobs/events?msg={quote(msg)}")
     return Redirect(path=f"/jobs?msg={quote(msg)}#events")
 
 

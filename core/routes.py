@@ -5,11 +5,11 @@ from __future__ import annotations
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromQuery, JSONBody, MultipartBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from core import assessments, clock, i18n, login, web
 from core.notify_models import InboxMessage
-from core.params import Id
+from core.params import Id, Slug
 from core.plugins import get_host
 from core.security import current_user
 
@@ -88,6 +88,26 @@ async def assessments_upload(
                     text=text)
 
 
+@get("/assessments/{slug:str}/source", opt={"roles": ("admin",)}, include_in_schema=False)
+async def assessment_source(request: Request, slug: Slug, version: FromQuery[int] = 0
+                            ) -> Response:
+    """The definition file as it was applied (the current version unless `version`), to edit
+    and upload again."""
+    from core.errors import NotFound
+
+    qs = assessments.AssessmentDefinition.filter(slug=slug)
+    row = None
+    if not version:
+        row = await qs.filter(is_current=True).first()
+    elif 0 < version < 2**31:  # a number the column cannot hold is no version
+        row = await qs.filter(version=version).first()
+    if row is None:
+        raise NotFound("unknown_definition", i18n.t("assessments.no_source",
+                                                    web.language(request), slug=slug))
+    return web.download(row.source.encode("utf-8"), f"{row.slug}-v{row.version}.toml",
+                        "application/toml; charset=utf-8")
+
+
 @get("/api/assessments", opt={"roles": ("admin", "leader")}, tags=["platform"])
 async def api_assessments() -> list[dict[str, object]]:
     """Every applied definition version."""
@@ -114,6 +134,7 @@ HANDLERS = [
     login.login_page, login.login_submit, login.logout, login.api_login, login.api_me,
     api_plugins, inbox_page, inbox_read, api_inbox,
     assessments_page, assessments_upload, api_assessments, api_assessments_apply,
+    assessment_source,
 ]
 
 # Admin pages of the platform services, each in its own module.
@@ -129,3 +150,15 @@ HANDLERS += export_routes.HANDLERS
 from core import jobs_routes, notify_routes  # noqa: E402
 
 HANDLERS += jobs_routes.HANDLERS + notify_routes.HANDLERS
+
+from core import periods_routes, units_routes  # noqa: E402
+
+HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS
+
+from core import user_edit_routes  # noqa: E402
+
+HANDLERS += user_edit_routes.HANDLERS
+
+from core import events_routes  # noqa: E402
+
+HANDLERS += events_routes.HANDLERS

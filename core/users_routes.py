@@ -13,7 +13,7 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from tortoise.transactions import in_transaction
 
-from core import accounts, audit, i18n, passwords, web
+from core import accounts, audit, i18n, passwords, user_admin, web
 from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
@@ -100,14 +100,18 @@ async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
     if not active and user.id == current_user(request).id:
         # Also keeps the last admin: only they could disable themselves.
         raise Conflict("self_disable", i18n.t("users.self_disable", lang))
-    if user.is_active != active:
+    if not active:
+        # Logins, tokens and what the user held on the plugins end together (core.user_admin).
+        notices = await user_admin.disable(user, current_user(request), lang)
+        if notices:  # the user's page shows what was ended and what is left to reassign
+            msg = i18n.t("users.disabled", lang, username=user.username)
+            return Redirect(path=f"/users/{user.id}/edit?" + urlencode(
+                {"msg": f"{msg}；{user_admin.notice_text(notices, lang)}"}))
+    elif user.is_active != active:
         async with in_transaction():
             await User.filter(id=user.id).update(is_active=active)
-            if not active:
-                await accounts.end_logins(user, "user.disable")
-            await audit.record("user.enable" if active else "user.disable", "user",
-                               user.username, before={"is_active": user.is_active},
-                               after={"is_active": active})
+            await audit.record("user.enable", "user", user.username,
+                               before={"is_active": user.is_active}, after={"is_active": active})
     return _done("users.enabled" if active else "users.disabled", lang, username=user.username)
 
 
@@ -158,14 +162,11 @@ async def users_change_role(request: Request, user_id: Id,
     if role == "unit_officer" and unit is None:
         return await _page(request, 422, t("unit_required"), "unit")
     unit = unit if role == "unit_officer" else None
-    if (role, unit.id if unit else None) != (user.role, user.unit_id):
-        async with in_transaction():
-            before = {"role": user.role, "unit_id": user.unit_id}
-            await User.filter(id=user.id).update(role=role, unit_id=unit.id if unit else None)
-            await audit.record("user.change_role", "user", user.username, before=before,
-                               after={"role": role, "unit_id": unit.id if unit else None})
-            # Logins carry the old role's reach; they end with it.
-            await accounts.end_logins(user, "user.change_role")
+    notices = await user_admin.set_role(user, role, unit)  # ends logins and the old role
+    if notices:
+        msg = i18n.t("users_role.changed", lang, username=user.username)
+        return Redirect(path=f"/users/{user.id}/edit?" + urlencode(
+            {"msg": f"{msg}；{user_admin.notice_text(notices, lang)}"}))
     return _done("users_role.changed", lang, username=user.username)
 
 

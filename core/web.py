@@ -21,6 +21,8 @@ CORE_NAV = [
     NavItem("nav.inbox", "/inbox", ("admin", "instructor", "unit_officer", "leader"), 90),
     NavItem("nav.archive", "/archive", ("admin", "leader", "unit_officer"), 91),
     NavItem("nav.assessments", "/assessments", ("admin",), 92),
+    NavItem("periods.nav", "/periods", ("admin",), 92),
+    NavItem("units.nav", "/units", ("admin",), 92),
     NavItem("nav.jobs", "/jobs", ("admin",), 93),
     NavItem("nav.audit", "/audit", ("admin",), 94),
     NavItem("nav.users", "/users", ("admin",), 95),

@@ -69,6 +69,16 @@ async def records_page(request: Request, status: RecordStatus = "", period: Peri
                                       "measure": measure})
 
 
+@get("/ladder", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+async def ladder_page(request: Request) -> Template:
+    """The escalation ladder of the current definition, and how it is changed."""
+    from core import clock
+    from plugins.accountability import ladder_view
+
+    return page(request, "accountability/ladder.html", view=await ladder_view.current(),
+                tz=clock.tz())
+
+
 @get("/queue", opt=ADMIN, include_in_schema=False)
 async def queue_page(request: Request) -> Template:
     proposed = await Record.filter(status="proposed").select_related("unit").order_by("id")
@@ -309,6 +319,6 @@ async def api_ladder() -> dict[str, Any]:
 
 
 PAGES = [index, records_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,
-         close_form, appeal_form, decide_form, new_page, new_submit]
+         close_form, appeal_form, decide_form, new_page, new_submit, ladder_page]
 API = [api_records, api_record, api_create, api_approve, api_dismiss, api_carry_out, api_close,
        api_appeal, api_appeals, api_decide, api_evidence, api_ladder]

@@ -50,9 +50,10 @@ def kaohe_template_dirs():
 
 @hookimpl
 def kaohe_pages():
+    from plugins.coverage.org_routes import PAGES as ORG_PAGES
     from plugins.coverage.pages import PAGES
 
-    return PAGES
+    return PAGES + ORG_PAGES
 
 
 @hookimpl
@@ -74,6 +75,20 @@ async def kaohe_dashboard_panels(user):
     from plugins.coverage.pages import dashboard_panels
 
     return await dashboard_panels(user)
+
+
+@hookimpl
+async def kaohe_user_panels(user):
+    from plugins.coverage.assignments import user_panels
+
+    return await user_panels(user)
+
+
+@hookimpl
+async def kaohe_user_leaves_role(user, role, reason):
+    from plugins.coverage.assignments import leaves_role
+
+    return await leaves_role(user, role, reason)
 
 
 @hookimpl

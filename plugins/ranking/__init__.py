@@ -38,8 +38,9 @@ def kaohe_pages():
     from plugins.ranking.annual_routes import PAGES as ANNUAL
     from plugins.ranking.routes import PAGES
     from plugins.ranking.self_routes import PAGES as SELF
+    from plugins.ranking.subscription_routes import PAGES as SUBSCRIPTION
 
-    return PAGES + ANNUAL + SELF
+    return PAGES + ANNUAL + SELF + SUBSCRIPTION
 
 
 @hookimpl

@@ -364,7 +364,7 @@ async def subscription_create(request: Request, data: URLEncodedBody[dict[str, s
         return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
                     upcoming={}, firings=[], exporters=sorted(subscriptions.all_exporters()),
                     form=data, problem=exc.message)
-    return _go("/ranking/subscriptions", request, "subscription_saved", key=sub.key)
+    return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 
 def form_subscription(data: dict[str, str]) -> dict[str, Any]:
@@ -396,7 +396,7 @@ def form_subscription(data: dict[str, str]) -> dict[str, Any]:
 async def subscription_toggle(request: Request, sub_id: Id) -> Redirect:
     sub = await subscriptions.get(sub_id)
     await subscriptions.set_active(sub, not sub.active)
-    return _go("/ranking/subscriptions", request, "subscription_saved", key=sub.key)
+    return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 
 @post("/subscriptions/{sub_id:int}/run", opt=ADMIN, include_in_schema=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -42,101 +43,138 @@ def all_exporters() -> dict[str, Any]:
     return {name: exp for name, (_, exp) in exporters().items()}
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One refused field of a subscription: `field` as a key path (recipients[1].email),
+    `key` and `params` for the message catalog (ranking.sub_err.KEY), `text` in English for
+    the API and the definition's errors."""
+
+    field: str
+    key: str
+    text: str
+    params: dict[str, Any] = dataclass_field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.text}" if self.field else self.text
+
+
 def check_subscription(raw: Any, exporter_names: set[str], group_keys: set[str] | None,
                        from_definition: bool = False) -> list[str]:
     """Problems of one subscription, each as 'field: message'."""
+    return [str(p) for p in problems(raw, exporter_names, group_keys)]
+
+
+def problems(raw: Any, exporter_names: set[str], group_keys: set[str] | None) -> list[Problem]:
+    """The checks of one subscription that need no database, as structured problems."""
     if not isinstance(raw, dict):
-        return ["(subscription): expected a table"]
-    errors = [f"{k}: unknown key (known: {', '.join(sorted(FIELDS))})" for k in raw
-              if k not in FIELDS]
+        return [Problem("(subscription)", "table", "expected a table")]
+    out = [Problem(k, "unknown_key", f"unknown key (known: {', '.join(sorted(FIELDS))})")
+           for k in raw if k not in FIELDS]
     key = raw.get("key")
     if not isinstance(key, str) or not KEY_RE.match(key):
-        errors.append(f"key: expected lower-case letters, digits, '-' or '_', got {key!r}")
+        out.append(Problem("key", "key", "expected lower-case letters, digits, '-' or '_', "
+                                         f"got {key!r}"))
     if not isinstance(raw.get("title"), str) or not raw["title"].strip():
-        errors.append("title: required")
+        out.append(Problem("title", "required", "required"))
     exporter = raw.get("exporter")
     if exporter not in exporter_names:
-        errors.append(f"exporter: unknown exporter {exporter!r} (known: "
-                      f"{', '.join(sorted(exporter_names)) or 'none'})")
+        out.append(Problem("exporter", "exporter", f"unknown exporter {exporter!r} (known: "
+                                                    f"{', '.join(sorted(exporter_names)) or 'none'})"))
     for name in ("group", "detail_group"):
         value = raw.get(name, "")
         if not isinstance(value, str):
-            errors.append(f"{name}: expected a peer group key")
+            out.append(Problem(name, "group_type", "expected a peer group key"))
         elif value and group_keys is not None and value not in group_keys:
-            errors.append(f"{name}: no peer group '{value}' (known: {', '.join(sorted(group_keys))})")
+            out.append(Problem(name, "group", f"no peer group '{value}' (known: "
+                                              f"{', '.join(sorted(group_keys))})", {"value": value}))
     if exporter == "ranking" and not raw.get("group"):
-        errors.append("group: the ranking workbook needs a peer group")
+        out.append(Problem("group", "group_needed", "the ranking workbook needs a peer group"))
     rule = raw.get("period_rule", "last_closed")
     if not isinstance(rule, str) or not (rule in ("last_closed", "current")
                                          or rule.startswith("fixed:")):
-        errors.append(f"period_rule: {rule!r} is not last_closed, current or fixed:<period code>")
+        out.append(Problem("period_rule", "period_rule", f"{rule!r} is not last_closed, current "
+                                                         "or fixed:<period code>"))
     elif rule.startswith("fixed:"):
         try:
             parse_period(rule[len("fixed:"):])
         except ValueError as exc:
-            errors.append(f"period_rule: {exc}")
+            out.append(Problem("period_rule", "fixed_period", str(exc),
+                               {"value": rule[len("fixed:"):]}))
     if raw.get("period_kind", "") not in PERIOD_KINDS:
-        errors.append(f"period_kind: {raw.get('period_kind')!r} is not one of "
-                      f"{', '.join(k for k in PERIOD_KINDS if k)}")
+        out.append(Problem("period_kind", "period_kind", f"{raw.get('period_kind')!r} is not one "
+                                                         f"of {', '.join(k for k in PERIOD_KINDS if k)}"))
     cron = raw.get("cron")
     if not isinstance(cron, str) or not cron.strip():
-        errors.append("cron: required (a cron rule such as \"0 8 1-10 1,3,5,7,9,11 *\")")
+        out.append(Problem("cron", "cron_required", "required (a cron rule such as "
+                                                    "\"0 8 1-10 1,3,5,7,9,11 *\")"))
     else:
         try:
             make_trigger(cron, clock.tz().key)
             if len(cron.split()) != 5:
                 raise ValueError("expected 5 fields: minute hour day month weekday")
         except ValueError as exc:
-            errors.append(f"cron: invalid cron rule {cron!r}: {exc}")
+            out.append(Problem("cron", "cron", f"invalid cron rule {cron!r}: {exc}",
+                               {"value": cron[:100]}))
     if raw.get("calendar", "any") not in CALENDARS:
-        errors.append(f"calendar: {raw.get('calendar')!r} is not one of {', '.join(CALENDARS)}")
+        out.append(Problem("calendar", "calendar", f"{raw.get('calendar')!r} is not one of "
+                                                   f"{', '.join(CALENDARS)}"))
     if "active" in raw and not isinstance(raw["active"], bool):
-        errors.append("active: expected true or false")
+        out.append(Problem("active", "active", "expected true or false"))
     if not isinstance(raw.get("unit", ""), str):
-        errors.append("unit: expected a unit code")
+        out.append(Problem("unit", "unit_type", "expected a unit code"))
     recipients = raw.get("recipients")
     if not isinstance(recipients, list) or not recipients:
-        errors.append("recipients: at least one recipient ({user = …}, {role = …} or "
-                      "{email = …})")
+        out.append(Problem("recipients", "recipients", "at least one recipient ({user = …}, "
+                                                       "{role = …} or {email = …})"))
     else:
         for i, r in enumerate(recipients):
-            errors.extend(f"recipients[{i}]{e}" for e in _check_recipient(r))
-    return errors
+            out.extend(_check_recipient(r, f"recipients[{i}]"))
+    return out
 
 
-def _check_recipient(r: Any) -> list[str]:
+def _check_recipient(r: Any, where: str) -> list[Problem]:
     if not isinstance(r, dict):
-        return [": expected a table such as {user = \"leader\"}"]
-    errors = [f".{k}: unknown key (known: {', '.join(sorted(RECIPIENT_KEYS))})" for k in r
-              if k not in RECIPIENT_KEYS]
+        return [Problem(where, "recipient_table", "expected a table such as {user = \"leader\"}")]
+    out = [Problem(f"{where}.{k}", "unknown_key", f"unknown key (known: "
+                                                  f"{', '.join(sorted(RECIPIENT_KEYS))})")
+           for k in r if k not in RECIPIENT_KEYS]
     kinds = [k for k in ("user", "email", "role") if k in r]
     if len(kinds) != 1:
-        errors.append(": give exactly one of user, email, role")
-        return errors
+        out.append(Problem(where, "recipient_one", "give exactly one of user, email, role"))
+        return out
     kind, value = kinds[0], r[kinds[0]]
     if not isinstance(value, str) or not value.strip():
-        errors.append(f".{kind}: expected text")
+        out.append(Problem(f"{where}.{kind}", "text", "expected text"))
     elif kind == "email" and not EMAIL_RE.match(value):
-        errors.append(f".email: '{value}' is not a mail address")
+        out.append(Problem(f"{where}.email", "email", f"'{value}' is not a mail address",
+                           {"value": value}))
     elif kind == "role" and value not in ROLES:
-        errors.append(f".role: '{value}' is not one of {', '.join(ROLES)}")
+        out.append(Problem(f"{where}.role", "role", f"'{value}' is not one of {', '.join(ROLES)}",
+                           {"value": value}))
     if "detail_unit" in r and not isinstance(r["detail_unit"], str):
-        errors.append(".detail_unit: expected a unit code")
-    return errors
+        out.append(Problem(f"{where}.detail_unit", "unit_type", "expected a unit code"))
+    return out
 
 
 async def _check_users(raw: dict[str, Any]) -> list[str]:
-    errors = []
+    return [str(p) for p in await database_problems(raw)]
+
+
+async def database_problems(raw: dict[str, Any]) -> list[Problem]:
+    """The checks against the database: users, units."""
+    out = []
     for i, r in enumerate(raw.get("recipients") or []):
         if isinstance(r, dict) and isinstance(r.get("user"), str):
             if not await User.exists(username=r["user"], is_active=True):
-                errors.append(f"recipients[{i}].user: no active user '{r['user']}'")
+                out.append(Problem(f"recipients[{i}].user", "user",
+                                   f"no active user '{r['user']}'", {"value": r["user"]}))
         if isinstance(r, dict) and isinstance(r.get("detail_unit"), str) and r["detail_unit"]:
             if not await OrgUnit.exists(code=r["detail_unit"]):
-                errors.append(f"recipients[{i}].detail_unit: no org unit '{r['detail_unit']}'")
+                out.append(Problem(f"recipients[{i}].detail_unit", "unit",
+                                   f"no org unit '{r['detail_unit']}'", {"value": r["detail_unit"]}))
     if raw.get("unit") and not await OrgUnit.exists(code=raw["unit"]):
-        errors.append(f"unit: no org unit '{raw['unit']}'")
-    return errors
+        out.append(Problem("unit", "unit", f"no org unit '{raw['unit']}'", {"value": raw["unit"]}))
+    return out
 
 
 def _normalized(raw: dict[str, Any]) -> dict[str, Any]:

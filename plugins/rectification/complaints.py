@@ -29,23 +29,37 @@ async def _period(code: str, day: dt.date) -> Period | None:
     return await Period.filter(status="open", kind="year", start__lte=day, end__gte=day).first()
 
 
-async def handle(event: Any) -> Task | None:
+def _refused(event: Any, message: str) -> dict[str, Any]:
+    """Nothing registered: kept with the delivery for the admins (page /jobs/events), who can
+    deliver it again once the cause is fixed."""
+    log.warning("complaint %s: refused: %s", event.key, message)
+    return {"plugin": "rectification", "event": event.name, "key": event.key,
+            "status": "refused", "message": message}
+
+
+async def handle(event: Any) -> Task | dict[str, Any] | None:
     if event.name != EVENT:
         return None
-    p = event.payload
+    p = event.payload if isinstance(event.payload, dict) else {}
+    try:
+        response_id = int(p["response_id"])
+        unit_code, period_code = str(p["unit_code"]), str(p["period"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return _refused(event, f"payload: missing or bad field {exc}")
     # One complaint per survey response: the registering step names the response, so a second
     # delivery finds it and stops (an exact match: JSON containment is not
     # available on SQLite).
-    reason = f"群众满意度测评投诉（答卷 {int(p['response_id'])}）"
+    reason = f"群众满意度测评投诉（答卷 {response_id}）"
     if await TaskEvent.filter(action="register", actor=ACTOR, reason=reason).exists():
         return None
-    unit = await OrgUnit.get_or_none(code=p["unit_code"])
+    unit = await OrgUnit.get_or_none(code=unit_code[:32])
     now = now_utc()
-    period = await _period(p["period"], local_date(now))
-    if unit is None or period is None:
-        log.warning("complaint %s: unit %s or an open period is missing; not registered",
-                    event.key, p.get("unit_code"))
-        return None
+    period = await _period(period_code[:16], local_date(now))
+    if unit is None:
+        return _refused(event, f"unit_code: no org unit '{unit_code[:32]}'")
+    if period is None:
+        return _refused(event, f"period: '{period_code[:16]}' is closed or unknown and no "
+                               f"year period is open on {local_date(now)}")
     text = str(p.get("text", "")).strip()
     title = f"群众满意度测评投诉：{text[:60]}" if text else "群众满意度测评投诉"
     description = (f"{text}\n\n（{p.get('survey_title', '')}，{p.get('unit_name', '')}，"

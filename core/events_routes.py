@@ -1,0 +1,67 @@
+"""The event deliveries page for admins (/jobs/events): every delivery waiting or failed, and
+every delivery a listener refused, by listener and page; retry or deliver again from it."""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get, post
+from litestar.params import URLEncodedBody
+from litestar.response import Redirect, Template
+
+from core import events, events_admin, i18n, web
+from core.errors import Invalid
+from core.params import PageNo, Slug, choice
+from core.plugins import get_host
+
+ADMIN = {"roles": ("admin",)}
+SHOWS = ("waiting", "refused")
+Show = choice(SHOWS)
+PAGE = 50
+
+
+@get("/jobs/events", opt=ADMIN, include_in_schema=False)
+async def events_page(request: Request, show: Show = "waiting", listener: Slug = None,
+                      page: PageNo = 1) -> Template:
+    show = show or "waiting"
+    listeners = events.listeners(get_host())
+    listener = listener if listener in listeners else None
+    if show == "refused":
+        total = (await events_admin.refused(listener, limit=1))[1]
+    else:
+        total = await events.undelivered(listener=listener).count()
+    pages = max(1, math.ceil(total / PAGE))
+    page = min(page, pages)
+    if show == "refused":
+        rows, _ = await events_admin.refused(listener, PAGE, (page - 1) * PAGE)
+    else:
+        rows = await events.undelivered(listener=listener).order_by("-id").offset(
+            (page - 1) * PAGE).limit(PAGE).select_related("event")
+    counts = {"waiting": await events.undelivered().count(),
+              "refused": (await events_admin.refused(limit=1))[1]}
+    query = urlencode({k: v for k, v in (("show", show), ("listener", listener)) if v})
+    return web.page(request, "events.html", show=show, rows=rows, total=total, page=page,
+                    pages=pages, listener=listener or "", listeners=listeners, counts=counts,
+                    query=query, reason_of=events_admin.reason_of,
+                    zone=ZoneInfo(request.app.state.settings.app.timezone),
+                    max_attempts=events.MAX_ATTEMPTS)
+
+
+@post("/jobs/events/redeliver", opt=ADMIN, include_in_schema=False)
+async def events_redeliver(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    """Deliver one refused delivery (`delivery`) again to its listener."""
+    lang = web.language(request)
+    raw = (data.get("delivery") or "").strip()
+    if not (raw.isdigit() and 0 < int(raw) < 2**63):
+        raise Invalid("invalid_delivery", i18n.t("events.bad_delivery", lang), field="delivery")
+    report = await events_admin.redeliver([int(raw)], host=request.app.state.host)
+    again = [o for o in report.outcomes if o.delivered and isinstance(o.result, dict)
+             and o.result.get("status") == events_admin.REFUSED]
+    msg = i18n.t("events_admin.redelivered", lang, delivered=len(report.delivered) - len(again),
+                 refused=len(again), failed=len(report.failed))
+    return Redirect(path=f"/jobs/events?show=refused&msg={quote(msg)}")
+
+
+HANDLERS = [events_page, events_redeliver]

@@ -1,0 +1,61 @@
+"""The edit page of one report subscription (/ranking/subscriptions/ID/edit); the form's
+rules are in subscription_form."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+
+from core import i18n, periods
+from core.errors import FieldsInvalid
+from core.params import Id
+from core.web import language, page
+from plugins.ranking import reports, subscription_form, subscriptions
+from plugins.ranking.services import current_scheme
+
+ADMIN = {"roles": ("admin",)}
+
+
+async def _page(request: Request, sub: Any, status_code: int = 200,
+                errors: dict[str, str] | None = None,
+                form: dict[str, Any] | None = None) -> Template:
+    lang = language(request)
+    _, scheme = await current_scheme(required=False)
+    exporters = sorted(subscriptions.all_exporters().items())
+    rows = await periods.listing()
+    return page(request, "ranking/subscription_edit.html", status_code=status_code, sub=sub,
+                form=form or subscription_form.form_of(sub), errors=errors or {},
+                exporters=[(name, exp.title) for name, exp in exporters],
+                groups=[(g.key, g.name) for g in (scheme.groups if scheme else [])],
+                periods=[(p.code, periods.name(p, lang)) for p in rows],
+                roles=subscription_form.role_choices(lang),
+                upcoming=[reports._local(t) for t in await subscriptions.next_times(sub, 3)]
+                if sub.active else [])
+
+
+@get("/subscriptions/{sub_id:int}/edit", opt=ADMIN, include_in_schema=False)
+async def subscription_edit_page(request: Request, sub_id: Id) -> Template:
+    return await _page(request, await subscriptions.get(sub_id))
+
+
+@post("/subscriptions/{sub_id:int}/edit", opt=ADMIN, include_in_schema=False)
+async def subscription_edit_save(request: Request, sub_id: Id) -> Template | Redirect:
+    lang = language(request)
+    sub = await subscriptions.get(sub_id)
+    data = await request.form()
+    form: dict[str, Any] = {k: str(data.get(k) or "")[:2000] for k in subscription_form.FORM_FIELDS}
+    form["roles"] = [str(r) for r in data.getall("roles", [])][:10]
+    form["active"] = data.get("active") == "1"
+    try:
+        raw = await subscription_form.check(sub, form, lang)
+    except FieldsInvalid as exc:
+        return await _page(request, sub, 422, exc.errors, form)
+    sub = await subscription_form.save(sub, raw)
+    msg = i18n.t("ranking.subscription_saved", lang, name=sub.title)
+    return Redirect(path=f"/ranking/subscriptions/{sub.id}?" + urlencode({"msg": msg}))
+
+
+PAGES = [subscription_edit_page, subscription_edit_save]
