@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from core import audit, clock, events
 from core.events_models import EventDelivery
+from core.sql import Sql
 
 REFUSED = "refused"
 
@@ -30,7 +31,7 @@ def _condition(dialect: str) -> str:
 async def _refused_ids(listener: str | None, limit: int | None, offset: int = 0,
                        only: list[int] | None = None) -> tuple[list[int], int]:
     conn = Tortoise.get_connection("default")
-    dialect = conn.capabilities.dialect
+    dialect = "postgres" if Sql(conn).pg else "sqlite"
     where = f"d.status = 'delivered' AND {_condition(dialect)}"
     params: list[Any] = []
 

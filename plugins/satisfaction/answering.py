@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 from core import clock, i18n
 from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
+from core.sql import Sql
 from plugins.satisfaction import locks, services
 from plugins.satisfaction.config import CHOICES, SatisfactionSettings
 from plugins.satisfaction.models import Response, Survey
@@ -232,8 +233,8 @@ async def _state_and_counts(conn: Any, survey: Survey, ahash: str | None,
     """Under the answer's locks: whether the survey is frozen now (another process may have
     frozen it since this one cached it), and the answers from this address within the rate
     window and since the local midnight (two counts on the (survey, address, time) index)."""
-    mark = "${}" if conn.capabilities.dialect == "postgres" else "?{}"
-    sql = STATE_AND_COUNTS.format(*(mark.format(i) for i in range(1, 5)))
+    q = Sql(conn)
+    sql = STATE_AND_COUNTS.format(*(q.p(i) for i in range(1, 5)))
     rows = await conn.execute_query_dict(sql, [survey.id, ahash, window_start, day_start])
     if not rows:
         return True, 0, 0

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.sql import Sql
+
 # Namespaces of the two-key advisory locks (the audit chain uses the one-key form).
 SURVEY_LOCK = 0x5A71
 ADDRESS_LOCK = 0x5A72
@@ -25,7 +27,7 @@ def _int4(hex_digest: str) -> int:
 
 
 async def hold_answer(conn: Any, survey_id: int, address_hash: str | None) -> None:
-    if conn.capabilities.dialect != "postgres":
+    if not Sql(conn).pg:
         await conn.execute_query("UPDATE satisfaction_survey SET id = id WHERE id = -1")
         return
     sql, args = "SELECT pg_advisory_xact_lock_shared($1, $2)", [SURVEY_LOCK, survey_id]
@@ -37,7 +39,7 @@ async def hold_answer(conn: Any, survey_id: int, address_hash: str | None) -> No
 
 async def hold_survey(conn: Any, survey_id: int) -> None:
     """Shut answers out of the survey until this transaction ends (freezing)."""
-    if conn.capabilities.dialect != "postgres":
+    if not Sql(conn).pg:
         await conn.execute_query("UPDATE satisfaction_survey SET id = id WHERE id = -1")
         return
     await conn.execute_query("SELECT pg_advisory_xact_lock($1, $2)", [SURVEY_LOCK, survey_id])
