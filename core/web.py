@@ -62,7 +62,13 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         "pinned_day": clock.pinned().isoformat() if clock.pinned() else "",
     }
     ctx.update(context)
-    return Template(template_name=template, context=ctx, status_code=status_code)
+    # htmx asks for the part that changes (filters, paging, pickers); a plain request, or one
+    # without JavaScript, gets the whole page from the same handler.
+    ctx["hx_partial"] = (request.headers.get("hx-request") == "true"
+                         and request.headers.get("hx-target") == "results"
+                         and request.headers.get("hx-boosted") != "true")
+    return Template(template_name=template, context=ctx, status_code=status_code,
+                    headers={"Vary": "HX-Request, HX-Target"})
 
 
 async def panels_for(user: Any) -> list[Panel]:
