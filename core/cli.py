@@ -295,6 +295,9 @@ def main() -> None:
                 ctx_settings = sys.argv[i + 1]
         _, host = boot(ctx_settings)
         host.pm.hook.kaohe_cli_commands(cli=cli)
+        from core import import_cli
+
+        import_cli.register(cli, host)  # after the plugins' own, which take precedence
     except EXPECTED as exc:
         if not any(a in ("--help", "-h") for a in sys.argv[1:]):
             fail(str(exc))

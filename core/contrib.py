@@ -63,15 +63,43 @@ class Exporter:
 
 
 @dataclass(frozen=True)
-class Importer:
-    """An Excel upload: `preview(data, ctx)` and `confirm(data, ctx)` are async."""
+class ImportField:
+    """A value the uploader gives beside the file (a period, a group, an option): a form field
+    on the page, a query parameter of the API, an option of `kaohe import NAME`."""
 
     name: str
-    title: str
+    label: str  # catalog key
+    kind: str = "text"  # text, choice, bool
+    required: bool = False
+    # (value, label) pairs for a choice; async, given the ImportContext (its user and lang)
+    choices: Callable[..., Awaitable[list[tuple[str, str]]]] | None = None
+    max_length: int = 64
+    hint: str = ""  # catalog key of a short explanation
+
+
+@dataclass(frozen=True)
+class Importer:
+    """An upload that core takes through one flow (page, API and `kaohe import NAME FILE`):
+    template download, upload, preview of what would be created or changed and every refused
+    cell, confirmation once by the uploader before expiry, cancel, the marked workbook.
+
+    `preview(data, ctx)` returns a core.uploads.Preview; `confirm(data, ctx)` saves the rows
+    (inside the flow's transaction) and returns counts; `done(result, lang)` says what was
+    saved; `template(ctx)` returns the blank workbook. `ctx` is a core.import_flow.ImportContext.
+    """
+
+    name: str
+    title: str  # catalog key (a plain title is shown as is)
     preview: Callable[..., Awaitable[Any]]
     confirm: Callable[..., Awaitable[Any]]
     template: Callable[..., Awaitable[bytes]] | None = None
     roles: tuple[str, ...] = ("admin",)
+    fields: tuple[ImportField, ...] = ()
+    back: str = "/"  # the page the flow returns to
+    done: Callable[[Any, str], str] | None = None
+    template_filename: str = ""
+    allow_errors: bool = False  # refused rows may be skipped and the rest saved
+    formats: tuple[str, ...] = ("xlsx", "xls", "xlsb", "ods")  # see core.upload_format
 
 
 @dataclass(frozen=True)

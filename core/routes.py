@@ -162,3 +162,7 @@ HANDLERS += user_edit_routes.HANDLERS
 from core import events_routes  # noqa: E402
 
 HANDLERS += events_routes.HANDLERS
+
+from core import import_routes  # noqa: E402
+
+HANDLERS += import_routes.HANDLERS

@@ -81,8 +81,10 @@ def kaohe_importers():
     from core.contrib import Importer
     from plugins.rectification import importer
 
-    return [Importer(importer.NAME, "整改事项批量登记", importer.preview, importer.confirm,
-                     importer.template, roles=("admin",))]
+    return [Importer(importer.NAME, "rectification.import_title", importer.preview, importer.confirm,
+                     importer.template, roles=("admin",), done=importer.done,
+                     back="/rectification/queue?step=registered",
+                     template_filename="rectification-tasks.xlsx")]
 
 
 @hookimpl

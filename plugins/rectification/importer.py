@@ -98,6 +98,10 @@ async def confirm(data: bytes, ctx: Any) -> dict[str, Any]:
     return {"created": len(numbers), "numbers": numbers}
 
 
+def done(result: dict[str, Any], lang: str) -> str:
+    return t("rectification.created", lang, n=result["created"])
+
+
 async def template(ctx: Any = None) -> bytes:
     defn = await current_definition()
     wb = WorkbookBuilder()

@@ -19,7 +19,7 @@ from core.params import Id, PeriodCode, Slug, UnitCode, choice
 from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev
-from plugins.rectification import exporters, importer, queries, workflow
+from plugins.rectification import exporters, queries, workflow
 from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
 from plugins.rectification.config import current_definition
 from plugins.rectification.models import (
@@ -320,64 +320,8 @@ async def report_download(request: Request, name: FromPath[str], period: PeriodC
     return download(data, filename)
 
 
-@get("/import", opt={"roles": ADMIN}, include_in_schema=False)
-async def import_page(request: Request) -> Template:
-    return page(request, "rectification/import.html", preview=None, token="", error="")
-
-
-@get("/import/template", opt={"roles": ADMIN}, include_in_schema=False)
-async def import_template() -> Response:
-    return download(await importer.template(), "rectification-tasks.xlsx")
-
-
-@post("/import", opt={"roles": ADMIN}, include_in_schema=False)
-async def import_preview(request: Request) -> Template:
-    from core import uploads
-
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return page(request, "rectification/import.html", status_code=422, preview=None,
-                    token="", error=i18n.t("upload.format.file_required", language(request),
-                                           accepted=".xlsx、.xls、.xlsb、.ods"))
-    data = await upload.read()
-    ctx = {"user": current_user(request), "filename": upload.filename,
-           "lang": language(request), "settings": _settings(request)}
-    try:
-        preview = await importer.preview(data, ctx)
-    except KaoheError as exc:
-        return page(request, "rectification/import.html", status_code=exc.status, preview=None,
-                    token="", error=exc.message)
-    pending = await uploads.stage(importer.NAME, current_user(request), upload.filename, data,
-                                  preview)
-    return page(request, "rectification/import.html", preview=preview, token=pending.token,
-                error="")
-
-
-@post("/import/confirm", opt={"roles": ADMIN}, include_in_schema=False)
-async def import_confirm(request: Request) -> Template | Redirect:
-    from tortoise.transactions import in_transaction
-
-    from core import uploads
-
-    form = await request.form()
-    user = current_user(request)
-    try:
-        async with in_transaction():
-            pending = await uploads.take(str(form.get("token", "")), user, importer.NAME,
-                                         lang=language(request))
-            result = await importer.confirm(bytes(pending.data), {
-                "user": user, "filename": pending.filename, "lang": language(request),
-                "settings": _settings(request)})
-    except (KaoheError, PeriodClosedError) as exc:
-        return page(request, "rectification/import.html", status_code=getattr(exc, "status", 409),
-                    preview=None, token="", error=getattr(exc, "message", str(exc)))
-    msg = i18n.t("rectification.created", language(request), n=result["created"])
-    return Redirect(path=f"/rectification/queue?step=registered&msg={quote(msg)}")
-
-
 PAGES = [home, queue, mine, new_form, new_submit, task_page, task_act, evidence_file, reports,
-         report_download, import_page, import_template, import_preview, import_confirm]
+         report_download]
 
 
 # -- dashboard ------------------------------------------------------------------------------------

@@ -154,11 +154,12 @@ def test_example_plugin_installs_works_and_uninstalls(venv, settings, tmp_path):
             assert plugins["example"]["version"] == "0.3.0"
             assert plugins["example"]["distribution"] == "kaohe-example"
             # Each of these is shown working in this test (settings via the greeting); the
-            # listener and the indicator source in tests/core/test_testing_kit.py.
+            # listener, the indicator source and the importer in tests/core/test_testing_kit.py.
             assert {"kaohe_settings_schema", "kaohe_tortoise_app", "kaohe_messages",
                     "kaohe_template_dirs", "kaohe_pages", "kaohe_api_routes", "kaohe_nav_items",
                     "kaohe_jobs", "kaohe_exporters", "kaohe_event", "kaohe_event_names",
-                    "kaohe_indicator_sources"} == set(plugins["example"]["contributes"]["hooks"])
+                    "kaohe_indicator_sources", "kaohe_importers"} == set(
+                        plugins["example"]["contributes"]["hooks"])
             c.cookies.clear()
             csrf = web_login(c, "lead")
             assert 'data-nav="example.nav"' in c.get("/").text

@@ -69,6 +69,17 @@ def kaohe_exporters():
 
 
 @hookimpl
+def kaohe_importers():
+    from core.contrib import Importer, ImportField
+    from kaohe_example import importer
+
+    return [Importer(importer.NAME, "example.import", importer.preview, importer.confirm,
+                     importer.template, roles=("admin",), back="/example", done=importer.done,
+                     template_filename="example-notes.xlsx",
+                     fields=(ImportField("seen", "example.mark_seen", kind="bool"),))]
+
+
+@hookimpl
 def kaohe_indicator_sources():
     from kaohe_example.indicators import sources
 

@@ -174,7 +174,7 @@ async def test_pages_render_and_forms_need_csrf(client, web):
     html = {"accept": "text/html"}
     for path in ("/rectification/queue", "/rectification/queue?step=all", "/rectification/new",
                  f"/rectification/tasks/{t['id']}", "/rectification/reports",
-                 "/rectification/import", "/"):
+                 "/imports/rectification-tasks", "/"):
         r = await client.get(path, headers=html)
         assert r.status_code == 200, (path, r.text[:300])
     r = await client.post(f"/rectification/tasks/{t['id']}/act/assess", data={"version": "1"})

@@ -198,16 +198,16 @@ async def test_bulk_registration_through_the_page(client, settings):
     await make_user("admin9", "admin")
     csrf = await login(client, "admin9")
     data = _workbook([["2026", "网格上报", "综合", "紧急", "路灯不亮", "", "520102001", "李四"]])
-    r = await client.post("/rectification/import", data={"_csrf": csrf},
+    r = await client.post("/imports/rectification-tasks", data={"_csrf": csrf},
                           files={"file": ("t.xlsx", data)}, headers={"accept": "text/html"})
     assert r.status_code == 200 and "路灯不亮" in r.text
     import re
 
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
-    r = await client.post("/rectification/import/confirm", data={"_csrf": csrf, "token": token})
+    r = await client.post("/imports/rectification-tasks/confirm", data={"_csrf": csrf, "token": token})
     assert r.status_code in (302, 303)
     assert await Task.filter(title="路灯不亮").count() == 1
-    r = await client.post("/rectification/import/confirm", data={"_csrf": csrf, "token": token},
+    r = await client.post("/imports/rectification-tasks/confirm", data={"_csrf": csrf, "token": token},
                           headers={"accept": "text/html"})
     assert r.status_code == 409 and await Task.all().count() == 1  # confirmed once only
 
