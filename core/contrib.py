@@ -95,7 +95,7 @@ class Importer:
     template: Callable[..., Awaitable[bytes]] | None = None
     roles: tuple[str, ...] = ("admin",)
     fields: tuple[ImportField, ...] = ()
-    back: str = "/"  # the page the flow returns to
+    back: str | Callable[[dict[str, str]], str] = "/"  # the page to return to (from the fields)
     done: Callable[[Any, str], str] | None = None
     template_filename: str = ""
     allow_errors: bool = False  # refused rows may be skipped and the rest saved

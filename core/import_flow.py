@@ -134,6 +134,11 @@ def done_message(imp: Importer, result: Any, lang: str) -> str:
                                                                        counts.get("updated", 0)))
 
 
+def back(imp: Importer, fields: Mapping[str, str]) -> str:
+    """Where the flow returns to: the importer's page, given the fields it was used with."""
+    return imp.back(dict(fields)) if callable(imp.back) else imp.back
+
+
 async def cancel(imp: Importer, token: str, ctx: ImportContext) -> None:
     await uploads.get_pending(token, ctx.user, imp.name, ctx.lang)  # someone else's: not found
     await uploads.discard(token, ctx.user, ctx.lang)

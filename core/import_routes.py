@@ -48,6 +48,7 @@ async def _form_page(request: Request, imp: Any, *, status_code: int = 200,
                      values: dict[str, str] | None = None) -> Template:
     ctx = _ctx(request)
     return web.page(request, "import.html", status_code=status_code, imp=imp,
+                    back=import_flow.back(imp, values or {}),
                     title=import_flow.title(imp, ctx.lang),
                     fields=await _fields_view(imp, ctx), errors=errors or {},
                     values=values or {}, accepted=upload_format.accepted_text(imp.formats),
@@ -125,8 +126,9 @@ async def import_confirm(request: Request, name: FromPath[str]) -> Template | Re
         # expired, already used, someone else's, or refused by the importer: say so on the
         # upload page, where the next step (upload again) is
         return await _form_page(request, imp, status_code=exc.status, errors={"": exc.message})
-    sep = "&" if "?" in imp.back else "?"
-    return Redirect(path=f"{web.local_path(imp.back)}{sep}msg={quote(message)}")
+    target = web.local_path(import_flow.back(imp, ctx.fields))
+    sep = "&" if "?" in target else "?"
+    return Redirect(path=f"{target}{sep}msg={quote(message)}")
 
 
 @post("/imports/{name:str}/cancel", opt={"roles": WRITERS}, include_in_schema=False)

@@ -116,8 +116,15 @@ def kaohe_demo_data(ctx):
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer
+    from core.contrib import Importer, ImportField
     from plugins.ranking import values_io
 
-    return [Importer(values_io.IMPORTER, "排位指标数据", values_io.importer_preview,
-                     values_io.importer_confirm, values_io.importer_template, roles=("admin",))]
+    return [Importer(
+        values_io.IMPORTER, "ranking.upload_title", values_io.importer_preview,
+        values_io.importer_confirm, values_io.importer_template, roles=("admin",),
+        fields=(ImportField("period", "common.period", kind="choice", required=True,
+                            choices=values_io.period_choices),
+                ImportField("group", "ranking.group", kind="choice", required=True,
+                            choices=values_io.group_choices)),
+        back=values_io.importer_back, done=values_io.importer_done,
+        template_filename="ranking_values.xlsx")]

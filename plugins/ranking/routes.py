@@ -7,18 +7,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import i18n, uploads
+from core import i18n
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
-from core.params import Id, PeriodCode, Slug, Token, choice
+from core.params import Id, PeriodCode, Slug, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
-from plugins.ranking import models, rankings, reports, subscriptions, values, values_io, workbook
+from plugins.ranking import models, rankings, reports, subscriptions, values, workbook
 from plugins.ranking.services import current_scheme, get_group, scheme_by_id, scheme_of
 
 ADMIN = {"roles": ("admin",)}
@@ -295,51 +294,6 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
                     problem=exc.message)
     return _go(f"/ranking/values?{urlencode({'period': period, 'group': group})}", request,
                "values_saved", **counts)
-
-
-@get("/values/template", opt=ADMIN, include_in_schema=False)
-async def values_template(period: PeriodCode, group: Slug) -> Response:
-    return download(await values_io.template(period, group), f"ranking_values_{period}_{group}.xlsx")
-
-
-@post("/values/upload", opt=ADMIN, include_in_schema=False)
-async def values_upload(request: Request, data: MultipartBody[dict]) -> Template:
-    upload: UploadFile | None = data.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Invalid("file_required", "file: " + i18n.t(
-            "upload.format.file_required", language(request),
-            accepted=".xlsx、.xls、.xlsb、.ods"), field="file")
-    pending = await values_io.preview(await upload.read(), upload.filename,
-                                      str(data.get("period", "")), str(data.get("group", "")),
-                                      current_user(request), request.app.state.settings,
-                                      language(request))
-    back = f"/ranking/values?{urlencode(pending.context)}"
-    return page(request, "upload_preview.html", **uploads.preview_context(
-        pending, confirm_url="/ranking/values/confirm",
-        marked_url=f"/ranking/values/marked?token={pending.token}",
-        cancel_url="/ranking/values/cancel", back_url=back,
-        title=i18n.t("ranking.upload_title", language(request))))
-
-
-@post("/values/confirm", opt=ADMIN, include_in_schema=False)
-async def values_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    counts = await values_io.confirm(data.get("token", ""), current_user(request),
-                                     request.app.state.settings)
-    path = f"/ranking/values?{urlencode({'period': counts['period'], 'group': counts['group']})}"
-    return _go(path, request, "values_saved", **{k: v for k, v in counts.items()
-                                                 if k not in ("period", "group")})
-
-
-@post("/values/cancel", opt=ADMIN, include_in_schema=False)
-async def values_cancel(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    await uploads.discard(data.get("token", ""), current_user(request))
-    return Redirect(path="/ranking/values")
-
-
-@get("/values/marked", opt=ADMIN, include_in_schema=False)
-async def values_marked(request: Request, token: Token = "") -> Response:
-    pending = await uploads.get_pending(token, current_user(request), values_io.IMPORTER)
-    return download(uploads.marked_workbook(pending), uploads.marked_filename(pending))
 
 
 @get("/subscriptions", opt=ADMIN, include_in_schema=False)
@@ -628,7 +582,6 @@ def firing_json(f: models.Firing, deliveries: list[models.Delivery]) -> dict[str
 
 PAGES = [index_page, compute_page, ranking_page, unit_page, publish_page, revise_page,
          verify_page, export_page, objection_page, resolve_page, values_page, values_save,
-         values_template, values_upload, values_confirm, values_cancel, values_marked,
          subscriptions_page, subscription_create, subscription_toggle, subscription_run,
          subscription_page]
 API = [api_scheme, api_values, api_set_values, api_missing, api_compute, api_rankings,

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from core import i18n, uploads
 from core.uploads import ColumnSpec, Preview
 from core.xlsx import Column, WorkbookBuilder, period_subtitle
@@ -114,14 +112,6 @@ async def _read(data: bytes, filename: str, period: str, group_key: str, setting
     return _Read(scheme, table, entries, current, seen)
 
 
-async def preview(data: bytes, filename: str, period: str, group_key: str, user: Any,
-                  settings: Any, lang: str = "zh") -> uploads.PendingUpload:
-    """Check an upload and keep it with its preview until the uploader confirms it."""
-    pv = await plan(data, filename, period, group_key, settings, lang)
-    return await uploads.stage(IMPORTER, user, filename, data, pv,
-                               context={"period": period, "group": group_key})
-
-
 async def plan(data: bytes, filename: str, period: str, group_key: str,
                settings: Any, lang: str = "zh") -> Preview:
     """What confirming would change: new values, changed values, cell errors."""
@@ -155,16 +145,6 @@ async def plan(data: bytes, filename: str, period: str, group_key: str,
     return pv
 
 
-async def confirm(token: str, user: Any, settings: Any) -> dict[str, int]:
-    """Apply a previewed upload: all its values or none."""
-    async with in_transaction():
-        pending = await uploads.take(token, user, IMPORTER)
-        period, group = pending.context["period"], pending.context["group"]
-        counts = await apply(bytes(pending.data), pending.filename, period, group, user,
-                             settings)
-    return {**counts, "period": period, "group": group}
-
-
 async def apply(data: bytes, filename: str, period: str, group: str, user: Any,
                 settings: Any) -> dict[str, int]:
     read = await _read(data, filename, period, group, settings)
@@ -178,23 +158,40 @@ async def apply(data: bytes, filename: str, period: str, group: str, user: Any,
                             actor=getattr(user, "username", "") or "upload")
 
 
-# -- the same path as a kaohe_importers entry (ctx: mapping or object with filename, period,
-# group, user, settings) ----------------------------------------------------------------------
-def _ctx(ctx: Any, key: str, default: Any = None) -> Any:
-    if isinstance(ctx, dict):
-        return ctx.get(key, default)
-    return getattr(ctx, key, default)
+# -- the kaohe_importers entry: core's import flow calls these (ctx: ImportContext) ------------
+async def period_choices(ctx: Any) -> list[tuple[str, str]]:
+    from core.orgs import Period
+
+    return [(p.code, p.code) for p in await Period.all().order_by("-end", "start")]
+
+
+async def group_choices(ctx: Any) -> list[tuple[str, str]]:
+    _, scheme = await current_scheme(required=False)
+    return [(g.key, g.name) for g in scheme.groups] if scheme else []
 
 
 async def importer_preview(data: bytes, ctx: Any) -> Preview:
-    return await plan(data, _ctx(ctx, "filename", "upload.xlsx"), _ctx(ctx, "period", ""),
-                      _ctx(ctx, "group", ""), _ctx(ctx, "settings"))
+    return await plan(data, ctx.filename, ctx.fields["period"], ctx.fields["group"],
+                      ctx.settings, ctx.lang)
 
 
-async def importer_confirm(data: bytes, ctx: Any) -> dict[str, int]:
-    return await apply(data, _ctx(ctx, "filename", "upload.xlsx"), _ctx(ctx, "period", ""),
-                       _ctx(ctx, "group", ""), _ctx(ctx, "user"), _ctx(ctx, "settings"))
+async def importer_confirm(data: bytes, ctx: Any) -> dict[str, Any]:
+    counts = await apply(data, ctx.filename, ctx.fields["period"], ctx.fields["group"],
+                         ctx.user, ctx.settings)
+    return {**counts, "period": ctx.fields["period"], "group": ctx.fields["group"]}
+
+
+def importer_done(result: dict[str, Any], lang: str) -> str:
+    return i18n.t("ranking.values_saved", lang, **{k: v for k, v in result.items()
+                                                   if k not in ("period", "group")})
+
+
+def importer_back(fields: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return f"/ranking/values?{urlencode({k: fields.get(k, '') for k in ('period', 'group')})}"
 
 
 async def importer_template(ctx: Any = None) -> bytes:
-    return await template(_ctx(ctx, "period", ""), _ctx(ctx, "group", ""))
+    fields = getattr(ctx, "fields", {}) or {}
+    return await template(fields.get("period", ""), fields.get("group", ""))

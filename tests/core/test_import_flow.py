@@ -141,6 +141,7 @@ async def test_the_api_previews_and_confirms_in_english(tmp_path, example):
         admin = await kaohe.login_as("admin", lang="en")
         h = {"X-CSRF-Token": admin.csrf}
         listed = (await admin.get("/api/imports")).json()
+        assert isinstance(listed, list), listed
         mine = next(i for i in listed if i["name"] == "example-notes")
         assert mine["title"] == "Import notes" and mine["fields"][0]["name"] == "seen"
         up = await admin.post("/api/imports/example-notes?seen=0", headers=h,

@@ -327,8 +327,10 @@ async def test_importer_entry_previews_and_confirms(db, host, settings):
 
     await apply(host)
     [importer] = [i for p, i in host.collect("kaohe_importers") if i.name == "ranking-values"]
-    ctx = {"filename": "v.xlsx", "period": "2014", "group": "districts", "settings": settings,
-           "user": await make_user("imp", "admin")}
+    from core.import_flow import ImportContext
+
+    ctx = ImportContext(user=await make_user("imp", "admin"), settings=settings,
+                        filename="v.xlsx", fields={"period": "2014", "group": "districts"})
     wb = openpyxl.load_workbook(io.BytesIO(await importer.template(ctx)))
     ws = wb["指标数据"]
     header = [c.value for c in ws[3]]

@@ -182,7 +182,7 @@ async def test_values_grid_saves_all_or_nothing(client):
 async def test_template_upload_preview_and_confirm(client):
     await world(client)
     csrf = await login(client, "admin1")
-    r = await client.get("/ranking/values/template?period=2014&group=districts")
+    r = await client.get("/imports/ranking-values/template?period=2014&group=districts")
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
     ws = wb["指标数据"]
@@ -197,12 +197,12 @@ async def test_template_upload_preview_and_confirm(client):
     buf = io.BytesIO()
     wb.save(buf)
     files = {"file": ("values.xlsx", buf.getvalue(), "application/octet-stream")}
-    r = await client.post("/ranking/values/upload", data={"_csrf": csrf, "period": "2014",
+    r = await client.post("/imports/ranking-values", data={"_csrf": csrf, "period": "2014",
                                                           "group": "districts"}, files=files)
     assert r.status_code == 200 and "应为数字，实际为“很好”" in r.text
     assert 'id="confirm-form"' not in r.text  # errors: nothing can be confirmed
-    token_value = r.text.split("/ranking/values/marked?token=")[1].split('"')[0]
-    marked = await client.get(f"/ranking/values/marked?token={token_value}")
+    marked_path = r.text.split('id="download-marked" href="')[1].split('"')[0]
+    marked = await client.get(marked_path)
     assert marked.status_code == 200
     mb = openpyxl.load_workbook(io.BytesIO(marked.content))["指标数据"]
     assert mb.cell(codes["520103"], col["安全感"]).comment is not None
@@ -211,17 +211,17 @@ async def test_template_upload_preview_and_confirm(client):
     buf = io.BytesIO()
     wb.save(buf)
     files = {"file": ("values.xlsx", buf.getvalue(), "application/octet-stream")}
-    r = await client.post("/ranking/values/upload", data={"_csrf": csrf, "period": "2014",
+    r = await client.post("/imports/ranking-values", data={"_csrf": csrf, "period": "2014",
                                                           "group": "districts"}, files=files)
     assert r.status_code == 200 and 'id="confirm-form"' in r.text
     assert await models.IndicatorValue.all().count() == 0  # nothing before confirming
     pending = r.text.split('name="token" value="')[1].split('"')[0]
-    r = await client.post("/ranking/values/confirm", data={"_csrf": csrf, "token": pending})
+    r = await client.post("/imports/ranking-values/confirm", data={"_csrf": csrf, "token": pending})
     assert r.status_code in (302, 303), r.text
     stored = {(v.unit_code, v.indicator): str(v.value) for v in await models.IndicatorValue.all()}
     assert stored.keys() == {("520102", "sat"), ("520103", "sec"), ("520111", "cases")}
     assert all(v.origin == "upload" for v in await models.IndicatorValue.all())
-    r = await client.post("/ranking/values/confirm", data={"_csrf": csrf, "token": pending})
+    r = await client.post("/imports/ranking-values/confirm", data={"_csrf": csrf, "token": pending})
     assert r.status_code == 409  # a preview is confirmed once
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import openpyxl
 
+from core.import_flow import ImportContext
 from plugins.ranking import models
 from tests.conftest import make_user
 from tests.plugins.ranking.helpers import apply
@@ -15,8 +16,8 @@ from tests.plugins.ranking.helpers import apply
 async def _ctx(host, settings):
     await apply(host)
     [importer] = [i for p, i in host.collect("kaohe_importers") if i.name == "ranking-values"]
-    ctx = {"filename": "v.xlsx", "period": "2014", "group": "districts", "settings": settings,
-           "user": await make_user("imp", "admin")}
+    ctx = ImportContext(user=await make_user("imp", "admin"), settings=settings,
+                        filename="v.xlsx", fields={"period": "2014", "group": "districts"})
     return importer, ctx
 
 
