@@ -96,3 +96,21 @@ async def test_lists_refuse_bad_paging_in_chinese(client, rankings):
             assert r.status_code == 400 and words in r.text, (path, query, r.text[:200])
     r = await client.get("/ranking?status=secret", headers=HTML)
     assert r.status_code == 400 and "status" in r.text
+
+
+async def test_annual_results_page(client, rankings):
+    from plugins.ranking import annual_models as am
+
+    await am.AnnualResult.bulk_create([
+        am.AnnualResult(year="2014", group="districts", revision=i + 1, definition_slug="t",
+                        definition_version=1, status="final" if i < 50 else "draft")
+        for i in range(60)])
+    await login(client, "admin1")
+    r = await client.get("/ranking/annual?size=20", headers=HTML)
+    assert r.status_code == 200 and total(r.text) == 60 and len(ids(r.text, "data-annual")) == 20
+    r = await client.get("/ranking/annual?size=20&page=3", headers=HX)
+    assert r.text.lstrip().startswith('<div id="results">') and len(ids(r.text, "data-annual")) == 20
+    client.cookies.clear()
+    await login(client, "leader1")
+    r = await client.get("/ranking/annual?size=20", headers=HTML)
+    assert total(r.text) == 50
