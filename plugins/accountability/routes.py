@@ -30,6 +30,7 @@ RecordStatus = choice(STATUSES)
 APPEAL_STATUSES = ("pending", "upheld", "reduced", "withdrawn", "superseded")
 AppealStatus = choice(APPEAL_STATUSES)
 MeasureCode = choice(MEASURES)
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 
 
 def _back(record_id: Id, request: Request, key: str, **params: Any) -> Redirect:
@@ -206,14 +207,24 @@ def _manual_args(data: dict[str, Any]) -> dict[str, Any]:
 
 # -- API ---------------------------------------------------------------------------------
 
+def _paged(items: list[Any], pager: Any) -> Response:
+    """One page of a JSON list; the whole count and the page in headers, so that a client
+    knows there is more (the body stays the list it always was)."""
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})
+
+
 @get("/records", opt=READERS)
 async def api_records(request: Request, status: RecordStatus = "", period: PeriodCode = "",
-                      unit: UnitCode = "", measure: Code12 = "") -> list[dict[str, Any]]:
-    """Records the caller may see (unit officers: their unit subtree, approved measures only)."""
+                      unit: UnitCode = "", measure: Code12 = "", page: PageNo = 1,
+                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Records the caller may see (unit officers: their unit subtree, approved measures only),
+    newest first, one page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     user = current_user(request)
-    rows = await services.list_records(user, status=status, period=period, unit_code=unit,
-                                       measure=measure)
-    return [services.record_dict(r, user) for r in rows]
+    qs = await services.records_query(user, status=status, period=period, unit_code=unit,
+                                      measure=measure)
+    pager = await paginate(qs, page, size)
+    return _paged([services.record_dict(r, user) for r in pager.items], pager)
 
 
 @get("/records/{record_id:int}", opt=READERS)
@@ -297,10 +308,13 @@ async def api_appeal(request: Request, record_id: Id,
 
 
 @get("/appeals", opt={"roles": ("admin", "leader")})
-async def api_appeals(status: AppealStatus = "") -> list[dict[str, Any]]:
-    """Appeals, newest first; `status=pending` for the ones to decide."""
+async def api_appeals(status: AppealStatus = "", page: PageNo = 1,
+                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Appeals, newest first; `status=pending` for the ones to decide; one page at a time
+    (headers X-Total-Count, X-Page, X-Page-Size)."""
     qs = Appeal.all() if not status else Appeal.filter(status=status)
-    return [appeals.appeal_dict(a) for a in await qs.order_by("-id").limit(500)]
+    pager = await paginate(qs.order_by("-id"), page, size)
+    return _paged([appeals.appeal_dict(a) for a in pager.items], pager)
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, status_code=200)

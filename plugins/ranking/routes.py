@@ -25,6 +25,7 @@ from plugins.ranking.services import current_scheme, get_group, scheme_by_id, sc
 ADMIN = {"roles": ("admin",)}
 # draft, objection (published, objections open), final, superseded
 RankingStatus = choice(("draft", "objection", "final", "superseded"))
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 CheckFlag = choice(("1",))  # the compute form's "check missing values" button
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
@@ -487,17 +488,27 @@ async def api_compute(request: Request, data: JSONBody[dict[str, str]]) -> dict[
     return ranking_json(ranking)
 
 
+def _paged(items: list[Any], pager: Any) -> Response:
+    """One page of a JSON list; the whole count and the page in headers, so that a client
+    knows there is more (the body stays the list it always was)."""
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})
+
+
 @get("/rankings", opt=READERS, tags=["ranking"])
 async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = "",
-                       status: RankingStatus = "") -> list[dict[str, Any]]:
-    """Rankings, newest first (drafts only for admins)."""
+                       status: RankingStatus = "", page: PageNo = 1,
+                       size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Rankings, newest first (drafts only for admins), one page at a time (headers
+    X-Total-Count, X-Page, X-Page-Size)."""
     qs = models.Ranking.all()
     if current_user(request).role != "admin":
         qs = qs.exclude(status="draft")
     for name, value in (("period", period), ("group", group), ("status", status)):
         if value:
             qs = qs.filter(**{name: value})
-    return [ranking_json(r) for r in await qs.order_by("-id").limit(500)]
+    pager = await paginate(qs.order_by("-id"), page, size)
+    return _paged([ranking_json(r) for r in pager.items], pager)
 
 
 @get("/rankings/{ranking_id:int}", opt=READERS, tags=["ranking"])
@@ -623,14 +634,18 @@ async def api_subscription_dry_run(sub_id: Id) -> dict[str, Any]:
 
 
 @get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
-async def api_deliveries(sub_id: Id) -> list[dict[str, Any]]:
-    """Firings of a subscription with each recipient's delivery state."""
+async def api_deliveries(sub_id: Id, page: PageNo = 1,
+                         size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Firings of a subscription, newest first, with each recipient's delivery state; one
+    page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     sub = await subscriptions.get(sub_id)
     await reports.sync_deliveries()
-    out = []
-    for f in await models.Firing.filter(subscription=sub).order_by("-id").limit(100):
-        out.append(firing_json(f, await models.Delivery.filter(firing=f).order_by("id")))
-    return out
+    pager = await paginate(models.Firing.filter(subscription=sub).order_by("-id"), page, size)
+    ids = [f.id for f in pager.items]
+    by_firing: dict[int, list[models.Delivery]] = {i: [] for i in ids}
+    for d in await models.Delivery.filter(firing_id__in=ids).order_by("id"):
+        by_firing[d.firing_id].append(d)
+    return _paged([firing_json(f, by_firing[f.id]) for f in pager.items], pager)
 
 
 def firing_json(f: models.Firing, deliveries: list[models.Delivery]) -> dict[str, Any]:

@@ -98,3 +98,17 @@ async def test_lists_refuse_bad_paging_in_chinese(client, records):
                              ("status=nope", "nope")):
             r = await client.get(f"{path}?{query}", headers=HTML)
             assert r.status_code == 400 and words in r.text, (path, query, r.text[:200])
+
+
+async def test_json_lists_page_and_give_the_total(client, records):
+    await login(client, "admin1")
+    r = await client.get("/api/accountability/records?size=20&page=4")
+    assert r.status_code == 200 and len(r.json()) == 10
+    assert (r.headers["x-total-count"], r.headers["x-page"], r.headers["x-page-size"]) == (
+        "70", "4", "20")
+    r = await client.get("/api/accountability/records?status=closed")
+    assert len(r.json()) == 25 and r.headers["x-total-count"] == "25"
+    r = await client.get("/api/accountability/appeals?size=5&page=3")
+    assert len(r.json()) == 4 and r.headers["x-total-count"] == "14"
+    r = await client.get("/api/accountability/appeals?size=0")
+    assert r.status_code == 400 and "size" in r.text

@@ -114,3 +114,27 @@ async def test_annual_results_page(client, rankings):
     await login(client, "leader1")
     r = await client.get("/ranking/annual?size=20", headers=HTML)
     assert total(r.text) == 50
+
+
+async def test_json_lists_page_and_give_the_total(client, rankings):
+    await login(client, "admin1")
+    r = await client.get("/api/ranking/rankings?size=20&page=4")
+    assert r.status_code == 200 and len(r.json()) == 5
+    assert r.headers["x-total-count"] == "65" and r.headers["x-page"] == "4"
+    r = await client.get("/api/ranking/rankings?status=draft")
+    assert len(r.json()) == 10 and r.headers["x-total-count"] == "10"
+    sub = await models.Subscription.create(key="weekly", title="周排位", exporter="ranking",
+                                           cron="0 8 * * 1")
+    start = dt.datetime(2014, 1, 6, 0, 0, tzinfo=dt.UTC)
+    await models.Firing.bulk_create([
+        models.Firing(subscription=sub, scheduled_for=start + dt.timedelta(weeks=i),
+                      period="2014", status="ok") for i in range(25)])
+    last = await models.Firing.all().order_by("-id").first()
+    await models.Delivery.create(firing=last, recipient="leader1", state="sent")
+    r = await client.get(f"/api/ranking/subscriptions/{sub.id}/deliveries?size=10")
+    body = r.json()
+    assert len(body) == 10 and r.headers["x-total-count"] == "25"
+    assert body[0]["id"] == last.id and [d["state"] for d in body[0]["deliveries"]] == ["sent"]
+    assert all(f["deliveries"] == [] for f in body[1:])
+    r = await client.get(f"/api/ranking/subscriptions/{sub.id}/deliveries?page=-1")
+    assert r.status_code == 400 and "page" in r.text
