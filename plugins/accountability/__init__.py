@@ -53,7 +53,8 @@ def kaohe_nav_items():
 
     return [NavItem("accountability.nav.records", "/accountability/records",
                     ("admin", "leader", "unit_officer"), 40),
-            NavItem("accountability.nav.queue", "/accountability/queue", ("admin",), 41)]
+            NavItem("accountability.nav.queue", "/accountability/queue", ("admin",), 41),
+            NavItem("accountability.nav.appeals", "/accountability/appeals", ("admin",), 42)]
 
 
 @hookimpl

@@ -11,11 +11,12 @@ from litestar.datastructures import UploadFile
 from litestar.params import JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import i18n
+from core import i18n, web
 from core.downloads import OCTET
 from core.errors import NotFound
 from core.orgs import OrgUnit
-from core.params import Code12, Id, PeriodCode, UnitCode, choice
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Code12, Id, PageNo, PeriodCode, Search, UnitCode, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
@@ -26,7 +27,10 @@ from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistor
 ADMIN = {"roles": ("admin",)}
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 RecordStatus = choice(STATUSES)
-AppealStatus = choice(("pending", "upheld", "reduced", "withdrawn", "superseded"))
+APPEAL_STATUSES = ("pending", "upheld", "reduced", "withdrawn", "superseded")
+AppealStatus = choice(APPEAL_STATUSES)
+MeasureCode = choice(MEASURES)
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 
 
 def _back(record_id: Id, request: Request, key: str, **params: Any) -> Redirect:
@@ -59,14 +63,31 @@ async def index() -> Redirect:
 
 @get("/records", opt=READERS, include_in_schema=False)
 async def records_page(request: Request, status: RecordStatus = "", period: PeriodCode = "",
-                       unit: UnitCode = "", measure: Code12 = "") -> Template:
+                       unit: Search = "", measure: MeasureCode = "", page: PageNo = 1,
+                       size: PageSize = DEFAULT_SIZE) -> Template:
     user = current_user(request)
-    rows = await services.list_records(user, status=status, period=period, unit_code=unit,
-                                       measure=measure)
-    views = [(r, services.record_dict(r, user)) for r in rows]
-    return page(request, "accountability/records.html", rows=views, statuses=STATUSES,
-                measures=MEASURES, q={"status": status, "period": period, "unit": unit,
-                                      "measure": measure})
+    qs = await services.records_query(user, status=status, period=period, measure=measure,
+                                      unit_text_filter=unit or "")
+    pager = await paginate(qs, page, size, request)
+    views = [(r, services.record_dict(r, user)) for r in pager.items]
+    return web.page(request, "accountability/records.html", rows=views, pager=pager,
+                    statuses=STATUSES, measures=MEASURES,
+                    q={"status": status or "", "period": period or "", "unit": unit or "",
+                       "measure": measure or ""})
+
+
+@get("/appeals", opt=ADMIN, include_in_schema=False)
+async def appeals_page(request: Request, status: AppealStatus = "", unit: Search = "",
+                       page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    """Every appeal, newest first, by status and unit."""
+    qs = Appeal.all() if not status else Appeal.filter(status=status)
+    qs = await services.unit_text(qs, unit or "", field="record__unit")
+    pager = await paginate(qs.select_related("record", "record__unit", "submitted_by")
+                           .order_by("-id"), page, size, request)
+    from core import clock
+
+    return web.page(request, "accountability/appeals.html", pager=pager, appeals=pager.items,
+                    statuses=APPEAL_STATUSES, tz=clock.tz(), q={"status": status or "", "unit": unit or ""})
 
 
 @get("/ladder", opt={"roles": ("admin", "leader")}, include_in_schema=False)
@@ -186,14 +207,24 @@ def _manual_args(data: dict[str, Any]) -> dict[str, Any]:
 
 # -- API ---------------------------------------------------------------------------------
 
+def _paged(items: list[Any], pager: Any) -> Response:
+    """One page of a JSON list; the whole count and the page in headers, so that a client
+    knows there is more (the body stays the list it always was)."""
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})
+
+
 @get("/records", opt=READERS)
 async def api_records(request: Request, status: RecordStatus = "", period: PeriodCode = "",
-                      unit: UnitCode = "", measure: Code12 = "") -> list[dict[str, Any]]:
-    """Records the caller may see (unit officers: their unit subtree, approved measures only)."""
+                      unit: UnitCode = "", measure: Code12 = "", page: PageNo = 1,
+                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Records the caller may see (unit officers: their unit subtree, approved measures only),
+    newest first, one page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     user = current_user(request)
-    rows = await services.list_records(user, status=status, period=period, unit_code=unit,
-                                       measure=measure)
-    return [services.record_dict(r, user) for r in rows]
+    qs = await services.records_query(user, status=status, period=period, unit_code=unit,
+                                      measure=measure)
+    pager = await paginate(qs, page, size)
+    return _paged([services.record_dict(r, user) for r in pager.items], pager)
 
 
 @get("/records/{record_id:int}", opt=READERS)
@@ -277,10 +308,13 @@ async def api_appeal(request: Request, record_id: Id,
 
 
 @get("/appeals", opt={"roles": ("admin", "leader")})
-async def api_appeals(status: AppealStatus = "") -> list[dict[str, Any]]:
-    """Appeals, newest first; `status=pending` for the ones to decide."""
+async def api_appeals(status: AppealStatus = "", page: PageNo = 1,
+                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Appeals, newest first; `status=pending` for the ones to decide; one page at a time
+    (headers X-Total-Count, X-Page, X-Page-Size)."""
     qs = Appeal.all() if not status else Appeal.filter(status=status)
-    return [appeals.appeal_dict(a) for a in await qs.order_by("-id").limit(500)]
+    pager = await paginate(qs.order_by("-id"), page, size)
+    return _paged([appeals.appeal_dict(a) for a in pager.items], pager)
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, status_code=200)
@@ -318,7 +352,7 @@ async def api_ladder() -> dict[str, Any]:
                       for r in ladder.rules]}
 
 
-PAGES = [index, records_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,
+PAGES = [index, records_page, appeals_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,
          close_form, appeal_form, decide_form, new_page, new_submit, ladder_page]
 API = [api_records, api_record, api_create, api_approve, api_dismiss, api_carry_out, api_close,
        api_appeal, api_appeals, api_decide, api_evidence, api_ladder]

@@ -9,6 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core import audit, clock, i18n
@@ -128,12 +129,35 @@ async def get_record(record_id: int, user: User | None = None) -> Record:
     return record
 
 
-async def list_records(user: User, *, status: str = "", period: str = "", unit_code: str = "",
-                       measure: str = "", limit: int = 500) -> list[Record]:
+def _unit_sees_q() -> Q:
+    """unit_sees() as a database condition: a standing or withdrawn measure, or a proposal
+    over one (the unit then sees the measure it replaces)."""
+    return Q(status__in=(*STANDING, "withdrawn")) | Q(status="proposed", prev_state__isnull=False)
+
+
+async def unit_text(qs, text: str, field: str = "unit"):
+    """A unit typed as text: an exact code takes its subtree, else the start of a code or a
+    part of a name."""
+    text = (text or "").strip()
+    if not text:
+        return qs
+    exact = await OrgUnit.get_or_none(code=text)
+    if exact is not None:
+        return qs.filter(**{f"{field}__path__startswith": exact.path})
+    return qs.filter(Q(**{f"{field}__code__startswith": text})
+                     | Q(**{f"{field}__name__icontains": text}))
+
+
+async def records_query(user: User, *, status: str = "", period: str = "", unit_code: str = "",
+                        measure: str = "", unit_text_filter: str = ""):
+    """The records the user may see, filtered, as one query (newest first): pages count and
+    slice it in the database."""
     scope = await user_scope(user)
-    qs = Record.all().select_related("unit")
+    qs = Record.all()
     if scope.kind == "subtree":
         qs = qs.filter(unit__path__startswith=scope.unit_path or "\0")
+    if user.role == "unit_officer":
+        qs = qs.filter(_unit_sees_q())
     if status:
         qs = qs.filter(status=status)
     if period:
@@ -145,10 +169,15 @@ async def list_records(user: User, *, status: str = "", period: str = "", unit_c
         if unit is None:
             raise Invalid("unknown_unit", f"unit: no org unit with code '{unit_code}'", field="unit")
         qs = qs.filter(unit__path__startswith=unit.path)
-    rows = await qs.order_by("-id").limit(limit)
-    if user.role == "unit_officer":
-        rows = [r for r in rows if unit_sees(r)]
-    return rows
+    qs = await unit_text(qs, unit_text_filter)
+    return qs.select_related("unit").order_by("-id")
+
+
+async def list_records(user: User, *, status: str = "", period: str = "", unit_code: str = "",
+                       measure: str = "", limit: int = 500) -> list[Record]:
+    qs = await records_query(user, status=status, period=period, unit_code=unit_code,
+                             measure=measure)
+    return await qs.limit(limit)
 
 
 async def history_for(record: Record, user: User) -> list[RecordHistory]:

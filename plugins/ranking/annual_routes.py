@@ -9,9 +9,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from core import web
 from core.contrib import ExportRequest
 from core.errors import NotFound
-from core.params import Id
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo
 from core.security import current_user
 from core.web import download, language, page
 from plugins.ranking import annual, annual_workbook, config
@@ -52,17 +54,20 @@ async def _visible(result_id: int, request: Request) -> am.AnnualResult:
 
 
 @get("/annual", opt=READERS, include_in_schema=False)
-async def annual_index(request: Request) -> Template:
+async def annual_index(request: Request, page: PageNo = 1,
+                       size: PageSize = DEFAULT_SIZE) -> Template:
     _, scheme = await current_scheme(required=False)
     qs = am.AnnualResult.all()
     if current_user(request).role != "admin":
         qs = qs.exclude(status="draft")
-    results = await qs.order_by("-id").limit(50)
+    pager = await paginate(qs.order_by("-id"), page, size, request)
+    results = pager.items
     try:
         _, _, a = await annual.current_annual()
     except Exception:  # no year section: the page says so
         a = None
-    return page(request, "ranking/annual_index.html", results=results, scheme=scheme, a=a)
+    return web.page(request, "ranking/annual_index.html", results=results, pager=pager,
+                    scheme=scheme, a=a)
 
 
 @post("/annual/compute", opt=ADMIN, include_in_schema=False)

@@ -10,10 +10,11 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import i18n
+from core import i18n, web
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
-from core.params import Id, PeriodCode, Slug, choice
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo, PeriodCode, Slug, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
@@ -23,6 +24,8 @@ from plugins.ranking.services import current_scheme, get_group, scheme_by_id, sc
 ADMIN = {"roles": ("admin",)}
 # draft, objection (published, objections open), final, superseded
 RankingStatus = choice(("draft", "objection", "final", "superseded"))
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
+CheckFlag = choice(("1",))  # the compute form's "check missing values" button
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
 OFFICERS = {"roles": ("admin", "unit_officer")}
@@ -144,23 +147,35 @@ def _contribution(score: str | None, weight: Decimal, aspect_weight: Decimal) ->
 # -- pages -------------------------------------------------------------------------------------
 
 @get("/", opt=READERS, include_in_schema=False)
-async def index_page(request: Request, period: PeriodCode = "",
-                     group: Slug = "") -> Template:
+async def index_page(request: Request, period: PeriodCode = "", group: Slug = "",
+                     status: RankingStatus = "", check: CheckFlag = "",
+                     page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    """The rankings, filtered and paged; for admins the compute form, whose missing-value
+    check (it gathers every indicator of the group) runs only when asked for."""
     user = current_user(request)
-    scheme_row, scheme, period, group = await _defaults(period, group)
+    scheme_row, scheme, compute_period, compute_group = await _defaults(period, group)
     qs = models.Ranking.all()
     if user.role != "admin":
         qs = qs.exclude(status="draft")
-    items = await qs.order_by("-id").limit(100)
+    for name, value in (("period", period), ("group", group), ("status", status)):
+        if value:
+            qs = qs.filter(**{name: value})
+    pager = await paginate(qs.order_by("-id"), page, size, request)
     missing = None
-    if user.role == "admin" and scheme is not None and period and group:
+    if user.role == "admin" and check and scheme is not None and compute_period and compute_group:
         try:
-            missing = await values.missing_values(period, group)
+            missing = await values.missing_values(compute_period, compute_group)
         except KaoheError as exc:
             missing = {"error": exc.message}
     periods = await Period.all().order_by("-end", "start")
-    return page(request, "ranking/index.html", scheme=scheme, scheme_row=scheme_row,
-                rankings=items, period=period, group=group, periods=periods, missing=missing)
+    group_names = {g.key: g.name for g in scheme.groups} if scheme is not None else {}
+    statuses = ("draft", "objection", "final", "superseded") if user.role == "admin" else (
+        "objection", "final", "superseded")
+    return web.page(request, "ranking/index.html", scheme=scheme, scheme_row=scheme_row,
+                    rankings=pager.items, pager=pager, period=compute_period,
+                    group=compute_group, periods=periods, missing=missing,
+                    group_names=group_names, statuses=statuses,
+                    q={"period": period or "", "group": group or "", "status": status or ""})
 
 
 @post("/compute", opt=ADMIN, include_in_schema=False)
@@ -297,15 +312,16 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
 
 
 @get("/subscriptions", opt=ADMIN, include_in_schema=False)
-async def subscriptions_page(request: Request) -> Template:
+async def subscriptions_page(request: Request, page: PageNo = 1,
+                             size: PageSize = DEFAULT_SIZE) -> Template:
     subs = await models.Subscription.all().order_by("key")
     upcoming = {s.id: [reports._local(t) for t in await subscriptions.next_times(s, 2)]
                 for s in subs if s.active}
-    firings = await models.Firing.all().order_by("-id").limit(30).prefetch_related(
-        "subscription", "deliveries")
-    return page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
-                firings=firings, exporters=sorted(subscriptions.all_exporters()),
-                form={}, problem="")
+    pager = await paginate(models.Firing.all().order_by("-id"), page, size, request)
+    await models.Firing.fetch_for_list(pager.items, "subscription", "deliveries")
+    return web.page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
+                    firings=pager.items, pager=pager,
+                    exporters=sorted(subscriptions.all_exporters()), form={}, problem="")
 
 
 @post("/subscriptions", opt=ADMIN, include_in_schema=False)
@@ -361,13 +377,15 @@ async def subscription_run(request: Request, sub_id: Id) -> Redirect:
 
 
 @get("/subscriptions/{sub_id:int}", opt=ADMIN, include_in_schema=False)
-async def subscription_page(request: Request, sub_id: Id) -> Template:
+async def subscription_page(request: Request, sub_id: Id, page: PageNo = 1,
+                            size: PageSize = DEFAULT_SIZE) -> Template:
     sub = await subscriptions.get(sub_id)
     await reports.sync_deliveries()
-    firings = await models.Firing.filter(subscription=sub).order_by("-id").limit(50) \
-        .prefetch_related("deliveries")
-    return page(request, "ranking/subscription.html", sub=sub, firings=firings,
-                dry=await reports.dry_run(sub))
+    pager = await paginate(models.Firing.filter(subscription=sub).order_by("-id"), page, size,
+                           request)
+    await models.Firing.fetch_for_list(pager.items, "deliveries")
+    return web.page(request, "ranking/subscription.html", sub=sub, firings=pager.items,
+                    pager=pager, dry=await reports.dry_run(sub))
 
 
 # -- API ---------------------------------------------------------------------------------------
@@ -424,17 +442,27 @@ async def api_compute(request: Request, data: JSONBody[dict[str, str]]) -> dict[
     return ranking_json(ranking)
 
 
+def _paged(items: list[Any], pager: Any) -> Response:
+    """One page of a JSON list; the whole count and the page in headers, so that a client
+    knows there is more (the body stays the list it always was)."""
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})
+
+
 @get("/rankings", opt=READERS, tags=["ranking"])
 async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = "",
-                       status: RankingStatus = "") -> list[dict[str, Any]]:
-    """Rankings, newest first (drafts only for admins)."""
+                       status: RankingStatus = "", page: PageNo = 1,
+                       size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Rankings, newest first (drafts only for admins), one page at a time (headers
+    X-Total-Count, X-Page, X-Page-Size)."""
     qs = models.Ranking.all()
     if current_user(request).role != "admin":
         qs = qs.exclude(status="draft")
     for name, value in (("period", period), ("group", group), ("status", status)):
         if value:
             qs = qs.filter(**{name: value})
-    return [ranking_json(r) for r in await qs.order_by("-id").limit(500)]
+    pager = await paginate(qs.order_by("-id"), page, size)
+    return _paged([ranking_json(r) for r in pager.items], pager)
 
 
 @get("/rankings/{ranking_id:int}", opt=READERS, tags=["ranking"])
@@ -560,14 +588,18 @@ async def api_subscription_dry_run(sub_id: Id) -> dict[str, Any]:
 
 
 @get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
-async def api_deliveries(sub_id: Id) -> list[dict[str, Any]]:
-    """Firings of a subscription with each recipient's delivery state."""
+async def api_deliveries(sub_id: Id, page: PageNo = 1,
+                         size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+    """Firings of a subscription, newest first, with each recipient's delivery state; one
+    page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     sub = await subscriptions.get(sub_id)
     await reports.sync_deliveries()
-    out = []
-    for f in await models.Firing.filter(subscription=sub).order_by("-id").limit(100):
-        out.append(firing_json(f, await models.Delivery.filter(firing=f).order_by("id")))
-    return out
+    pager = await paginate(models.Firing.filter(subscription=sub).order_by("-id"), page, size)
+    ids = [f.id for f in pager.items]
+    by_firing: dict[int, list[models.Delivery]] = {i: [] for i in ids}
+    for d in await models.Delivery.filter(firing_id__in=ids).order_by("id"):
+        by_firing[d.firing_id].append(d)
+    return _paged([firing_json(f, by_firing[f.id]) for f in pager.items], pager)
 
 
 def firing_json(f: models.Firing, deliveries: list[models.Delivery]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from core import web
 from core.downloads import OCTET
 from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
-from core.params import Id
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, page
@@ -74,20 +76,24 @@ async def self_submit(request: Request, data: MultipartBody[dict]) -> Redirect:
 
 
 @get("/review", opt=REVIEWERS, include_in_schema=False)
-async def review_page(request: Request) -> Template:
+async def review_page(request: Request, page: PageNo = 1,
+                      size: PageSize = DEFAULT_SIZE) -> Template:
+    """The reviewer's queue, and what they reviewed (paged: it grows all year)."""
     user = current_user(request)
     try:
         _, scheme, _ = await current_annual()
     except KaoheError:
-        return page(request, "ranking/review.html", scheme=None)
+        return web.page(request, "ranking/review.html", scheme=None)
     queue = await selfassess.queue(user)
-    done = await am.SelfAssessment.filter(reviewed_by=user.username).order_by("-reviewed_at") \
-        .limit(50)
+    pager = await paginate(am.SelfAssessment.filter(reviewed_by=user.username)
+                           .order_by("-reviewed_at", "-id"), page, size, request)
+    done = pager.items
     names = {u.code: u.name for u in await OrgUnit.filter(
         code__in=[s.unit_code for s in [*queue, *done]])}
     mine = sorted(await selfassess.reviewer_indicators(user))
-    return page(request, "ranking/review.html", queue=queue, done=done, names=names, num=num,
-                scheme=scheme, mine=[scheme.by_key[k].name for k in mine if k in scheme.by_key])
+    return web.page(request, "ranking/review.html", queue=queue, done=done, pager=pager,
+                    names=names, num=num, scheme=scheme,
+                    mine=[scheme.by_key[k].name for k in mine if k in scheme.by_key])
 
 
 @post("/review/{sa_id:int}", opt=REVIEWERS, include_in_schema=False)

@@ -137,8 +137,12 @@ async def overdue_by_district() -> list[tuple[str, int]]:
 
 
 async def status_counts(actor: Actor) -> dict[str, int]:
-    rows = await scoped(Task.all(), actor).values_list("status")
-    return dict(Counter(s for (s,) in rows))
+    """Tasks per status, counted in the database."""
+    from tortoise.functions import Count
+
+    rows = await scoped(Task.all(), actor).annotate(n=Count("id")).group_by("status") \
+        .values_list("status", "n")
+    return {status: n for status, n in rows}
 
 
 # -- indicator sources: a unit's value aggregates its whole subtree ---------------------------

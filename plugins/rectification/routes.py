@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
+from tortoise.expressions import Q
 
-from core import i18n
+from core import i18n, web
 from core.contrib import ExportRequest, Panel
 from core.errors import KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
-from core.params import Id, PeriodCode, Slug, UnitCode, choice
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev
@@ -187,46 +189,81 @@ async def home(request: Request) -> Redirect:
                     "/rectification/queue")
 
 
+YES_NO = choice(("yes", "no"))
+MINE_GROUPS = ("overdue", "due_soon", "to_respond", "waiting")
+MineGroup = choice(MINE_GROUPS)
+
+
+def _open_overdue() -> Q:
+    """Open and past its deadline: what the pages call 已超期."""
+    return Q(status="dispatched", overdue=True)
+
+
+async def _unit_text(qs, text: str | None):
+    """A unit filter typed as text: an exact code takes its whole subtree, anything else
+    matches the start of a code or part of a name."""
+    text = (text or "").strip()
+    if not text:
+        return qs
+    exact = await OrgUnit.get_or_none(code=text)
+    if exact is not None:
+        return qs.filter(unit__path__startswith=exact.path)
+    return qs.filter(Q(unit__code__startswith=text) | Q(unit__name__icontains=text))
+
+
 @get("/queue", opt={"roles": ("admin", "leader")}, include_in_schema=False)
-async def queue(request: Request, step: Slug = "registered",
-                period: PeriodCode = "") -> Template:
+async def queue(request: Request, step: Slug = "registered", period: PeriodCode = "",
+                unit: Search = "", overdue: YES_NO = "", page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     actor = await _actor(request)
     counts = await queries.status_counts(actor)
-    qs = Task.all().select_related("unit", "period")
+    qs = scoped(Task.all(), actor)
     if step in STEPS:
         qs = qs.filter(status=step)
     if period:
         qs = qs.filter(period__code=period)
-    tasks = await qs.order_by("deadline", "id").limit(500)
-    return page(request, "rectification/queue.html", tasks=tasks, counts=counts, step=step,
-                steps=STEPS, today=local_date(now_utc()))
+    qs = await _unit_text(qs, unit)
+    if overdue == "yes":
+        qs = qs.filter(_open_overdue())
+    elif overdue == "no":
+        qs = qs.filter(~_open_overdue())
+    pager = await paginate(qs.select_related("unit", "period").order_by("deadline", "id"),
+                           page, size, request)
+    # The step links keep the other filters and start again on page 1.
+    kept = {k: v for k, v in (("period", period), ("unit", unit or ""), ("overdue", overdue))
+            if v}
+    return web.page(request, "rectification/queue.html", tasks=pager.items, pager=pager,
+                counts=counts, step=step, steps=STEPS, today=local_date(now_utc()),
+                q={"unit": unit or "", "overdue": overdue or "", "period": period or ""},
+                kept=urlencode(kept), periods=await Period.all().order_by("-start"))
 
 
 @get("/mine", opt={"roles": ("unit_officer",)}, include_in_schema=False)
-async def mine(request: Request) -> Template:
-    actor = await _actor(request)
-    today = local_date(now_utc())
-    tasks = await scoped(Task.filter(status__in=("dispatched", "responded", "closed")),
-                         actor).select_related("unit", "period").order_by("deadline", "id")
-    pending = set(await ExtensionRequest.filter(status="pending", task_id__in=[
-        t.id for t in tasks]).values_list("task_id", flat=True))
+async def mine(request: Request, group: MineGroup = "", page: PageNo = 1,
+               size: PageSize = DEFAULT_SIZE) -> Template:
     from core.calendar import WorkCalendar
 
+    actor = await _actor(request)
+    today = local_date(now_utc())
     cal = await WorkCalendar.load()
     soon = cal.add_working_days(today, _settings(request).plugin("rectification").reminder_days)
-    groups = {"overdue": [], "due_soon": [], "to_respond": [], "waiting": []}
-    for t in tasks:
-        if t.status == "dispatched" and t.deadline and t.deadline < today:
-            groups["overdue"].append(t)
-        elif t.status == "dispatched" and t.deadline and t.deadline <= soon:
-            groups["due_soon"].append(t)
-        elif t.status == "dispatched":
-            groups["to_respond"].append(t)
-        else:
-            groups["waiting"].append(t)
+    base = scoped(Task.filter(status__in=("dispatched", "responded", "closed")), actor)
+    open_ = Q(status="dispatched")
+    conditions = {
+        "overdue": open_ & Q(deadline__lt=today),
+        "due_soon": open_ & Q(deadline__gte=today, deadline__lte=soon),
+        "to_respond": open_ & (Q(deadline__gt=soon) | Q(deadline__isnull=True)),
+        "waiting": Q(status__in=("responded", "closed")),
+    }
+    counts = {k: await base.filter(c).count() for k, c in conditions.items()}
+    qs = base.filter(conditions[group]) if group else base
+    pager = await paginate(qs.select_related("unit", "period").order_by("deadline", "id"),
+                           page, size, request)
+    tasks = pager.items
+    pending = set(await ExtensionRequest.filter(status="pending", task_id__in=[
+        t.id for t in tasks]).values_list("task_id", flat=True))
     left = {t.id: cal.working_days_between(today, t.deadline) for t in tasks if t.deadline}
-    return page(request, "rectification/mine.html", groups=groups, left=left, pending=pending,
-                today=today)
+    return web.page(request, "rectification/mine.html", tasks=tasks, pager=pager, counts=counts,
+                groups=MINE_GROUPS, group=group, left=left, pending=pending, today=today)
 
 
 async def _form_choices() -> dict[str, Any]:

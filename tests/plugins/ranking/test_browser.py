@@ -45,7 +45,7 @@ def test_admin_publishes_and_leader_downloads_from_the_archive(settings, host, t
             page.wait_for_selector(".flash")
             assert "新增 16" in page.inner_text(".flash")
 
-            page.goto(f"{base}/ranking?period=2014&group=districts")
+            page.goto(f"{base}/ranking?period=2014&group=districts&check=1")
             assert "0 个值" in page.inner_text("#missing-summary")  # nothing missing
             page.click("#compute")
             page.wait_for_selector("#ranking-table")

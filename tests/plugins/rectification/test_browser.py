@@ -89,8 +89,8 @@ async def test_task_through_all_six_steps_in_chromium(server):
 
         # 处理反馈 by the unit officer, with a file
         await login("hgy_officer")
-        await page.goto(f"{server}/rectification/mine")
-        await page.click("#group-to_respond tr[data-task] a")
+        await page.goto(f"{server}/rectification/mine?group=to_respond")
+        await page.click("#results tr[data-task] a")
         await page.wait_for_selector("#form-respond")
         await respond("已更换路灯", "路灯照片.pdf")
         assert await status() == "responded"
