@@ -68,14 +68,14 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
     problems = exc.extra if isinstance(getattr(exc, "extra", None), list) else []
     if exc.status_code == 400 and problems and isinstance(problems[0], dict) and problems[0].get("key"):
         # A typed parameter refused at the boundary: say which one, in the user's language.
-        from core.params import describe
+        from core.params import describe, field_of
         from core.web import language
 
         first, lang = problems[0], language(request)
-        message = i18n.t("params.invalid", lang, field=first["key"],
+        field = field_of(first["key"], first.get("message", ""))
+        message = i18n.t("params.invalid", lang, field=field,
                          problem=describe(first.get("message", ""), lang))
-        return _error_response(request, 400, "invalid_parameter", message, field=first["key"],
-                               **extra)
+        return _error_response(request, 400, "invalid_parameter", message, field=field, **extra)
     response = _error_response(request, exc.status_code, code, str(exc.detail), **extra)
     if exc.headers and exc.status_code == 405:
         response.headers.update({"Allow": exc.headers.get("allow", "")})  # what the path allows

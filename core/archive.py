@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -231,10 +232,27 @@ def media_type(report: ReportFile) -> str:
     return media_type(report.path)
 
 
-def as_dict(report: ReportFile) -> dict[str, Any]:
-    return {"id": report.id, "exporter": report.exporter, "title": report.title,
-            "period": report.period, "unit": report.unit, "group": report.group,
-            "filename": report.filename, "sha256": report.sha256, "size": report.size,
-            "roles": list(report.roles or []), "created_by": report.created_by,
-            "created_at": report.created_at.isoformat(),
-            "download": f"/archive/{report.id}/download"}
+class ReportOut(msgspec.Struct):
+    """One archived report file."""
+    id: int
+    exporter: str
+    title: str
+    period: str | None
+    unit: str | None
+    group: str | None
+    filename: str
+    sha256: str
+    size: int  # bytes
+    roles: list[str]  # who may download it
+    created_by: str
+    created_at: str
+    download: str  # path of the file
+
+
+def report_out(report: ReportFile) -> ReportOut:
+    return ReportOut(id=report.id, exporter=report.exporter, title=report.title,
+                     period=report.period, unit=report.unit, group=report.group,
+                     filename=report.filename, sha256=report.sha256, size=report.size,
+                     roles=list(report.roles or []), created_by=report.created_by,
+                     created_at=report.created_at.isoformat(),
+                     download=f"/archive/{report.id}/download")

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import File, Redirect, Template
 
-from core import archive, clock, exports, web
+from core import archive, clock, exports, i18n, web
 from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, Paged, PageSize, clamp
@@ -33,12 +35,24 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+class ExporterOut(msgspec.Struct):
+    """A named workbook or document the caller may build."""
+    name: str
+    title: str
+    plugin: str
+    roles: list[str]
+    needs_period: bool
+    kind: str  # workbook or document
+    download: str  # path that builds and downloads it
+
+
 @get("/api/exports", opt={"roles": ANY_ROLE}, tags=["platform"])
-async def api_exports(request: Request) -> list[dict[str, Any]]:
+async def api_exports(request: Request) -> list[ExporterOut]:
     """The named workbooks the caller's role may build."""
     role = current_user(request).role
-    return [{"name": name, "title": exp.title, "plugin": plugin, "roles": list(exp.roles),
-             "needs_period": exp.needs_period, "kind": exp.kind, "download": f"/exports/{name}"}
+    return [ExporterOut(name=name, title=exp.title, plugin=plugin, roles=list(exp.roles),
+                        needs_period=exp.needs_period, kind=exp.kind,
+                        download=f"/exports/{name}")
             for name, (plugin, exp) in exports.exporters().items() if role in exp.roles]
 
 
@@ -55,7 +69,10 @@ async def export_download(request: Request, name: FromPath[str],
 
 
 @post("/exports/{name:str}/archive", opt={"roles": ("admin", "instructor", "unit_officer")},
-      tags=["platform"], status_code=201)
+      tags=["platform"], status_code=201,
+      # a form post is redirected to the archive page; a JSON caller gets the stored file
+      responses={201: ResponseSpec(archive.ReportOut, description="已归档的报表",
+                                   generate_examples=False)})
 async def export_archive(request: Request, name: FromPath[str]) -> Any:
     """Build a named workbook and store it in the report archive (form or JSON fields
     period, unit, group)."""
@@ -66,7 +83,7 @@ async def export_archive(request: Request, name: FromPath[str]) -> Any:
     elif ctype.startswith("application/json"):
         body = await request.json()
         if not isinstance(body, dict):
-            raise Invalid("invalid_body", "expected a JSON object with period, unit, group")
+            raise Invalid("invalid_body", i18n.t("archive.bad_body", web.language(request)))
         fields.update(body)
     user = current_user(request)
     exporter, req = await exports.prepare(
@@ -77,7 +94,7 @@ async def export_archive(request: Request, name: FromPath[str]) -> Any:
                                        settings=request.app.state.settings)
     if _wants_html(request):
         return Redirect(path=f"/archive?msg={quote(row.title)}")
-    return archive.as_dict(row)
+    return archive.report_out(row)
 
 
 @get("/archive", opt={"roles": ANY_ROLE}, include_in_schema=False)
@@ -122,10 +139,10 @@ async def archive_download(request: Request, report_id: Id) -> File:
 
 @get("/api/archive", opt={"roles": ANY_ROLE}, tags=["platform"])
 async def api_archive(request: Request, exporter: Slug = "",
-                      period: PeriodCode = "") -> list[dict[str, Any]]:
+                      period: PeriodCode = "") -> list[archive.ReportOut]:
     """Archived reports the caller may download, newest first."""
     rows = await archive.visible_reports(current_user(request), exporter=exporter, period=period)
-    return [archive.as_dict(r) for r in rows]
+    return [archive.report_out(r) for r in rows]
 
 
 HANDLERS = [api_exports, export_download, export_archive, archive_page, archive_download,

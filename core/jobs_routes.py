@@ -4,22 +4,24 @@ run-now."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import audit, events, events_admin, i18n, web
 from core.errors import Invalid, NotFound
-from core.params import Limit, Slug, choice
+from core.params import Slug, choice
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
 from core.scheduler_models import JobRun
 
 ADMIN = {"roles": ("admin",)}
 RUN_STATUSES = ("running", "ok", "failed")
 RunStatus = choice(RUN_STATUSES)
+RunLimit = Annotated[int, Parameter(ge=1, le=1000, description="最多返回的条数 (1 – 1000)")]
 
 
 def _scheduler(request: Request) -> PlatformScheduler:
@@ -35,14 +37,36 @@ def _iso(value: dt.datetime | None, tz: str) -> str | None:
     return value.astimezone(ZoneInfo(tz)).isoformat() if value else None
 
 
-def run_dict(run: JobRun, tz: str) -> dict[str, Any]:
-    return {"id": run.id, "job_id": run.job_id, "scheduled_for": _iso(run.scheduled_for, tz),
-            "started_at": _iso(run.started_at, tz), "finished_at": _iso(run.finished_at, tz),
-            "status": run.status, "error": run.error, "changed": run.changed,
-            "instance": run.instance, "manual": run.manual}
+class RunOut(msgspec.Struct):
+    """One recorded run of a scheduled job; times in the platform's timezone."""
+    id: int
+    job_id: str
+    scheduled_for: str | None
+    started_at: str | None
+    finished_at: str | None
+    status: str  # running, ok, failed
+    error: str | None
+    changed: dict[str, Any] | None  # what the job reports it changed (counts by kind)
+    instance: str | None  # the process that ran it
+    manual: bool
 
 
-async def jobs_overview(request: Request) -> list[dict[str, Any]]:
+class JobOut(msgspec.Struct):
+    id: str
+    description: str
+    trigger: str
+    next_run: str | None
+    last_run: RunOut | None
+
+
+def run_dict(run: JobRun, tz: str) -> RunOut:
+    return RunOut(id=run.id, job_id=run.job_id, scheduled_for=_iso(run.scheduled_for, tz),
+                  started_at=_iso(run.started_at, tz), finished_at=_iso(run.finished_at, tz),
+                  status=run.status, error=run.error, changed=run.changed,
+                  instance=run.instance, manual=bool(run.manual))
+
+
+async def jobs_overview(request: Request) -> list[JobOut]:
     """Every job with its trigger, next run and last run."""
     state = request.app.state
     tz = state.settings.app.timezone
@@ -52,18 +76,14 @@ async def jobs_overview(request: Request) -> list[dict[str, Any]]:
     for spec in jobs.values():
         last = await JobRun.filter(job_id=spec.id).order_by("-started_at", "-id").first()
         nxt = sched.next_run(spec.id) if sched else next_fire_time(spec.trigger, tz)
-        out.append({"id": spec.id, "description": spec.description,
-                    "trigger": describe_trigger(spec.trigger), "next_run": _iso(nxt, tz),
-                    "last_run": run_dict(last, tz) if last else None})
+        out.append(JobOut(id=spec.id, description=spec.description,
+                          trigger=describe_trigger(spec.trigger), next_run=_iso(nxt, tz),
+                          last_run=run_dict(last, tz) if last else None))
     return out
 
 
 async def _runs(job_id: str | None, status: str | None, limit: int) -> list[JobRun]:
-    if status and status not in RUN_STATUSES:
-        raise Invalid("invalid_status", f"status: must be one of {', '.join(RUN_STATUSES)}",
-                      field="status")
-    if not 1 <= limit <= 1000:
-        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
+    # status and limit are bounded at the boundary (RunStatus, RunLimit)
     qs = JobRun.all()
     if job_id:
         qs = qs.filter(job_id=job_id)
@@ -75,13 +95,14 @@ async def _runs(job_id: str | None, status: str | None, limit: int) -> list[JobR
 async def _run_now(request: Request, job_id: str) -> JobRun:
     sched = _scheduler(request)
     if job_id not in sched.jobs:
-        raise NotFound("unknown_job", f"job: no job '{job_id}'", field="job_id")
+        raise NotFound("unknown_job", i18n.t("jobs.unknown", web.language(request), job=job_id),
+                       field="job_id")
     await audit.record("job.run_now", "job", job_id)
     return await sched.run_now(job_id)  # the job's own changes are by "job:ID"
 
 
 @get("/api/jobs", opt=ADMIN, tags=["platform"])
-async def api_jobs(request: Request) -> list[dict[str, Any]]:
+async def api_jobs(request: Request) -> list[JobOut]:
     """Every scheduled job: trigger, next run, last run with its status."""
     return await jobs_overview(request)
 
@@ -89,16 +110,17 @@ async def api_jobs(request: Request) -> list[dict[str, Any]]:
 @get("/api/jobs/{job_id:str}/runs", opt=ADMIN, tags=["platform"])
 async def api_job_runs(request: Request, job_id: FromPath[str],
                        status: RunStatus = None,
-                       limit: Limit = 50) -> list[dict[str, Any]]:
+                       limit: RunLimit = 50) -> list[RunOut]:
     """Recorded runs of one job, newest first (`status`: running, ok, failed)."""
     runs = await _runs(job_id, status, limit)
     if not runs and job_id not in _scheduler(request).jobs:
-        raise NotFound("unknown_job", f"job: no job '{job_id}'", field="job_id")
+        raise NotFound("unknown_job", i18n.t("jobs.unknown", web.language(request), job=job_id),
+                       field="job_id")
     return [run_dict(r, request.app.state.settings.app.timezone) for r in runs]
 
 
 @post("/api/jobs/{job_id:str}/run", opt=ADMIN, tags=["platform"], status_code=200)
-async def api_job_run(request: Request, job_id: FromPath[str]) -> dict[str, Any]:
+async def api_job_run(request: Request, job_id: FromPath[str]) -> RunOut:
     """Run a job now; answers when it has finished, with the recorded run."""
     run = await _run_now(request, job_id)
     return run_dict(run, request.app.state.settings.app.timezone)

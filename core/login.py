@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio.to_thread
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -95,30 +98,50 @@ async def logout(request: Request) -> Redirect:
     return response
 
 
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(max_length=64)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+    name: Annotated[str, msgspec.Meta(max_length=100)] = "api"  # the token's label
+
+
+class TokenOut(msgspec.Struct):
+    token: str  # send as "Authorization: Bearer <token>"
+    role: str
+    expires_at: str
+
+
+class MeOut(msgspec.Struct):
+    username: str
+    role: str
+    display_name: str
+    unit: str | None  # the unit code of a unit officer
+    csrf: str | None  # for writes made with the session cookie
+
+
 @post("/api/login", opt={"public": True}, tags=["accounts"])
-async def api_login(request: Request, data: JSONBody[dict[str, str]]) -> Response[dict]:
+async def api_login(request: Request, data: JSONBody[LoginIn]) -> Response[TokenOut]:
     """Exchange user name and password for a bearer token, valid for [security] token_days."""
     try:
-        user = await _authenticate(request, data.get("username", ""), data.get("password", ""))
+        user = await _authenticate(request, data.username, data.password)
     except LoginRefused as exc:
         return Response({"error": {"code": exc.code, "message": exc.message}},
                         status_code=429, headers=_retry_after(exc))
     days = request.app.state.settings.security.token_days
-    token, row = await accounts.issue_token(user, name=data.get("name", "api"), days=days)
+    token, row = await accounts.issue_token(user, name=data.name, days=days)
     await audit.record("token.issue", "api_token", str(row.id), actor=user.username,
                        after={"user": user.username, "name": row.name,
                               "expires_at": row.expires_at.isoformat()})
-    return Response({"token": token, "role": user.role, "expires_at": row.expires_at.isoformat()},
+    return Response(TokenOut(token=token, role=user.role, expires_at=row.expires_at.isoformat()),
                     status_code=201)
 
 
 @get("/api/me", opt={"roles": ANY_ROLE}, tags=["accounts"])
-async def api_me(request: Request) -> dict[str, object]:
+async def api_me(request: Request) -> MeOut:
     """Who the caller is."""
     user = current_user(request)
     unit = await user.unit if user.unit_id else None
     session = request.scope.get("kaohe_session")
-    return {"username": user.username, "role": user.role, "display_name": user.display_name,
-            "unit": unit.code if unit else None,
-            # Scripts using the session cookie need the CSRF token for their writes.
-            "csrf": session.csrf_token if session else None}
+    return MeOut(username=user.username, role=user.role, display_name=user.display_name,
+                 unit=unit.code if unit else None,
+                 # Scripts using the session cookie need the CSRF token for their writes.
+                 csrf=session.csrf_token if session else None)

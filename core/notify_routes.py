@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
@@ -20,16 +20,36 @@ ADMIN = {"roles": ("admin",)}
 MailStatus = choice(STATUSES)
 
 
-def mail_dict(m: MailMessage, tz: str) -> dict[str, Any]:
+class MailOut(msgspec.Struct):
+    """One outgoing mail; times in the platform's timezone."""
+    id: int
+    to: str
+    subject: str
+    status: str  # queued, sent, failed, digest, digested
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    created_at: str | None
+    sent_at: str | None
+    event_key: str | None  # the domain event that caused it, when one did
+    attachment: str  # file name, "" when none
+
+
+class MailList(msgspec.Struct):
+    counts: dict[str, int]  # by status
+    messages: list[MailOut]
+
+
+def mail_dict(m: MailMessage, tz: str) -> MailOut:
     def iso(v: dt.datetime | None) -> str | None:
         return v.astimezone(ZoneInfo(tz)).isoformat() if v else None
 
-    return {"id": m.id, "to": m.to_addr, "subject": m.subject, "status": m.status,
-            "attempts": m.attempts, "next_attempt_at": iso(m.next_attempt_at),
-            "last_error": m.last_error, "created_at": iso(m.created_at),
-            "sent_at": iso(m.sent_at), "event_key": m.event_key,
-            "attachment": m.attachment_name or (m.attachment_path.rsplit("/", 1)[-1]
-                                                if m.attachment_path else "")}
+    return MailOut(id=m.id, to=m.to_addr, subject=m.subject, status=m.status,
+                   attempts=m.attempts, next_attempt_at=iso(m.next_attempt_at),
+                   last_error=m.last_error, created_at=iso(m.created_at),
+                   sent_at=iso(m.sent_at), event_key=m.event_key,
+                   attachment=m.attachment_name or (m.attachment_path.rsplit("/", 1)[-1]
+                                                    if m.attachment_path else ""))
 
 
 def _filtered(status: str | None, to: str | None):
@@ -55,12 +75,14 @@ async def _counts() -> dict[str, int]:
 
 
 async def _retry(request: Request, mail_id: Id) -> MailMessage:
+    lang = web.language(request)
     mail = await MailMessage.get_or_none(id=mail_id)
     if mail is None:
-        raise NotFound("not_found", f"mail: no message {mail_id}", field="id")
+        raise NotFound("not_found", i18n.t("mail.no_such", lang, id=mail_id), field="id")
     if mail.status != "failed":
-        raise Conflict("not_failed", f"mail {mail_id}: only failed mail can be sent again "
-                                     f"(status is {mail.status})", field="status")
+        raise Conflict("not_failed", i18n.t("mail.not_failed", lang, id=mail_id,
+                                            status=i18n.t(f"mail.status_{mail.status}", lang)),
+                       field="status")
     before = audit.snapshot(mail, exclude=("body",))
     now = clock.now()
     # A fresh set of attempts; the last error stays visible until the next try.
@@ -74,16 +96,16 @@ async def _retry(request: Request, mail_id: Id) -> MailMessage:
 @get("/api/mail", opt=ADMIN, tags=["platform"])
 async def api_mail(request: Request, status: MailStatus = None,
                    to: Search = None,
-                   limit: Limit = 100) -> dict[str, Any]:
+                   limit: Limit = 100) -> MailList:
     """Outgoing mail with its delivery state, newest first; `status` filters
     (queued, sent, failed, digest, digested), `to` matches part of the address."""
     rows = await _mails(status, to, limit)
     tz = request.app.state.settings.app.timezone
-    return {"counts": await _counts(), "messages": [mail_dict(m, tz) for m in rows]}
+    return MailList(counts=await _counts(), messages=[mail_dict(m, tz) for m in rows])
 
 
 @post("/api/mail/{mail_id:int}/retry", opt=ADMIN, tags=["platform"], status_code=200)
-async def api_mail_retry(request: Request, mail_id: Id) -> dict[str, Any]:
+async def api_mail_retry(request: Request, mail_id: Id) -> MailOut:
     """Queue a failed mail again with a fresh set of attempts."""
     mail = await _retry(request, mail_id)
     return mail_dict(mail, request.app.state.settings.app.timezone)

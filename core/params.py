@@ -47,8 +47,12 @@ _PROBLEMS = (
     (re.compile(r"Expected `int` >= (\d+)"), "params.min"),
     (re.compile(r"Expected `str` of length <= (\d+)"), "params.max_length"),
     (re.compile(r"Invalid enum value '(.*)'"), "params.choice"),
+    (re.compile(r"Object missing required field `(.*)`"), "params.missing"),
+    (re.compile(r"Object contains unknown field `(.*)`"), "params.unknown_field"),
+    (re.compile(r"Expected `(\w+)[^`]*`, got `(\w+)`"), "params.type"),
     (re.compile(r"Expected `int`"), "params.integer"),
 )
+_FIELD_OF = re.compile(r"(?:missing required|contains unknown) field `(.*)`")
 
 
 def describe(problem: str, lang: str) -> str:
@@ -58,8 +62,18 @@ def describe(problem: str, lang: str) -> str:
     for pattern, key in _PROBLEMS:
         found = pattern.search(problem)
         if found:
+            if key == "params.type":
+                kind = lambda name: i18n.t(f"params.kind_{name}", lang)  # noqa: E731
+                return i18n.t(key, lang, want=kind(found.group(1)), got=kind(found.group(2)))
             return i18n.t(key, lang, value=found.group(1) if found.groups() else "")
     return problem
+
+
+def field_of(key: str, problem: str) -> str:
+    """The body field a problem is about: the validator names the whole body ("data") when a
+    field is missing or unknown."""
+    found = _FIELD_OF.search(problem)
+    return found.group(1) if found and key == "data" else key
 
 
 def path_text(max_length: int) -> Any:

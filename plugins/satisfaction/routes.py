@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import segno
 from litestar import Request, Response, get, post
 from litestar.params import JSONBody, URLEncodedBody
@@ -17,7 +18,7 @@ from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.params import Id, UnitCodeInPath, path_text
 from core.web import language, page
-from plugins.satisfaction import answering, services
+from plugins.satisfaction import answering, services, shapes
 from plugins.satisfaction.config import CHOICES
 from plugins.satisfaction.jobs import conf_of
 from plugins.satisfaction.models import Response as Answer
@@ -225,34 +226,39 @@ async def response_page(request: Request, response_id: Id) -> Template:
 
 # -- API -------------------------------------------------------------------------------------
 
-def _survey_json(s: Survey) -> dict[str, Any]:
+def _survey_fields(s: Survey) -> dict[str, Any]:
     return {"key": s.key, "title": s.title, "period": s.period.code, "opens": s.opens.isoformat(),
             "closes": s.closes.isoformat(), "state": services.state(s),
             "frozen_at": s.frozen_at.isoformat() if s.frozen_at else None}
 
 
 @get("/surveys", opt=READERS)
-async def api_surveys() -> list[dict[str, Any]]:
-    return [_survey_json(s) for s in await Survey.all().prefetch_related("period")]
+async def api_surveys() -> list[shapes.SurveyOut]:
+    return [shapes.SurveyOut(**_survey_fields(s))
+            for s in await Survey.all().prefetch_related("period")]
 
 
 @get("/surveys/{key:str}/results", opt=READERS)
-async def api_results(key: SurveyKey) -> dict[str, Any]:
+async def api_results(key: SurveyKey) -> shapes.ResultsOut:
     survey = await services.get_survey(key)
-    return {**_survey_json(survey), "units": await services.results_with_change(survey)}
+    units = msgspec.convert(await services.results_with_change(survey),
+                            list[shapes.UnitResultOut])
+    return shapes.ResultsOut(**_survey_fields(survey), units=units)
 
 
 @get("/forms/{key:str}/{unit_code:str}", opt=PUBLIC)
 async def api_form(request: Request, key: SurveyKey, unit_code: UnitCodeInPath
-                   ) -> Response:
+                   ) -> Response[shapes.FormOut]:
     lang = language(request)
     secret = _secret(request)
     survey, unit = await answering.survey_and_unit(key, unit_code, lang)
     answering.check_open(survey, lang)
-    body = {"survey": key, "unit": unit.code, "unit_name": unit.name, "title": survey.title,
-            "token": answering.make_token(secret, survey, unit),
-            "questions": [{**q, "choices": [v for v, _ in choices(q, lang)]}
-                          for q in survey.spec["questions"]]}
+    questions = [shapes.QuestionOut(
+        key=q["key"], kind=q["kind"], text=q["text"], required=q.get("required", True),
+        complaint=q.get("complaint", False), choices=[v for v, _ in choices(q, lang)],
+        labels=[label for _, label in choices(q, lang)]) for q in survey.spec["questions"]]
+    body = shapes.FormOut(survey=key, unit=unit.code, unit_name=unit.name, title=survey.title,
+                          token=answering.make_token(secret, survey, unit), questions=questions)
     response = Response(body)
     cookie = request.cookies.get(answering.DEVICE_COOKIE)
     if answering.device_id(secret, cookie) is None:
@@ -262,7 +268,7 @@ async def api_form(request: Request, key: SurveyKey, unit_code: UnitCodeInPath
 
 @post("/forms/{key:str}/{unit_code:str}", opt=PUBLIC, status_code=201)
 async def api_submit(request: Request, key: SurveyKey, unit_code: UnitCodeInPath,
-                     data: JSONBody[dict[str, Any]]) -> Response:
+                     data: JSONBody[shapes.AnswersIn]) -> Response[shapes.SubmitOut]:
     """Answers as {"token": ..., "q_KEY": value, "c_KEY": true for a complaint}."""
     form = {k: (str(v) if isinstance(v, int | bool) and not k.startswith("c_") else
                 ("1" if v is True else v)) for k, v in (data or {}).items()}
@@ -270,8 +276,8 @@ async def api_submit(request: Request, key: SurveyKey, unit_code: UnitCodeInPath
                                request.cookies.get(answering.DEVICE_COOKIE), language(request))
     outcome = await answering.submit(sub, _secret(request), conf_of(request.app.state.settings))
     r = outcome.response
-    response = Response({"id": r.id, "flags": [f for f in r.flags.split(",") if f],
-                         "counted": not r.excluded}, status_code=201)
+    response = Response(shapes.SubmitOut(id=r.id, flags=[f for f in r.flags.split(",") if f],
+                                         counted=not r.excluded), status_code=201)
     if outcome.new_device_cookie:
         _cookie(response, request, outcome.new_device_cookie)
     return response
