@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The web shell and the route modules: the only places that may import litestar.
-WEB_NAMES = {"app.py", "web.py", "security.py", "login.py", "params.py", "api_docs.py",
+WEB_NAMES = {"app.py", "web.py", "security.py", "login.py", "params.py", "paging.py", "api_docs.py",
              "routes.py", "pages.py"}
 
 BLOCKER = """
