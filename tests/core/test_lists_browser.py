@@ -27,7 +27,9 @@ async def _seed() -> dict[str, list[str]]:
     every = await User.all().order_by("username").values_list("username", flat=True)
     wang = await User.filter(display_name__contains="王").order_by("username").values_list(
         "username", flat=True)
-    return {"all": list(every), "wang": list(wang)}
+    li = await User.filter(display_name__contains="李").order_by("username").values_list(
+        "username", flat=True)
+    return {"all": list(every), "wang": list(wang), "li": list(li)}
 
 
 def _shown(page) -> list[str]:
@@ -83,9 +85,17 @@ def test_admin_searches_pages_and_resizes_the_user_list(settings, tmp_path):
             # The search box is still there and still holds the search (only #results changed).
             assert page.input_value("#users-filter input[name=q]") == "王"
 
+            # A new search keeps the size the pager chose.
+            page.fill("#users-filter input[name=q]", "李")
+            page.press("#users-filter input[name=q]", "Enter")
+            page.wait_for_function("() => new URLSearchParams(location.search).get('q') === '李'")
+            page.wait_for_selector(f"#users tr[data-user='{want['li'][0]}']")
+            assert _shown(page) == want["li"][:20]
+            assert _query(page.url)["size"] == "20" and page.evaluate("window.__kept") == 1
+
             # The address bar reloads the same view, as a whole page.
             page.reload()
-            assert _shown(page) == want["wang"][:20]
+            assert _shown(page) == want["li"][:20]
             assert page.evaluate("window.__kept") is None
             page.screenshot(path=str(tmp_path / "users-search.png"), full_page=True)
         finally:
