@@ -151,31 +151,66 @@ async def visibility(user: Any):
     return can_see
 
 
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching what starts with `text` (its own % _ \\ taken literally)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def _visible_where(user: Any, *, exporter: str = "", period: str = "", unit: str = ""
+                         ) -> tuple[Any, str, list[Any]]:
+    """The WHERE clause of the reports this user may see (the rule of `visibility`), in SQL:
+    the role is looked up in the JSON list, a unit report must lie in the user's subtree."""
+    import json
+
+    from core.scope import scope_for
+    from core.sql import Sql
+
+    sql = Sql()
+    values: list[Any] = []
+
+    def param(value: Any) -> str:
+        values.append(value)
+        return sql.p(len(values))
+
+    if sql.pg:  # jsonb containment; the role list is stored as a JSON array of names
+        where = [f"roles @> {param(json.dumps([user.role]))}::jsonb"]
+    else:
+        where = [f"roles LIKE {param('%' + _like_prefix(json.dumps(user.role)))} ESCAPE '\\'"]
+    scope = await scope_for(user)
+    if scope.kind == "subtree" and scope.unit_path:
+        # The codes of the user's subtree as a join, not a list sent from here (a district
+        # holds thousands of units).
+        where.append(f"(unit = '' OR EXISTS (SELECT 1 FROM core_org_unit o WHERE o.code = "
+                     f"core_report_file.unit AND o.path LIKE {param(_like_prefix(scope.unit_path))}"
+                     " ESCAPE '\\'))")
+    elif scope.kind != "all":
+        # An instructor's scope is per organization, not per unit: unit reports are not theirs.
+        where.append("unit = ''")
+    for column, value in (("exporter", exporter), ("period", period), ("unit", unit)):
+        if value:
+            where.append(f"{column} = {param(value)}")
+    return sql, " AND ".join(where), values
+
+
+async def visible_page(user: Any, *, exporter: str = "", period: str = "", unit: str = "",
+                       limit: int = 50, offset: int = 0) -> tuple[list[ReportFile], int]:
+    """The reports this user may see, newest first: one slice and how many there are, both
+    counted and cut in the database."""
+    sql, where, values = await _visible_where(user, exporter=exporter, period=period, unit=unit)
+    counted = await sql.rows(f"SELECT COUNT(*) AS n FROM core_report_file WHERE {where}", *values)
+    total = int(counted[0]["n"])
+    if limit <= 0:
+        return [], total
+    found = await sql.rows(f"SELECT id FROM core_report_file WHERE {where} ORDER BY id DESC "
+                           f"LIMIT {int(limit)} OFFSET {int(offset)}", *values)
+    ids = [r["id"] for r in found]
+    rows = await ReportFile.filter(id__in=ids).order_by("-id") if ids else []
+    return list(rows), total
+
+
 async def visible_reports(user: Any, *, exporter: str = "", period: str = "",
                           limit: int = 200) -> list[ReportFile]:
-    qs = ReportFile.all()
-    if exporter:
-        qs = qs.filter(exporter=exporter)
-    if period:
-        qs = qs.filter(period=period)
-    can_see = await visibility(user)
-    found: list[ReportFile] = []
-    # Roles live in JSON, filtered here rather than with dialect-specific JSON operators.
-    async for batch in _batches(qs):
-        found.extend(r for r in batch if can_see(r))
-        if len(found) >= limit:
-            break
-    return found[:limit]
-
-
-async def _batches(qs, size: int = 500):
-    offset = 0
-    while True:
-        batch = await qs.order_by("-id").offset(offset).limit(size)
-        if not batch:
-            return
-        yield batch
-        offset += size
+    return (await visible_page(user, exporter=exporter, period=period, limit=limit))[0]
 
 
 async def get_visible(user: Any, report_id: int) -> ReportFile:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromQuery
@@ -13,6 +13,7 @@ from litestar.response import Template
 
 from core import audit, audit_anchor, clock, i18n, web
 from core.errors import Invalid
+from core.paging import DEFAULT_SIZE, PageSize, paginate
 from core.params import Limit, PageNo
 
 ADMIN = ("admin",)
@@ -73,7 +74,7 @@ def _query(request: Request) -> dict[str, str]:
 
 
 @get("/audit", opt={"roles": ADMIN}, include_in_schema=False)
-async def audit_page(request: Request, page: PageNo = 1) -> Template:
+async def audit_page(request: Request, page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     lang = web.language(request)
     tz = request.app.state.settings.app.timezone
     raw = _query(request)
@@ -81,18 +82,13 @@ async def audit_page(request: Request, page: PageNo = 1) -> Template:
         qs = audit.search(**_parse_filters(raw, lang), tz=tz)
     except Invalid as exc:
         return web.page(request, "audit.html", status_code=422, error=exc.message,
-                        error_field=exc.field, f=raw, rows=[], total=0, page=1, pages=1, qs="")
-    total = await qs.count()
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(1, page), pages)
-    entries = await qs.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+                        error_field=exc.field, f=raw, rows=[], pager=None, size=size, qs="")
+    pager = await paginate(qs, page, size, request)
     rows = [{"e": e, "at": _local(e.at, tz), "changes": changes(e.before, e.after)}
-            for e in entries]
-    from urllib.parse import urlencode
-
+            for e in pager.items]
     qs_text = urlencode({k: v for k, v in raw.items() if v})
     return web.page(request, "audit.html", error="", error_field="", f=raw, rows=rows,
-                    total=total, page=page, pages=pages, qs=qs_text)
+                    pager=pager, size=pager.size, qs=qs_text)
 
 
 @get("/api/audit", opt={"roles": ADMIN}, tags=["platform"])

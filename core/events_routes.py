@@ -3,8 +3,7 @@ every delivery a listener refused, by listener and page; retry or deliver again 
 
 from __future__ import annotations
 
-import math
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
@@ -13,18 +12,18 @@ from litestar.response import Redirect, Template
 
 from core import events, events_admin, i18n, web
 from core.errors import Invalid
+from core.paging import DEFAULT_SIZE, Paged, PageSize, clamp
 from core.params import PageNo, Slug, choice
 from core.plugins import get_host
 
 ADMIN = {"roles": ("admin",)}
 SHOWS = ("waiting", "refused")
 Show = choice(SHOWS)
-PAGE = 50
 
 
 @get("/jobs/events", opt=ADMIN, include_in_schema=False)
 async def events_page(request: Request, show: Show = "waiting", listener: Slug = None,
-                      page: PageNo = 1) -> Template:
+                      page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     show = show or "waiting"
     listeners = events.listeners(get_host())
     listener = listener if listener in listeners else None
@@ -32,19 +31,19 @@ async def events_page(request: Request, show: Show = "waiting", listener: Slug =
         total = (await events_admin.refused(listener, limit=1))[1]
     else:
         total = await events.undelivered(listener=listener).count()
-    pages = max(1, math.ceil(total / PAGE))
-    page = min(page, pages)
+    page, size = clamp(page, size)
+    page = min(page, max(1, -(-total // size)))  # past the end: the last page
     if show == "refused":
-        rows, _ = await events_admin.refused(listener, PAGE, (page - 1) * PAGE)
+        rows, _ = await events_admin.refused(listener, size, (page - 1) * size)
     else:
         rows = await events.undelivered(listener=listener).order_by("-id").offset(
-            (page - 1) * PAGE).limit(PAGE).select_related("event")
+            (page - 1) * size).limit(size).select_related("event")
+    pager = Paged.of(rows, total, page, size, request)
     counts = {"waiting": await events.undelivered().count(),
               "refused": (await events_admin.refused(limit=1))[1]}
-    query = urlencode({k: v for k, v in (("show", show), ("listener", listener)) if v})
-    return web.page(request, "events.html", show=show, rows=rows, total=total, page=page,
-                    pages=pages, listener=listener or "", listeners=listeners, counts=counts,
-                    query=query, reason_of=events_admin.reason_of,
+    return web.page(request, "events.html", show=show, rows=rows, pager=pager,
+                    listener=listener or "", listeners=listeners, counts=counts,
+                    reason_of=events_admin.reason_of,
                     zone=ZoneInfo(request.app.state.settings.app.timezone),
                     max_attempts=events.MAX_ATTEMPTS)
 

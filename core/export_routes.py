@@ -18,7 +18,8 @@ from litestar.response import File, Redirect, Template
 from core import archive, clock, exports, i18n, web
 from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
-from core.params import Id, PeriodCode, Slug, UnitCode
+from core.paging import DEFAULT_SIZE, Paged, PageSize, clamp
+from core.params import Id, PageNo, PeriodCode, Slug, UnitCode
 from core.security import current_user
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
@@ -97,17 +98,29 @@ async def export_archive(request: Request, name: FromPath[str]) -> Any:
 
 
 @get("/archive", opt={"roles": ANY_ROLE}, include_in_schema=False)
-async def archive_page(request: Request, exporter: Slug = "",
-                       period: PeriodCode = "") -> Template:
+async def archive_page(request: Request, exporter: Slug = "", period: PeriodCode = "",
+                       unit: UnitCode = "", page: PageNo = 1,
+                       size: PageSize = DEFAULT_SIZE) -> Template:
     from core.orgs import Period
 
     user = current_user(request)
-    rows = await archive.visible_reports(user, exporter=exporter, period=period)
-    buildable = [(name, exp) for name, (_, exp) in exports.exporters().items()
-                 if user.role in exp.roles]
+    exporter, period, unit = ((v or "").strip() for v in (exporter, period, unit))
+    page, size = clamp(page, size)
+    total = (await archive.visible_page(user, exporter=exporter, period=period, unit=unit,
+                                        limit=0))[1]
+    page = min(page, max(1, -(-total // size)))  # past the end: the last page
+    rows, total = await archive.visible_page(user, exporter=exporter, period=period, unit=unit,
+                                             limit=size, offset=(page - 1) * size)
+    pager = Paged.of(rows, total, page, size, request)
+    registered = exports.exporters()
+    buildable = [(name, exp) for name, (_, exp) in registered.items() if user.role in exp.roles]
+    kinds = sorted(((name, exp.title) for name, (_, exp) in registered.items()),
+                   key=lambda k: k[1])
     periods = await Period.all().order_by("-start").values_list("code", flat=True)
-    return web.page(request, "archive.html", rows=rows, buildable=buildable, periods=periods,
-                    exporter=exporter, period=period, local=_local)
+    return web.page(request, "archive.html", rows=rows, pager=pager, buildable=buildable,
+                    periods=periods, kinds=kinds,
+                    filters={"exporter": exporter, "period": period, "unit": unit},
+                    period=period, local=_local)
 
 
 def _local(moment: Any) -> str:

@@ -13,7 +13,8 @@ from core import audit, clock, i18n, web
 from core.errors import Conflict, Invalid, NotFound
 from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
-from core.params import Id, Limit, Search, choice
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, Limit, PageNo, Search, choice
 
 ADMIN = {"roles": ("admin",)}
 MailStatus = choice(STATUSES)
@@ -51,18 +52,22 @@ def mail_dict(m: MailMessage, tz: str) -> MailOut:
                                                     if m.attachment_path else ""))
 
 
-async def _mails(status: str | None, to: str | None, limit: int) -> list[MailMessage]:
+def _filtered(status: str | None, to: str | None):
     if status and status not in STATUSES:
         raise Invalid("invalid_status", f"status: must be one of {', '.join(STATUSES)}",
                       field="status")
-    if not 1 <= limit <= 1000:
-        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
     qs = MailMessage.all()
     if status:
         qs = qs.filter(status=status)
     if to:
         qs = qs.filter(to_addr__icontains=to)
-    return await qs.order_by("-id").limit(limit)
+    return qs.order_by("-id")
+
+
+async def _mails(status: str | None, to: str | None, limit: int) -> list[MailMessage]:
+    if not 1 <= limit <= 1000:
+        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
+    return await _filtered(status, to).limit(limit)
 
 
 async def _counts() -> dict[str, int]:
@@ -107,11 +112,13 @@ async def api_mail_retry(request: Request, mail_id: Id) -> MailOut:
 
 
 @get("/mail", opt=ADMIN, include_in_schema=False)
-async def mail_page(request: Request, status: MailStatus = None,
-                    to: Search = None) -> Template:
-    rows = await _mails(status or None, to or None, 200)
+async def mail_page(request: Request, status: MailStatus = None, to: Search = None,
+                    page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    to = (to or "").strip()
+    pager = await paginate(_filtered(status or None, to or None), page, size, request)
     cfg = request.app.state.settings.mail
-    return web.page(request, "mail.html", rows=rows, counts=await _counts(), status=status or "",
+    return web.page(request, "mail.html", pager=pager, rows=pager.items, counts=await _counts(),
+                    status=status or "", size=pager.size,
                     to=to or "", statuses=STATUSES,
                     tz=ZoneInfo(request.app.state.settings.app.timezone),
                     server=f"{cfg.host}:{cfg.port}", sender=cfg.sender)

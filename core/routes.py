@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromQuery, JSONBody, MultipartBody
@@ -9,7 +12,8 @@ from litestar.response import Redirect, Response, Template
 
 from core import assessments, clock, i18n, login, web
 from core.notify_models import InboxMessage
-from core.params import Id, Slug
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo, Slug, choice
 from core.plugins import get_host
 from core.security import current_user
 
@@ -26,20 +30,50 @@ async def api_plugins() -> list[dict[str, object]]:
     ]
 
 
+INBOX_SHOWS = ("unread",)
+InboxShow = choice(INBOX_SHOWS, "unread = 只看未读；空 = 全部")
+
+
 @get("/inbox", opt={"roles": ANY_ROLE}, include_in_schema=False)
-async def inbox_page(request: Request) -> Template:
+async def inbox_page(request: Request, show: InboxShow = None, page: PageNo = 1,
+                     size: PageSize = DEFAULT_SIZE) -> Template:
     user = current_user(request)
-    messages = await InboxMessage.filter(user=user).order_by("-id").limit(200)
-    return web.page(request, "inbox.html", messages=messages)
+    qs = InboxMessage.filter(user=user)
+    if show == "unread":
+        qs = qs.filter(read_at=None)
+    pager = await paginate(qs.order_by("-id"), page, size, request)
+    unread = await InboxMessage.filter(user=user, read_at=None).count()
+    back = urlencode({k: v for k, v in request.query_params.items()
+                      if k in ("show", "page", "size") and v})
+    return web.page(request, "inbox.html", pager=pager, unread=unread, show=show or "",
+                    back=back, tz=clock.tz())
+
+
+def _inbox_back(form: Any) -> str:
+    """/inbox with the filter and page the form was sent from."""
+    query = [(k, v) for k, v in parse_qsl(str(form.get("back") or "")[:200])
+             if k in ("show", "page", "size") and v]
+    return "/inbox" + (f"?{urlencode(query)}" if query else "")
 
 
 @post("/inbox/{message_id:int}/read", opt={"roles": ANY_ROLE, "leader_write": True},
       include_in_schema=False)
 async def inbox_read(request: Request, message_id: Id) -> Redirect:
-
     await InboxMessage.filter(id=message_id, user=current_user(request)).update(
         read_at=clock.now())
-    return Redirect(path="/inbox")
+    return Redirect(path=_inbox_back(await request.form()))
+
+
+@post("/inbox/read-all", opt={"roles": ANY_ROLE, "leader_write": True},
+      include_in_schema=False)
+async def inbox_read_all(request: Request) -> Redirect:
+    """Mark every unread message of the caller read, in one statement."""
+    lang = web.language(request)
+    n = await InboxMessage.filter(user=current_user(request), read_at=None).update(
+        read_at=clock.now())
+    target = _inbox_back(await request.form())
+    msg = i18n.t("inbox.all_read", lang, n=n)
+    return Redirect(path=target + ("&" if "?" in target else "?") + urlencode({"msg": msg}))
 
 
 @get("/api/inbox", opt={"roles": ANY_ROLE}, tags=["platform"])
@@ -132,7 +166,7 @@ async def api_assessments_apply(request: Request, data: JSONBody[dict[str, str]]
 HANDLERS = [
     web.dashboard, web.switch_language,
     login.login_page, login.login_submit, login.logout, login.api_login, login.api_me,
-    api_plugins, inbox_page, inbox_read, api_inbox,
+    api_plugins, inbox_page, inbox_read, inbox_read_all, api_inbox,
     assessments_page, assessments_upload, api_assessments, api_assessments_apply,
     assessment_source,
 ]

@@ -11,11 +11,11 @@ from litestar.response import Redirect, Template
 from core import accounts, clock, i18n, web
 from core.accounts import ApiToken
 from core.errors import NotFound
-from core.params import Id
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo
 from core.security import current_user
 
 ANY_ROLE = accounts.ROLES
-SHOWN = 200  # newest first; older ones are in the audit trail
 
 
 def _state(row: ApiToken, days: int) -> str:
@@ -25,7 +25,8 @@ def _state(row: ApiToken, days: int) -> str:
 
 
 @get("/tokens", opt={"roles": ANY_ROLE}, include_in_schema=False)
-async def tokens_page(request: Request, user: FromQuery[str] = "") -> Template:
+async def tokens_page(request: Request, user: FromQuery[str] = "", page: PageNo = 1,
+                      size: PageSize = DEFAULT_SIZE) -> Template:
     me = current_user(request)
     days = request.app.state.settings.security.token_days
     qs = ApiToken.all().select_related("user")
@@ -33,12 +34,13 @@ async def tokens_page(request: Request, user: FromQuery[str] = "") -> Template:
         qs = qs.filter(user_id=me.id)
     elif user.strip():
         qs = qs.filter(user__username=user.strip()[:64])
-    rows = await qs.order_by("-id").limit(SHOWN)
+    pager = await paginate(qs.order_by("-id"), page, size, request)
     tz = clock.tz()
     shown = [{"row": r, "state": _state(r, days),
               "created": r.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-              "expires": r.expiry(days).astimezone(tz).strftime("%Y-%m-%d %H:%M")} for r in rows]
-    return web.page(request, "tokens.html", rows=shown, days=days, me=me,
+              "expires": r.expiry(days).astimezone(tz).strftime("%Y-%m-%d %H:%M")}
+             for r in pager.items]
+    return web.page(request, "tokens.html", rows=shown, pager=pager, days=days, me=me,
                     user_filter=user.strip()[:64])
 
 

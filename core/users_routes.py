@@ -6,18 +6,20 @@ All audited; disabling, a reset and a role change end the user's sessions and to
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, get, post
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core import accounts, audit, i18n, passwords, user_admin, web
 from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
-from core.params import Id
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Id, PageNo, Search, UnitCode, choice
 from core.security import current_user
 
 ADMIN = ("admin",)
@@ -26,23 +28,69 @@ USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
 UNIT_CHOICE_LEVELS = ("city", "district", "community")
 
 
+STATES = ("active", "disabled")
+RoleFilter = choice(accounts.ROLES, "角色；空 = 全部")
+StateFilter = choice(STATES, "状态：active 正常、disabled 已停用；空 = 全部")
+# The list's own query parameters: a write sends the admin back to the same page of the list.
+LIST_KEYS = ("q", "role", "unit", "status", "page", "size")
+
+
+async def _listing(request: Request, filters: dict[str, str], page: int, size: int
+                   ) -> tuple[object, str, str]:
+    """One page of users matching the filters, counted and sliced in the database; a unit
+    code nobody has is an error naming the field (and an empty list)."""
+    qs = User.all()
+    if filters["q"]:
+        q = filters["q"]
+        qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q)
+                       | Q(email__icontains=q))
+    if filters["role"]:
+        qs = qs.filter(role=filters["role"])
+    if filters["status"]:
+        qs = qs.filter(is_active=filters["status"] == "active")
+    error = ""
+    if filters["unit"]:
+        unit = await OrgUnit.get_or_none(code=filters["unit"])
+        if unit is None:
+            error = i18n.t("users.unknown_unit", web.language(request), code=filters["unit"])
+            qs = qs.filter(id=0)
+        else:  # the unit and every unit below it
+            qs = qs.filter(unit__path__startswith=unit.path)
+    pager = await paginate(qs.select_related("unit").order_by("username"), page, size, request)
+    return pager, error, "unit" if error else ""
+
+
 async def _page(request: Request, status_code: int = 200, error: str = "", field: str = "",
-                form: dict[str, str] | None = None) -> Template:
-    users = await User.all().select_related("unit").order_by("username")
+                form: dict[str, str] | None = None, filters: dict[str, str] | None = None,
+                page: int = 1, size: int = DEFAULT_SIZE) -> Template:
+    filters = filters or dict.fromkeys(("q", "role", "unit", "status"), "")
+    pager, list_error, list_field = await _listing(request, filters, page, size)
+    if list_error and not error:
+        status_code, error, field = 422, list_error, list_field
     units = await OrgUnit.filter(level__in=UNIT_CHOICE_LEVELS, active=True).order_by(
         "path").limit(500)
-    return web.page(request, "users.html", status_code=status_code, users=users, units=units,
-                    roles=accounts.ROLES, error=error, error_field=field, form=form or {},
-                    me=current_user(request))
+    return web.page(request, "users.html", status_code=status_code, pager=pager, units=units,
+                    roles=accounts.ROLES, states=STATES, filters=filters, error=error,
+                    error_field=field, form=form or {}, me=current_user(request),
+                    back=urlencode({k: v for k, v in request.query_params.items()
+                                    if k in LIST_KEYS and v}))
 
 
-def _done(key: str, lang: str, **params: str) -> Redirect:
-    return Redirect(path="/users?" + urlencode({"msg": i18n.t(key, lang, **params)}))
+def _done(key: str, lang: str, back: str = "", **params: str) -> Redirect:
+    """Back to the list the admin was looking at (its filters and page), with the message."""
+    query = [(k, v) for k, v in parse_qsl(back or "")[:12] if k in LIST_KEYS and v]
+    return Redirect(path="/users?" + urlencode([*query, ("msg", i18n.t(key, lang, **params))]))
 
 
 @get("/users", opt={"roles": ADMIN}, include_in_schema=False)
-async def users_page(request: Request) -> Template:
-    return await _page(request)
+async def users_page(request: Request, q: Search = None, role: RoleFilter = None,
+                     unit: UnitCode = None, status: StateFilter = None, page: PageNo = 1,
+                     size: PageSize = DEFAULT_SIZE) -> Template:
+    """Users by name, display name or mail address (`q`), role, unit (its subtree) and state,
+    one page at a time."""
+    filters = {"q": (q or "").strip(), "role": role or "", "unit": (unit or "").strip(),
+               "status": status or ""}
+    return await _page(request, filters=filters, page=page, size=size)
 
 
 async def _validated(data: dict[str, str], lang: str) -> tuple[dict[str, str], OrgUnit | None]:
@@ -84,7 +132,8 @@ async def users_create(request: Request, data: URLEncodedBody[dict[str, str]]) -
     except (Invalid, Conflict) as exc:
         return await _page(request, exc.status, exc.message, exc.field or "",
                            {k: v for k, v in data.items() if k not in ("password", "_csrf")})
-    return _done("users.created", lang, username=user.username)
+    # The list opens on the new account rather than on the whole list.
+    return _done("users.created", lang, urlencode({"q": user.username}), username=user.username)
 
 
 async def _target(user_id: Id, lang: str) -> User:
@@ -94,8 +143,14 @@ async def _target(user_id: Id, lang: str) -> User:
     return user
 
 
+async def _back(request: Request) -> str:
+    """The list query the form was sent from (hidden field `back`)."""
+    return str((await request.form()).get("back") or "")[:500]
+
+
 async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
     lang = web.language(request)
+    back = await _back(request)
     user = await _target(user_id, lang)
     if not active and user.id == current_user(request).id:
         # Also keeps the last admin: only they could disable themselves.
@@ -112,7 +167,8 @@ async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
             await User.filter(id=user.id).update(is_active=active)
             await audit.record("user.enable", "user", user.username,
                                before={"is_active": user.is_active}, after={"is_active": active})
-    return _done("users.enabled" if active else "users.disabled", lang, username=user.username)
+    return _done("users.enabled" if active else "users.disabled", lang, back,
+                 username=user.username)
 
 
 @post("/users/{user_id:int}/disable", opt={"roles": ADMIN}, include_in_schema=False)
@@ -141,7 +197,7 @@ async def users_reset_password(request: Request, user_id: Id,
         await audit.record("user.reset_password", "user", user.username)
         # A reset password must not leave old logins or tokens alive (on any instance).
         await accounts.end_logins(user, "user.reset_password")
-    return _done("users.reset", lang, username=user.username)
+    return _done("users.reset", lang, data.get("back") or "", username=user.username)
 
 
 @post("/users/{user_id:int}/role", opt={"roles": ADMIN}, include_in_schema=False)
@@ -167,7 +223,7 @@ async def users_change_role(request: Request, user_id: Id,
         msg = i18n.t("users_role.changed", lang, username=user.username)
         return Redirect(path=f"/users/{user.id}/edit?" + urlencode(
             {"msg": f"{msg}；{user_admin.notice_text(notices, lang)}"}))
-    return _done("users_role.changed", lang, username=user.username)
+    return _done("users_role.changed", lang, data.get("back") or "", username=user.username)
 
 
 HANDLERS = [users_page, users_create, users_disable, users_enable, users_reset_password,

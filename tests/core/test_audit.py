@@ -324,8 +324,9 @@ async def test_audit_page_pages_through_results(client):
     for page in (1, 2, 3):
         r = await client.get("/audit", params={"action": "bulk.", "page": page})
         seen += _row_ids(r.text)
-        assert ('id="audit-next"' in r.text) == (page < 3)
-        assert ('id="audit-prev"' in r.text) == (page > 1)
+        assert ('rel="next"' in r.text) == (page < 3)
+        assert ('rel="prev"' in r.text) == (page > 1)
+        assert "共 120 条" in r.text
     assert seen == want
     r = await client.get("/api/audit", params={"action": "bulk.", "page": 2, "per_page": 50})
     body = r.json()
