@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, clock, i18n
+from core import audit, clock, i18n, unit_picker
 from core.accounts import User
 from core.assessments import latest_data
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -129,7 +129,8 @@ async def get_record(record_id: int, user: User | None = None) -> Record:
 
 
 async def list_records(user: User, *, status: str = "", period: str = "", unit_code: str = "",
-                       measure: str = "", limit: int = 500) -> list[Record]:
+                       measure: str = "", limit: int = 500, lang: str = i18n.DEFAULT
+                       ) -> list[Record]:
     scope = await user_scope(user)
     qs = Record.all().select_related("unit")
     if scope.kind == "subtree":
@@ -141,9 +142,8 @@ async def list_records(user: User, *, status: str = "", period: str = "", unit_c
     if measure:
         qs = qs.filter(measure=measure)
     if unit_code:
-        unit = await OrgUnit.get_or_none(code=unit_code)
-        if unit is None:
-            raise Invalid("unknown_unit", f"unit: no org unit with code '{unit_code}'", field="unit")
+        unit = await unit_picker.resolve(unit_code, field="unit",
+                                         label=i18n.t("accountability.unit", lang), lang=lang)
         qs = qs.filter(unit__path__startswith=unit.path)
     rows = await qs.order_by("-id").limit(limit)
     if user.role == "unit_officer":
