@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from core import i18n, unit_picker, web
@@ -19,8 +19,7 @@ from core.security import current_user
 
 EVERYONE = {"roles": ("admin", "instructor", "unit_officer", "leader")}
 FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-ReturnPath = Annotated[str, Parameter(query="return", max_length=500, default="/")]
-FieldName = Annotated[str, Parameter(max_length=32, default="unit")]
+FieldName = Annotated[str, QueryParameter(max_length=32)]
 
 
 def _with(path: str, **params: str) -> str:
@@ -37,11 +36,11 @@ def _find_url(**params: str) -> str:
 
 @get("/units/find", opt=EVERYONE, include_in_schema=False)
 async def unit_find(request: Request, q: Search = None, parent: UnitCode = None,
-                    level: Slug = None, field: FieldName = "unit",
-                    return_to: ReturnPath = "/") -> Template:
+                    level: Slug = None, field: FieldName = "unit") -> Template:
     lang = web.language(request)
     field = field if FIELD_RE.match(field or "") else "unit"
-    back = web.local_path(return_to or "/")
+    # `return` is a Python word: read from the query as is, kept to a path on this site.
+    back = web.local_path((request.query_params.get("return") or "/")[:500])
     # htmx sends the field's own value under the field's name.
     q = (q if q is not None else request.query_params.get(field, "")).strip()[:100]
     levels = unit_picker._levels(level)
