@@ -56,7 +56,8 @@ async def unit_find(request: Request, q: Search = None, parent: UnitCode = None,
     def choice(u: OrgUnit) -> dict[str, Any]:
         return {"code": u.code, "name": u.name,
                 "level": i18n.t(f"units.level_{u.level}", lang) if u.level else "",
-                "parent": u.parent.name if u.parent_id and u.parent else "",
+                # the parent is loaded for search results only (select_related)
+                "parent": u.parent.name if isinstance(u.parent, OrgUnit) else "",
                 "pickable": not levels or u.level in levels,
                 "pick_url": _with(back, **{field: u.code}),
                 "narrow_url": _find_url(field=field, level=level_key, parent=u.code,
