@@ -190,8 +190,9 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
     return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
                 missing=missing, missing_count=sum(len(e["units"]) for e in missing),
                 objections=objections, own=own, today=rankings.today(),
-                chart_labels=[r.unit_name for r in ranked[:40]],
-                chart_values=[float(r.total) for r in ranked[:40]])
+                # every ranked unit: the chart shows the top and the bottom of a long list
+                chart_labels=[r.unit_name for r in ranked],
+                chart_values=[float(r.total) for r in ranked])
 
 
 @get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, include_in_schema=False)
