@@ -89,7 +89,9 @@ async def archive_page(request: Request, exporter: Slug = "",
     buildable = [(name, exp) for name, (_, exp) in exports.exporters().items()
                  if user.role in exp.roles]
     periods = await Period.all().order_by("-start").values_list("code", flat=True)
+    groups = {name: await exp.groups() for name, exp in buildable if exp.groups is not None}
     return web.page(request, "archive.html", rows=rows, buildable=buildable, periods=periods,
+                    groups=groups,
                     exporter=exporter, period=period, local=_local)
 
 

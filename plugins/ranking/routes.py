@@ -351,8 +351,18 @@ async def subscriptions_page(request: Request) -> Template:
     firings = await models.Firing.all().order_by("-id").limit(30).prefetch_related(
         "subscription", "deliveries")
     return page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
-                firings=firings, exporters=sorted(subscriptions.all_exporters()),
-                form={}, problem="")
+                firings=firings, form={}, problem="", **await _subscription_choices())
+
+
+async def _subscription_choices() -> dict[str, Any]:
+    """Exporters by title and peer groups by name, as the definition calls them: the page
+    never shows an exporter's or a group's key."""
+    _, scheme = await current_scheme(required=False)
+    groups = [(g.key, g.name) for g in (scheme.groups if scheme else [])]
+    exporters = sorted(subscriptions.all_exporters().items())
+    return {"exporters": [(name, exp.title) for name, exp in exporters],
+            "exporter_titles": {name: exp.title for name, exp in exporters},
+            "groups": groups, "group_names": dict(groups)}
 
 
 @post("/subscriptions", opt=ADMIN, include_in_schema=False)
@@ -363,8 +373,8 @@ async def subscription_create(request: Request, data: URLEncodedBody[dict[str, s
     except Invalid as exc:
         subs = await models.Subscription.all().order_by("key")
         return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
-                    upcoming={}, firings=[], exporters=sorted(subscriptions.all_exporters()),
-                    form=data, problem=exc.message)
+                    upcoming={}, firings=[], form=data, problem=exc.message,
+                    **await _subscription_choices())
     return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 

@@ -26,7 +26,7 @@ def _render(call: str, **data) -> str:
     return template.render(_=partial(i18n.t, lang="zh"), **data)
 
 
-BAR = re.compile(r'<span class="bar-label" title="([^"]*)">[^<]*</span>\s*'
+BAR = re.compile(r'<span class="bar-label">([^<]*)</span>\s*'
                  r'<span class="bar-track"><span class="bar" style="width: ([0-9.]+)%"></span>'
                  r'</span>\s*<span class="bar-value">([^<]*)</span>')
 
