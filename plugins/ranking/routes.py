@@ -424,7 +424,7 @@ async def subscription_page(request: Request, sub_id: Id) -> Template:
     firings = await models.Firing.filter(subscription=sub).order_by("-id").limit(50) \
         .prefetch_related("deliveries")
     return page(request, "ranking/subscription.html", sub=sub, firings=firings,
-                dry=await reports.dry_run(sub))
+                dry=await reports.dry_run(sub), **await _subscription_choices())
 
 
 # -- API ---------------------------------------------------------------------------------------

@@ -60,3 +60,17 @@ async def test_archive_offers_groups_by_name_and_titles_a_report_with_it(client)
     assert report.title == "工作绩效排位 2014 区（市、县）" and report.group == "districts"
     r = await client.get("/archive", headers=HTML)
     assert "工作绩效排位 2014 区（市、县）" in r.text
+
+
+async def test_compute_form_and_rankings_list_name_the_group(client):
+    admin = await world(client)
+    await client.post("/api/ranking/rankings", headers=admin,
+                      json={"period": "2014", "group": "districts"})
+    await login(client, "admin1")
+    r = await client.get("/ranking", params={"period": "2014", "group": "districts"}, headers=HTML)
+    assert r.status_code == 200
+    button = re.search(r'<button type="submit" id="compute">([^<]*)</button>', r.text).group(1)
+    assert "区（市、县）" in button
+    rankings = re.search(r'<table id="rankings">(.*?)</table>', r.text, re.S).group(1)
+    assert "区（市、县）" in _visible(rankings)
+    assert "districts" not in _visible(r.text) and "communities" not in _visible(r.text)
