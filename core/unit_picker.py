@@ -89,8 +89,9 @@ async def with_children(units: list[OrgUnit]) -> set[int]:
     ids = [u.id for u in units]
     if not ids:
         return set()
-    rows = await OrgUnit.filter(parent_id__in=ids, active=True).distinct().values_list(
-        "parent_id", flat=True)
+    # ordered by the selected column: PostgreSQL refuses DISTINCT with the model's ordering
+    rows = await OrgUnit.filter(parent_id__in=ids, active=True).order_by("parent_id").distinct(
+    ).values_list("parent_id", flat=True)
     return set(rows)
 
 
