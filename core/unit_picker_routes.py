@@ -67,6 +67,7 @@ async def unit_find(request: Request, q: Search = None, parent: UnitCode = None,
     crumbs = [c for c in await unit_picker.chain(start) if reach.allows(c)] if start else []
     context = {
         "field": field, "q": q, "level_key": level_key, "back": back,
+        "parent": here.code if here else "",
         "choices": [choice(u) for u in units], "limit": unit_picker.LIMIT,
         "here": choice(start) if start and reach.allows(start) else None,
         "crumbs": [(c.name, _find_url(field=field, level=level_key, parent=c.code,

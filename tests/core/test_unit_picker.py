@@ -129,6 +129,11 @@ async def test_fragment_for_htmx_and_page_without_javascript(client):
     links = re.findall(r'href="([^"]+)" data-unit-code', r.text)
     assert links == ["/rectification/new?x=1&amp;unit=520102002",
                      "/rectification/new?x=1&amp;unit=520103001"]
+    # searching on the page of a district searches inside it
+    r = await client.get("/units/find", params={"field": "unit", "parent": "520102"})
+    assert '<input type="hidden" name="parent" value="520102">' in r.text
+    r = await client.get("/units/find", params={"q": "黔灵", "parent": "520102"})
+    assert re.findall(r'data-unit-code="([^"]+)"', r.text) == ["520102002"]
     r = await client.get("/units/find", params={"q": "黔灵", "return": "//evil.example/x"})
     assert re.findall(r'href="([^"]+)" data-unit-code', r.text)[0] == "/?unit=520102002"
 
