@@ -34,7 +34,15 @@ document.addEventListener("click", (event) => {
 });
 document.addEventListener("keydown", (event) => {
   const picker = event.target.closest && event.target.closest("[data-unit-picker]");
-  if (picker && event.key === "Escape") closeUnitChoices(picker);
+  if (!picker) return;
+  if (event.key === "Escape") closeUnitChoices(picker);
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  // Arrow keys walk from the field through the suggestions and their "below" links.
+  const items = [picker.querySelector("[data-unit-input]"),
+    ...picker.querySelectorAll(".unit-choices button, .unit-choices a")];
+  const at = items.indexOf(document.activeElement);
+  const next = items[at + (event.key === "ArrowDown" ? 1 : -1)];
+  if (at >= 0 && next) { next.focus(); event.preventDefault(); }
 });
 document.addEventListener("input", (event) => {
   if (event.target.matches("[data-unit-input]")) {

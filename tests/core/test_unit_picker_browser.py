@@ -52,6 +52,8 @@ def test_register_a_problem_with_and_without_javascript(settings):
             pick = page.locator('[data-unit-pick="520102001"]')
             pick.wait_for()
             assert "花果园社区" in pick.inner_text()
+            page.keyboard.press("ArrowDown")  # the keyboard reaches the first suggestion
+            assert page.evaluate("document.activeElement.dataset.unitPick") == "520102001"
             pick.click()
             assert page.input_value("#unit-unit") == "520102001"
             assert page.locator(".unit-chosen").inner_text() == "花果园社区"
