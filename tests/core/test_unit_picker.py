@@ -148,6 +148,13 @@ async def test_fragment_keeps_a_unit_officer_inside_their_unit(client):
     # another district as parent is not theirs: they see their own unit's children
     r = await client.get("/units/find", params={"parent": "520103"}, headers=hx)
     assert "520103001" not in r.text and "520102001" in r.text
+    # a form refuses a unit outside their reach, naming the field
+    r = await client.get("/rectification/reports/rectification-ledger",
+                         params={"period": "2026", "unit": "520103001"})
+    assert r.status_code == 422 and "单位：单位“黔灵社区（520103001）”不在您可选择的范围内" in r.text
+    r = await client.get("/rectification/reports/rectification-ledger",
+                         params={"period": "2026", "unit": "520102002"})
+    assert r.status_code == 200
 
 
 # -- the forms that take a unit -------------------------------------------------------------
