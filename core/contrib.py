@@ -47,6 +47,9 @@ class Exporter:
     roles: tuple[str, ...] = ("admin", "leader")
     needs_period: bool = True
     kind: str = "workbook"
+    # The groups of units the exporter takes as `group` ([(key, name)], async), so the archive
+    # page offers them by name; None: the exporter takes no group.
+    groups: Callable[[], Awaitable[list[tuple[str, str]]]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EXPORT_KINDS:

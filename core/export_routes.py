@@ -117,8 +117,9 @@ async def archive_page(request: Request, exporter: Slug = "", period: PeriodCode
     kinds = sorted(((name, exp.title) for name, (_, exp) in registered.items()),
                    key=lambda k: k[1])
     periods = await Period.all().order_by("-start").values_list("code", flat=True)
+    groups = {name: await exp.groups() for name, exp in buildable if exp.groups is not None}
     return web.page(request, "archive.html", rows=rows, pager=pager, buildable=buildable,
-                    periods=periods, kinds=kinds,
+                    periods=periods, kinds=kinds, groups=groups,
                     filters={"exporter": exporter, "period": period, "unit": unit},
                     period=period, local=_local)
 

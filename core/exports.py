@@ -132,7 +132,10 @@ async def archive_export(name: str, request: ExportRequest, data: bytes, created
         raise RuntimeError("archive_export needs the platform settings: pass settings= "
                            "(request.app.state.settings in a route, ctx.settings in a job)")
     exporter = get_exporter(name, host, request.lang)
-    title = " ".join(p for p in (exporter.title, request.period, request.unit, request.group) if p)
+    group = request.group or ""
+    if group and exporter.groups is not None:  # the group's name on the archive page, not its key
+        group = dict(await exporter.groups()).get(group, group)
+    title = " ".join(p for p in (exporter.title, request.period, request.unit, group) if p)
     return await archive.store(
         settings, exporter=name, title=title, filename=default_filename(exporter, request),
         data=data, roles=exporter.roles, period=request.period or "", unit=request.unit or "",

@@ -185,9 +185,9 @@ from core import jobs_routes, notify_routes  # noqa: E402
 
 HANDLERS += jobs_routes.HANDLERS + notify_routes.HANDLERS
 
-from core import periods_routes, units_routes  # noqa: E402
+from core import periods_routes, unit_picker_routes, units_routes  # noqa: E402
 
-HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS
+HANDLERS += periods_routes.HANDLERS + units_routes.HANDLERS + unit_picker_routes.HANDLERS
 
 from core import user_edit_routes  # noqa: E402
 

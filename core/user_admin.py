@@ -12,10 +12,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import accounts, audit, i18n
+from core import accounts, audit, i18n, unit_picker
 from core.accounts import ROLES, User
 from core.contrib import Notice
-from core.errors import Conflict, FieldsInvalid
+from core.errors import Conflict, FieldsInvalid, Invalid
 from core.orgs import OrgUnit
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,10 +43,12 @@ async def check(user: User, values: dict[str, str], me: User | None,
         errors["role"] = t("err_self_role")  # also keeps the last admin
     unit = None
     if form["unit"]:
-        unit = await OrgUnit.get_or_none(code=form["unit"][:32])
-        if unit is None:
-            errors["unit"] = t("err_unit", code=form["unit"][:32])
-        elif role in ROLES and role not in UNIT_ROLES:
+        try:
+            unit = await unit_picker.resolve(form["unit"], field="unit",
+                                             label=i18n.t("users.unit", lang), lang=lang)
+        except Invalid as exc:
+            errors["unit"] = exc.message
+        if unit is not None and role in ROLES and role not in UNIT_ROLES:
             errors["unit"] = t("err_unit_role", role=i18n.t(f"role.{role}", lang))
     elif UNIT_ROLES.get(role):
         errors["unit"] = t("err_unit_required")

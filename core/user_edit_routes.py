@@ -13,13 +13,11 @@ from litestar.response import Redirect, Template
 from core import accounts, i18n, user_admin, web
 from core.accounts import User
 from core.errors import KaoheError, NotFound, field_errors
-from core.orgs import OrgUnit
 from core.params import Id
 from core.plugins import get_host
 from core.security import current_user
 
 ADMIN = {"roles": ("admin",)}
-UNIT_LEVELS = ("city", "district", "community")
 
 
 async def _user(user_id: int, lang: str) -> User:
@@ -37,12 +35,11 @@ async def panels(user: User) -> list:
 async def _page(request: Request, user: User, template: str = "user_edit.html",
                 status_code: int = 200, errors: dict[str, str] | None = None,
                 form: dict[str, str] | None = None) -> Template:
-    units = await OrgUnit.filter(level__in=UNIT_LEVELS, active=True).order_by("path").limit(500)
     if form is None:
         form = {"display_name": user.display_name, "email": user.email, "role": user.role,
                 "unit": user.unit.code if user.unit else ""}
     return web.page(request, template, status_code=status_code, target=user, form=form,
-                    errors=errors or {}, roles=accounts.ROLES, units=units,
+                    errors=errors or {}, roles=accounts.ROLES,
                     panels=await panels(user), me=current_user(request))
 
 

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from core import accounts, audit, i18n, passwords, user_admin, web
+from core import accounts, audit, i18n, passwords, unit_picker, user_admin, web
 from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
@@ -24,8 +24,6 @@ from core.security import current_user
 
 ADMIN = ("admin",)
 USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
-# Units an officer is usually bound to; deeper levels can still be typed by code.
-UNIT_CHOICE_LEVELS = ("city", "district", "community")
 
 
 STATES = ("active", "disabled")
@@ -67,9 +65,7 @@ async def _page(request: Request, status_code: int = 200, error: str = "", field
     pager, list_error, list_field = await _listing(request, filters, page, size)
     if list_error and not error:
         status_code, error, field = 422, list_error, list_field
-    units = await OrgUnit.filter(level__in=UNIT_CHOICE_LEVELS, active=True).order_by(
-        "path").limit(500)
-    return web.page(request, "users.html", status_code=status_code, pager=pager, units=units,
+    return web.page(request, "users.html", status_code=status_code, pager=pager,
                     roles=accounts.ROLES, states=STATES, filters=filters, error=error,
                     error_field=field, form=form or {}, me=current_user(request),
                     back=urlencode({k: v for k, v in request.query_params.items()
@@ -104,11 +100,8 @@ async def _validated(data: dict[str, str], lang: str) -> tuple[dict[str, str], O
         raise Conflict("username_taken", t("taken", username=form["username"]), field="username")
     if form["role"] not in accounts.ROLES:
         raise Invalid("invalid_role", t("bad_role", role=form["role"]), field="role")
-    unit = None
-    if form["unit"]:
-        unit = await OrgUnit.get_or_none(code=form["unit"])
-        if unit is None:
-            raise Invalid("unknown_unit", t("unknown_unit", code=form["unit"]), field="unit")
+    unit = await unit_picker.resolve(form["unit"], field="unit",
+                                     label=i18n.t("users.unit", lang), lang=lang)
     if form["role"] == "unit_officer" and unit is None:
         raise Invalid("unit_required", t("unit_required"), field="unit")
     weak = passwords.problem(data.get("password") or "", lang, username=form["username"],
@@ -212,9 +205,11 @@ async def users_change_role(request: Request, user_id: Id,
     t = lambda key, **p: i18n.t(f"users.{key}", lang, **p)  # noqa: E731
     if role not in accounts.ROLES:
         return await _page(request, 422, t("bad_role", role=role), "role")
-    unit = await OrgUnit.get_or_none(code=code) if code else None
-    if code and unit is None:
-        return await _page(request, 422, t("unknown_unit", code=code), "unit")
+    try:
+        unit = await unit_picker.resolve(code, field="unit", label=i18n.t("users.unit", lang),
+                                         lang=lang)
+    except Invalid as exc:
+        return await _page(request, 422, exc.message, "unit")
     if role == "unit_officer" and unit is None:
         return await _page(request, 422, t("unit_required"), "unit")
     unit = unit if role == "unit_officer" else None

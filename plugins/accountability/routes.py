@@ -11,10 +11,9 @@ from litestar.datastructures import UploadFile
 from litestar.params import JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from core import i18n, web
+from core import i18n, unit_picker, web
 from core.downloads import OCTET
 from core.errors import NotFound
-from core.orgs import OrgUnit
 from core.paging import DEFAULT_SIZE, PageSize, paginate
 from core.params import Code12, Id, PageNo, PeriodCode, Search, UnitCode, choice
 from core.scope import scope_for
@@ -181,8 +180,7 @@ async def decide_form(request: Request, appeal_id: Id,
 @get("/new", opt=ADMIN, include_in_schema=False)
 async def new_page(request: Request, unit: UnitCode = "", measure: Code12 = "refer"
                    ) -> Template:
-    units = await OrgUnit.filter(active=True).order_by("path")
-    return page(request, "accountability/new.html", units=units, measures=MEASURES,
+    return page(request, "accountability/new.html", measures=MEASURES, errors={},
                 targets=TARGETS, form={"unit_code": unit, "measure": measure}, error="")
 
 
@@ -190,11 +188,15 @@ async def new_page(request: Request, unit: UnitCode = "", measure: Code12 = "ref
 async def new_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> Template | Redirect:
     from core.errors import KaoheError
 
+    lang = language(request)
     try:
-        record = await services.create_manual(**_manual_args(data))
+        unit = await unit_picker.resolve(data.get("unit_code"), field="unit_code",
+                                         label=i18n.t("accountability.unit", lang),
+                                         required=True, lang=lang)
+        record = await services.create_manual(**_manual_args({**data, "unit_code": unit.code}))
     except KaoheError as exc:
-        units = await OrgUnit.filter(active=True).order_by("path")
-        return page(request, "accountability/new.html", status_code=exc.status, units=units,
+        return page(request, "accountability/new.html", status_code=exc.status,
+                    errors={exc.field: exc.message} if exc.field else {},
                     measures=MEASURES, targets=TARGETS, form=data, error=exc.message)
     return _back(record.id, request, "created_msg", id=record.id)
 

@@ -12,7 +12,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from core import audit, clock, i18n
+from core import audit, clock, i18n, unit_picker
 from core.accounts import User
 from core.assessments import latest_data
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -149,7 +149,8 @@ async def unit_text(qs, text: str, field: str = "unit"):
 
 
 async def records_query(user: User, *, status: str = "", period: str = "", unit_code: str = "",
-                        measure: str = "", unit_text_filter: str = ""):
+                        measure: str = "", unit_text_filter: str = "",
+                        lang: str = i18n.DEFAULT):
     """The records the user may see, filtered, as one query (newest first): pages count and
     slice it in the database."""
     scope = await user_scope(user)
@@ -165,18 +166,18 @@ async def records_query(user: User, *, status: str = "", period: str = "", unit_
     if measure:
         qs = qs.filter(measure=measure)
     if unit_code:
-        unit = await OrgUnit.get_or_none(code=unit_code)
-        if unit is None:
-            raise Invalid("unknown_unit", f"unit: no org unit with code '{unit_code}'", field="unit")
+        unit = await unit_picker.resolve(unit_code, field="unit",
+                                         label=i18n.t("accountability.unit", lang), lang=lang)
         qs = qs.filter(unit__path__startswith=unit.path)
     qs = await unit_text(qs, unit_text_filter)
     return qs.select_related("unit").order_by("-id")
 
 
 async def list_records(user: User, *, status: str = "", period: str = "", unit_code: str = "",
-                       measure: str = "", limit: int = 500) -> list[Record]:
+                       measure: str = "", limit: int = 500, lang: str = i18n.DEFAULT
+                       ) -> list[Record]:
     qs = await records_query(user, status=status, period=period, unit_code=unit_code,
-                             measure=measure)
+                             measure=measure, lang=lang)
     return await qs.limit(limit)
 
 

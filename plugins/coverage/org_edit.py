@@ -11,8 +11,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, i18n
-from core.errors import FieldsInvalid
+from core import audit, i18n, unit_picker
+from core.errors import FieldsInvalid, Invalid
 from core.orgs import OrgUnit
 from plugins.coverage import codes
 from plugins.coverage.codes import FieldError
@@ -47,7 +47,7 @@ async def check(values: dict[str, Any], lang: str = i18n.DEFAULT) -> dict[str, A
         "name": lambda: codes.check_text(values.get("name"), "name", 200, required=True),
         "kind": lambda: codes.from_label(values.get("kind"), codes.KIND_LABELS, "kind"),
         "industry": lambda: codes.check_text(values.get("industry"), "industry", 100),
-        "community": lambda: codes.check_text(values.get("community"), "community", 32,
+        "community": lambda: codes.check_text(values.get("community"), "community", 100,
                                               required=True),
         "employees": lambda: codes.check_count(values.get("employees"), "employees", False),
         "formal_members": lambda: codes.check_count(values.get("formal_members"),
@@ -63,12 +63,13 @@ async def check(values: dict[str, Any], lang: str = i18n.DEFAULT) -> dict[str, A
             errors[name] = exc.message(lang)
     clean["demo_site"] = str(values.get("demo_site") or "") in ("1", "on", "true")
     if "community" in clean:
-        unit = await OrgUnit.get_or_none(code=clean["community"])
-        if unit is None or unit.level != "community":
-            errors["community"] = i18n.t("coverage.err.unknown_community", lang,
-                                         value=clean["community"])
-        else:
+        try:  # a code, or a community's name (core.unit_picker)
+            unit = await unit_picker.resolve(
+                clean["community"], field="community", levels=("community",), lang=lang,
+                label=i18n.t("coverage.field.community", lang))
             clean["community_id"] = unit.id
+        except Invalid as exc:
+            errors["community"] = exc.message
     if clean.get("valid_from") and clean["valid_from"] > today():
         errors["valid_from"] = i18n.t("coverage.org.err_future", lang,
                                       value=clean["valid_from"].isoformat())

@@ -292,6 +292,10 @@ async def dashboard_panels(user: Any) -> list[Panel]:
         return []  # no periods or units yet: no panel rather than a broken dashboard
 
 
+def _rate(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
 async def _overview_panel(user: Any) -> list[Panel]:
     code = await services.default_stats_period()
     if code is None:
@@ -306,8 +310,9 @@ async def _overview_panel(user: Any) -> list[Panel]:
     return [Panel("coverage/panel.html", {
         "cov_period": code, "cov_root": root, "cov_total": table[0]["figures"]["total"],
         "cov_labels": [c["unit"].name for c in children],
-        "cov_org_rates": [float(c["figures"]["total"].org_rate or 0) for c in children],
-        "cov_work_rates": [float(c["figures"]["total"].work_rate or 0) for c in children],
+        # a unit with nothing to cover has no rate: the chart shows "—", not a bar at 0
+        "cov_org_rates": [_rate(c["figures"]["total"].org_rate) for c in children],
+        "cov_work_rates": [_rate(c["figures"]["total"].work_rate) for c in children],
         "cov_silent": silent}, order=20)]
 
 

@@ -16,18 +16,26 @@ async def build_ranking(request: ExportRequest) -> bytes:
     return workbook.write(book)
 
 
+async def peer_groups() -> list[tuple[str, str]]:
+    """The current definition's peer groups (key, name): the archive page offers them."""
+    from plugins.ranking.services import current_scheme
+
+    _, scheme = await current_scheme(required=False)
+    return [(g.key, g.name) for g in (scheme.groups if scheme else [])]
+
+
 def exporters() -> list[Exporter]:
     from plugins.ranking import annual_workbook
 
     return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
-                     needs_period=True),
+                     needs_period=True, groups=peer_groups),
             # The year's workbooks: --period is the year's period code, --group the peer group.
             Exporter("ranking-annual", "年度考核结果汇总表", annual_workbook.build_summary,
-                     roles=("admin", "leader"), needs_period=True),
+                     roles=("admin", "leader"), needs_period=True, groups=peer_groups),
             Exporter("ranking-annual-grades", "年度考核等次名单", annual_workbook.build_grades,
-                     roles=("admin", "leader"), needs_period=True),
+                     roles=("admin", "leader"), needs_period=True, groups=peer_groups),
             Exporter("ranking-notice", "工作绩效排位通报", build_notice,
-                     roles=("admin", "leader"), kind="document")]
+                     roles=("admin", "leader"), kind="document", groups=peer_groups)]
 
 
 async def build_notice(request: ExportRequest) -> bytes:

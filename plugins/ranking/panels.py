@@ -7,8 +7,6 @@ from typing import Any
 from core.contrib import Panel
 from plugins.ranking import models
 
-PANEL_BARS = 15
-
 
 async def panels(user: Any) -> list[Panel]:
     if user is None or user.role not in ("admin", "leader", "unit_officer"):
@@ -23,8 +21,9 @@ async def panels(user: Any) -> list[Panel]:
         ctx["group_name"] = group.name if group else ranking.group
         rows = await models.RankingRow.filter(ranking=ranking, rank__isnull=False) \
             .order_by("position").values("unit_name", "total", "flag", "rank")
-        ctx["labels"] = [r["unit_name"] for r in rows[:PANEL_BARS]]
-        ctx["values"] = [float(r["total"]) for r in rows[:PANEL_BARS]]
+        # All of them: the chart keeps the top and the bottom of a long list (core _chart.html).
+        ctx["labels"] = [r["unit_name"] for r in rows]
+        ctx["values"] = [float(r["total"]) for r in rows]
         ctx["bottom"] = [r for r in rows if r["flag"] == "bottom"]
         ctx["count"] = len(rows)
     if user.role == "admin":

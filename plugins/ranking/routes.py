@@ -204,8 +204,9 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
     return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
                 missing=missing, missing_count=sum(len(e["units"]) for e in missing),
                 objections=objections, own=own, today=rankings.today(),
-                chart_labels=[r.unit_name for r in ranked[:40]],
-                chart_values=[float(r.total) for r in ranked[:40]])
+                # every ranked unit: the chart shows the top and the bottom of a long list
+                chart_labels=[r.unit_name for r in ranked],
+                chart_values=[float(r.total) for r in ranked])
 
 
 @get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, include_in_schema=False)
@@ -320,8 +321,19 @@ async def subscriptions_page(request: Request, page: PageNo = 1,
     pager = await paginate(models.Firing.all().order_by("-id"), page, size, request)
     await models.Firing.fetch_for_list(pager.items, "subscription", "deliveries")
     return web.page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
-                    firings=pager.items, pager=pager,
-                    exporters=sorted(subscriptions.all_exporters()), form={}, problem="")
+                    firings=pager.items, pager=pager, form={}, problem="",
+                    **await _subscription_choices())
+
+
+async def _subscription_choices() -> dict[str, Any]:
+    """Exporters by title and peer groups by name, as the definition calls them: the page
+    never shows an exporter's or a group's key."""
+    _, scheme = await current_scheme(required=False)
+    groups = [(g.key, g.name) for g in (scheme.groups if scheme else [])]
+    exporters = sorted(subscriptions.all_exporters().items())
+    return {"exporters": [(name, exp.title) for name, exp in exporters],
+            "exporter_titles": {name: exp.title for name, exp in exporters},
+            "groups": groups, "group_names": dict(groups)}
 
 
 @post("/subscriptions", opt=ADMIN, include_in_schema=False)
@@ -332,8 +344,8 @@ async def subscription_create(request: Request, data: URLEncodedBody[dict[str, s
     except Invalid as exc:
         subs = await models.Subscription.all().order_by("key")
         return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
-                    upcoming={}, firings=[], exporters=sorted(subscriptions.all_exporters()),
-                    form=data, problem=exc.message)
+                    upcoming={}, firings=[], form=data, problem=exc.message,
+                    **await _subscription_choices())
     return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 
@@ -385,7 +397,7 @@ async def subscription_page(request: Request, sub_id: Id, page: PageNo = 1,
                            request)
     await models.Firing.fetch_for_list(pager.items, "deliveries")
     return web.page(request, "ranking/subscription.html", sub=sub, firings=pager.items,
-                    pager=pager, dry=await reports.dry_run(sub))
+                    pager=pager, dry=await reports.dry_run(sub), **await _subscription_choices())
 
 
 # -- API ---------------------------------------------------------------------------------------

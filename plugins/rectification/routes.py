@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from tortoise.expressions import Q
 
-from core import i18n, web
+from core import i18n, unit_picker, web
 from core.contrib import ExportRequest, Panel
 from core.errors import KaoheError, NotFound
 from core.orgs import OrgUnit, Period, PeriodClosedError
@@ -269,13 +269,23 @@ async def mine(request: Request, group: MineGroup = "", page: PageNo = 1,
 async def _form_choices() -> dict[str, Any]:
     defn = await current_definition()
     return {"sources": defn.sources, "categories": defn.categories, "severities": SEVERITIES,
-            "periods": await Period.filter(status="open").order_by("-start"),
-            "units": await OrgUnit.all().order_by("path")}
+            "periods": await Period.filter(status="open").order_by("-start")}
+
+
+async def _unit_code(request: Request, text: str | None, label_key: str,
+                     required: bool) -> str:
+    """The code of the unit a form names (code or name), refused with the field named."""
+    lang = language(request)
+    unit = await unit_picker.resolve(text, field="unit", label=i18n.t(label_key, lang),
+                                     reach=await unit_picker.reach_for(current_user(request)),
+                                     required=required, lang=lang)
+    return unit.code if unit else ""
 
 
 @get("/new", opt={"roles": ADMIN}, include_in_schema=False)
 async def new_form(request: Request) -> Template:
-    return page(request, "rectification/new.html", error="", values={}, **await _form_choices())
+    return page(request, "rectification/new.html", error="", errors={}, values={},
+                **await _form_choices())
 
 
 @post("/new", opt={"roles": ADMIN}, include_in_schema=False)
@@ -283,12 +293,14 @@ async def new_submit(request: Request) -> Template | Redirect:
     form = dict(await request.form())
     form.pop("_csrf", None)
     try:
+        form["unit"] = await _unit_code(request, form.get("unit"), "rectification.unit", True)
         task = await workflow.register(await _actor(request), form)
     except (KaoheError, PeriodClosedError) as exc:
         msg = getattr(exc, "message", None) or i18n.t("error.period_closed", language(request),
                                                        code=getattr(exc, "code", ""))
+        errors = {exc.field: msg} if getattr(exc, "field", None) else {}
         return page(request, "rectification/new.html", status_code=getattr(exc, "status", 409),
-                    error=msg, values=form, **await _form_choices())
+                    error=msg, errors=errors, values=form, **await _form_choices())
     return Redirect(path=f"/rectification/tasks/{task.id}")
 
 
@@ -338,8 +350,7 @@ async def evidence_file(request: Request, evidence_id: Id) -> Response:
 @get("/reports", opt={"roles": READ}, include_in_schema=False)
 async def reports(request: Request) -> Template:
     return page(request, "rectification/reports.html", exporters=exporters.EXPORTERS,
-                periods=await Period.all().order_by("-start"),
-                units=await OrgUnit.all().order_by("path"))
+                periods=await Period.all().order_by("-start"))
 
 
 @get("/reports/{name:str}", opt={"roles": READ}, include_in_schema=False)
@@ -350,6 +361,7 @@ async def report_download(request: Request, name: FromPath[str], period: PeriodC
 
     if name not in exporters.BUILDERS:
         raise NotFound("unknown_export", f"no export named '{name}'")
+    unit = await _unit_code(request, unit, "common.unit", False)
     data = await build_export(name, ExportRequest(period=period, unit=unit or None,
                                                   lang=language(request)),
                               user=current_user(request))

@@ -80,7 +80,7 @@ async def test_edit_page_saves_and_refuses_beside_each_field(probe_app):
         assert r.status_code == 422
         for name in ("display_name", "email", "role", "unit"):
             assert f'id="err-{name}"' in r.text, name
-        assert "“not-a-mail”不是有效的邮箱地址" in r.text and "没有编码为“999”的组织单位" in r.text
+        assert "“not-a-mail”不是有效的邮箱地址" in r.text and "所属单位：没有名称或代码为“999”的单位" in r.text
         r = await c.post(f"/users/{target.id}/edit", data={
             "_csrf": csrf, "display_name": "吴", "email": "", "role": "unit_officer", "unit": ""})
         assert r.status_code == 422 and "责任单位联络员必须绑定一个组织单位" in r.text

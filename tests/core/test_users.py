@@ -171,7 +171,9 @@ async def test_page_create_errors_name_the_field_and_change_nothing(client, form
     data = {"_csrf": csrf, "password": "pass-word-1", **form}
     r = await client.post("/users", data=data)
     assert r.status_code in (409, 422)
-    named = {"password": "密码："}.get(field, f"{field}：")  # the password rules name it in Chinese
+    # The password rules and the unit picker name the field in Chinese.
+    named = {"password": "密码：", "unit": "unit：" if "unit" not in form else "所属单位："}.get(
+        field, f"{field}：")
     assert f'data-field="{field}"' in r.text and named in r.text
     assert 'value="short"' not in r.text  # the password is never echoed back
     assert await User.all().count() == 1 and await AuditEntry.all().count() == before

@@ -57,7 +57,7 @@ async def test_edit_an_organization_and_refuse_bad_fields(client):
     assert r.status_code == 422
     for name in ("name", "kind", "community", "employees", "formal_members", "valid_from"):
         assert f'id="err-{name}"' in r.text, name
-    assert "社区代码“520102”不存在或不是社区一级" in r.text
+    assert "：单位“南明区（520102）”不是社区 / 乡镇，此处只能选择社区 / 乡镇" in r.text
     assert "应为日期（yyyy-mm-dd），实际为“2014-13-01”" in r.text
     assert (await Organization.get(id=org.id)).name == "组织E4（更名）"
 

@@ -73,7 +73,7 @@ async def test_task_through_all_six_steps_in_chromium(server):
         await page.goto(f"{server}/rectification/queue")
         await page.click("#new-task")
         await page.select_option("select[name=period]", "2026")
-        await page.select_option("select[name=unit]", "520102001")
+        await page.fill("input[name=unit]", "520102001")
         await page.select_option("select[name=severity]", "serious")
         await page.fill("input[name=title]", "小区路灯不亮")
         await page.fill("input[name=responsible_person]", "李四")
