@@ -213,10 +213,12 @@ async def test_user_create_refuses_an_unknown_unit(client):
     r = await client.post("/users", data={**form, "unit": "南明区"})
     assert r.status_code in (302, 303)
     assert (await User.get(username="liu").select_related("unit")).unit.code == "520102"
-    # back from the picker's page: the create form has the code, the rows keep their own
+    # back from the picker's page: the create form has the code (the list is filtered by it
+    # too, the same parameter); on the whole list each row keeps its own unit
     await make_user("boss", "leader")
     r = await client.get("/users", params={"unit": "520103001"})
     assert re.search(r'<input id="unit-unit" name="unit" value="520103001"', r.text)
+    r = await client.get("/users")
     assert re.search(r'<input id="unit-of-\d+" aria-label="所属单位" name="unit" value=""', r.text)
     assert re.search(r'<input id="unit-of-\d+" aria-label="所属单位" name="unit" value="520102"',
                      r.text)

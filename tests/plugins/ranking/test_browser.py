@@ -68,7 +68,7 @@ def test_admin_publishes_and_leader_downloads_from_the_archive(settings, host, t
 
             page = login(browser, base, "b_leader")
             page.goto(f"{base}/archive")
-            row = page.locator("#archive-list tr[data-report]").filter(has_text="ranking")
+            row = page.locator("#archive-list tr[data-report]").filter(has_text="工作绩效排位")
             assert row.count() == 1
             with page.expect_download() as info:
                 row.locator("a[href$='/download']").click()

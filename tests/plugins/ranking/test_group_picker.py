@@ -71,6 +71,6 @@ async def test_compute_form_and_rankings_list_name_the_group(client):
     assert r.status_code == 200
     button = re.search(r'<button type="submit" id="compute">([^<]*)</button>', r.text).group(1)
     assert "区（市、县）" in button
-    rankings = re.search(r'<table id="rankings">(.*?)</table>', r.text, re.S).group(1)
+    rankings = re.search(r'<table id="rankings"[^>]*>(.*?)</table>', r.text, re.S).group(1)
     assert "区（市、县）" in _visible(rankings)
     assert "districts" not in _visible(r.text) and "communities" not in _visible(r.text)
