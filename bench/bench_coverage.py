@@ -228,10 +228,11 @@ FROM ({src.orgs}) o JOIN ({src.assignments}) a ON a.organization_id = o.org_id""
         while up is not None:
             d, up = d + 1, parent.get(up)
         by_depth[uid] = d
-    for (uid, kind) in sorted(list(teachers), key=lambda k: -by_depth[k[0]]):
+    for uid in sorted(by_depth, key=lambda u: -by_depth[u]):  # children before parents
         up = parent.get(uid)
-        if up is not None:
-            teachers[(up, kind)] |= teachers[(uid, kind)]
+        for kind in ("enterprise", "social", "total"):
+            if up is not None and (uid, kind) in teachers:
+                teachers[(up, kind)] |= teachers[(uid, kind)]
     return {key: (*acc, len(teachers.get(key, ()))) for key, acc in sums.items()}
 
 
