@@ -45,13 +45,26 @@ def _org_search(q: str) -> str:
 
 
 async def _page(select: str, from_where: str, order: str, page: int, size: int,
-                request: Any) -> Paged:
+                request: Any, total: int | None = None) -> Paged:
+    """One page and the total; without a known total the page's rows carry it (a window
+    count), so the filtered list is scanned once, not once to count and once to slice."""
     page, size = clamp(page, size)
-    total = int((await _rows(f"SELECT COUNT(*) AS n {from_where}"))[0]["n"] or 0)
+
+    async def fetch(at: int, counted: bool) -> list[dict[str, Any]]:
+        extra = ", COUNT(*) OVER () AS total_rows_" if counted else ""
+        return await _rows(f"SELECT {select}{extra} {from_where} ORDER BY {order} "
+                           f"LIMIT {int(size)} OFFSET {(at - 1) * int(size)}")
+
+    if total is None:
+        rows = await fetch(page, True)
+        if rows:
+            total = int(rows[0]["total_rows_"])
+            for row in rows:
+                row.pop("total_rows_", None)
+            return Paged.of(rows, total, page, size, request)
+        total = await _count(from_where)  # past the end (or nothing at all)
     page = min(page, max(1, -(-total // size)))
-    rows = await _rows(f"SELECT {select} {from_where} ORDER BY {order} "
-                       f"LIMIT {int(size)} OFFSET {(page - 1) * int(size)}")
-    return Paged.of(rows, total, page, size, request)
+    return Paged.of(await fetch(page, False) if total else [], total, page, size, request)
 
 
 def _orgs_from(src: stats.Source, unit: OrgUnit, kind: str | None, figure: str, q: str) -> str:
@@ -59,6 +72,16 @@ def _orgs_from(src: stats.Source, unit: OrgUnit, kind: str | None, figure: str, 
             "JOIN core_org_unit u ON u.id = f.community_id "
             f"WHERE {like_prefix('u.path', unit.path)}{stats._kind_filter(kind)} "
             f"AND {PREDICATES[figure]}{_org_search(q)}")
+
+
+async def _org_counts(src: stats.Source, unit: OrgUnit, kind: str | None, figure: str
+                      ) -> tuple[int, int]:
+    """(organizations of the unit and kind, those the figure counts) in one scan."""
+    row = (await _rows(
+        f"SELECT COUNT(*) AS n, SUM(CASE WHEN {PREDICATES[figure]} THEN 1 ELSE 0 END) AS m "
+        f"FROM ({src.facts}) f JOIN core_org_unit u ON u.id = f.community_id "
+        f"WHERE {like_prefix('u.path', unit.path)}{stats._kind_filter(kind)}"))[0]
+    return int(row["n"] or 0), int(row["m"] or 0)
 
 
 ORG_COLUMNS = ("f.org_id AS id, o.uscc AS uscc, o.name AS name, f.kind AS kind, "
@@ -111,26 +134,33 @@ async def drilldown_page(period_code: str, unit: OrgUnit, kind: str | None, figu
         "party_orgs": lambda s: _party_from(src, unit, kind, s),
         "instructors": lambda s: _instructors_from(src, unit, kind, s),
     }
-    counts = {t: await _count(sources[t]("")) for t in tabs}
+    if shape in ("rate", "count"):  # both tabs' counts from one scan of the facts
+        every, counted = await _org_counts(src, unit, kind, org_figure)
+        counts = {"numerator": counted, "denominator": every} if shape == "rate" else {
+            "organizations": counted}
+    else:
+        counts = {t: await _count(sources[t]("")) for t in tabs}
     if shape == "rate":
         value = rate(counts["numerator"], counts["denominator"])
         value = float(value) if value is not None else None
     else:
         value = counts[tabs[0]]
     from_where = sources[tab](q)
+    known = None if (q or "").strip() else counts[tab]
     if tab == "party_orgs":
         pager = await _page("c.id AS id, p.name AS name, p.type AS type, c.formation AS formation, "
                             "p.established AS established, c.organizations AS organizations",
-                            from_where, "c.formation DESC, p.name, c.id", page, size, request)
+                            from_where, "c.formation DESC, p.name, c.id", page, size, request,
+                            known)
         for row in pager.items:
             row["name"] = row["name"] or f"#{row['id']}"
             row["established"] = str(row["established"]) if row["established"] else None
     elif tab == "instructors":
         pager = await _page("usr.id AS id, usr.username AS username, "
                             "usr.display_name AS display_name, c.organizations AS organizations",
-                            from_where, "usr.username", page, size, request)
+                            from_where, "usr.username", page, size, request, known)
     else:
-        pager = await _page(ORG_COLUMNS, from_where, "u.path, o.uscc", page, size, request)
+        pager = await _page(ORG_COLUMNS, from_where, "u.path, o.uscc", page, size, request, known)
         for row in pager.items:
             for flag in ("own", "joint", "instr", "should", "demo"):
                 row[flag] = bool(row[flag])

@@ -189,6 +189,8 @@ async def test_compliance_filters_by_unit_and_reporting_and_pages(client):
     assert r.status_code == 200 and "共 28 条" in r.text and len(_rows(r.text, "data-user")) == 20
     second = await client.get("/coverage/compliance?period=2014Q3&size=20&page=2")
     assert len(_rows(second.text, "data-user")) == 8
+    past = await client.get("/coverage/compliance?period=2014Q3&size=20&page=99")
+    assert "第 21–28 条" in past.text and len(_rows(past.text, "data-user")) == 8
     none = await client.get("/coverage/compliance?period=2014Q3&reporting=unassigned")
     assert "共 26 条" in none.text  # the new ones and wang, whose assignment ended in July
     assert "wang" in none.text and "zhang" not in none.text
