@@ -382,13 +382,13 @@ async def unit_figures(period_code: str, unit_ids: list[int] | None = None
 SELECT f.community_id, f.kind, COUNT(*), {counted}
 FROM ({src.facts}) f{where.replace('x.', 'f.')}
 GROUP BY f.community_id, f.kind""")
-    _, people = await conn.execute_query(f"""
-SELECT x.community_id, x.kind, 0, a.instructor_id
-FROM ({src.orgs}) x JOIN ({src.assignments}) a ON a.organization_id = x.org_id{where}
-UNION
-SELECT x.community_id, x.kind, 1, pl.party_org_id
+    # No DISTINCT or UNION: the sets below remove duplicates for less than a sort would cost.
+    _, teachers = await conn.execute_query(f"""
+SELECT x.community_id, x.kind, a.instructor_id
+FROM ({src.orgs}) x JOIN ({src.assignments}) a ON a.organization_id = x.org_id{where}""")
+    _, parties = await conn.execute_query(f"""
+SELECT x.community_id, x.kind, pl.party_org_id
 FROM ({src.orgs}) x JOIN ({src.party_links}) pl ON pl.organization_id = x.org_id{where}""")
-
     fields = ("orgs", *names)
     sums: dict[tuple[int, str], list[int]] = {}
     for row in counts:
@@ -410,14 +410,34 @@ FROM ({src.orgs}) x JOIN ({src.party_links}) pl ON pl.organization_id = x.org_id
         figures = out.setdefault(uid, UnitFigures(uid))[kind]
         for name, value in zip(fields, values, strict=True):
             setattr(figures, name, value)
-    # sets[unit][(kind, what)]: what 0 = instructors, 1 = party organizations
-    sets: dict[int, dict[tuple[str, int], set[int]]] = {}
-    for community_id, kind, what, who in people:
-        if community_id not in members:
-            continue
-        mine = sets.setdefault(community_id, {})
-        mine.setdefault((kind, int(what)), set()).add(who)
-        mine.setdefault((TOTAL, int(what)), set()).add(who)
+    for what, rows in (("instructors", teachers), ("party_orgs", parties)):
+        for uid, by_kind in _union_up(rows, members, tree).items():
+            if wanted is not None and uid not in wanted:
+                continue
+            unit = out.setdefault(uid, UnitFigures(uid))
+            for kind, who in by_kind.items():
+                setattr(unit[kind], what, len(who))
+    return out
+
+
+def _union_up(rows: Any, members: dict[int, list[int]], tree: _Tree
+              ) -> dict[int, dict[str, set[int]]]:
+    """{unit: {kind and total: the distinct ids}} from (community, kind, id) rows: each
+    community's sets, then each unit's sets unioned into its parent's, deepest first."""
+    sets: dict[int, dict[str, set[int]]] = {}
+    for community_id, kind, who in rows:
+        mine = sets.get(community_id)
+        if mine is None:
+            if community_id not in members:
+                continue  # an organization of a unit that is not a community
+            mine = sets[community_id] = {}
+        found = mine.get(kind)
+        if found is None:
+            mine[kind] = {who}
+        else:
+            found.add(who)
+    for mine in sets.values():
+        mine[TOTAL] = set().union(*mine.values())
     order = sorted({u for c in sets for u in members[c]}, key=lambda u: -tree.depth[u])
     for uid in order:  # children before parents, so each set is whole before it moves up
         up, mine = tree.parent.get(uid), sets.get(uid)
@@ -429,13 +449,7 @@ FROM ({src.orgs}) x JOIN ({src.party_links}) pl ON pl.organization_id = x.org_id
                 above[key] |= who
             else:
                 above[key] = set(who)
-    for uid, by_key in sets.items():
-        if wanted is not None and uid not in wanted:
-            continue
-        by_kind = out.setdefault(uid, UnitFigures(uid))
-        for (kind, what), who in by_key.items():
-            setattr(by_kind[kind], "party_orgs" if what else "instructors", len(who))
-    return out
+    return sets
 
 
 async def figures_for(period_code: str, unit: OrgUnit) -> UnitFigures:

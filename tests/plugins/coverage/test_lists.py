@@ -197,7 +197,7 @@ async def test_compliance_filters_by_unit_and_reporting_and_pages(client):
     ql = await client.get(f"/coverage/compliance?period=2014Q3&unit={QL}")
     assert _rows(ql.text, "data-user") == ["zhang"]  # E8 and the 12 extra ones in 黔灵
     assert '<td class="num" data-label="负责组织">13</td>' in ql.text
-    part = await client.get(f"/coverage/compliance?period=2014Q3&unit=520103&reporting=partial",
+    part = await client.get("/coverage/compliance?period=2014Q3&unit=520103&reporting=partial",
                             headers=HX)
     assert part.text.lstrip().startswith('<div id="results">') and "zhang" in part.text
     bad = await client.get("/coverage/compliance?period=2014Q3&reporting=some",
@@ -236,3 +236,29 @@ async def test_statistics_list_grids_only_when_asked(client):
     assert "&grids=true" in shown.text  # kept while drilling into a unit
     city = await client.get("/coverage/stats?period=2014Q3&unit=520100")
     assert 'id="show-grids"' not in city.text  # no grid within two levels of the city
+
+
+@pytest.mark.parametrize("figure", ["work_rate", "org_rate", "party_orgs", "instructors",
+                                    "should_establish"])
+async def test_drilldown_pages_put_together_are_the_whole_list(db, figure):
+    from plugins.coverage import listing, stats
+
+    await _crowd()
+    unit = await OrgUnit.get(code="520100")
+    whole = await stats.drilldown("2014Q3", unit, None, figure)
+    result = await listing.drilldown_page("2014Q3", unit, None, figure, None, "", 1, 7, None)
+    assert result["value"] == whole["value"]
+    for tab in result["tabs"]:
+        expected = whole[tab]
+        got, page = [], 1
+        while True:
+            part = await listing.drilldown_page("2014Q3", unit, None, figure, tab, "", page, 7, None)
+            assert part["pager"].total == len(expected) == part["counts"][tab]
+            got += part["pager"].items
+            if not part["pager"].has_next:
+                break
+            page += 1
+        key = "id"
+        assert [r[key] for r in got] == [r[key] for r in expected], tab
+        if tab not in ("party_orgs", "instructors"):
+            assert [r["uscc"] for r in got] == [r["uscc"] for r in expected]
