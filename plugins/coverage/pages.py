@@ -3,22 +3,32 @@ drill-down, the admin's registry, review and compliance pages, and the dashboard
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, MultipartBody, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.params import FromPath, MultipartBody, Parameter, URLEncodedBody
+from litestar.response import Redirect, Response, Template
 
 from core import i18n, web
 from core.contrib import NavItem, Panel
 from core.errors import Invalid, KaoheError
 from core.orgs import Period
-from core.params import Code12, Id, PeriodCode, Search, Slug, UnitCode, choice
+from core.paging import DEFAULT_SIZE, PageSize, paginate
+from core.params import Code12, Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.uploads import UploadRejected, marked_copy_of
-from plugins.coverage import codes, compliance, intake, registry, review, services, stats
+from plugins.coverage import (
+    codes,
+    compliance,
+    intake,
+    listing,
+    registry,
+    review,
+    services,
+    stats,
+)
 from plugins.coverage.config import definition
 from plugins.coverage.models import (
     REPORT_STATUSES,
@@ -31,6 +41,9 @@ from plugins.coverage.routes import READERS, REPORTERS, period_or_default
 from plugins.coverage.workbooks import REPORT_FIELDS
 
 ReportStatus = choice(REPORT_STATUSES)
+ComplianceState = choice(listing.COMPLIANCE_STATES)
+GridsToggle = Annotated[bool, Parameter(description="也列出社区以下的网格和居委会")]
+DrillTab = choice(tuple(dict.fromkeys(t for tabs in listing.TABS.values() for t in tabs)))
 
 
 def _t(request: Request):
@@ -141,17 +154,19 @@ async def upload_confirm(request: Request, data: URLEncodedBody[dict[str, str]])
 # -- statistics ----------------------------------------------------------------------------
 @get("/stats", opt={"roles": READERS}, include_in_schema=False)
 async def stats_page(request: Request, period: PeriodCode = None,
-                     unit: UnitCode = None, kind: Code12 = "total") -> Template:
+                     unit: UnitCode = None, kind: Code12 = "total", grids: GridsToggle = False
+                     ) -> Template:
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
     if kind not in stats.SCOPES:
         raise Invalid("bad_kind", f"kind: '{kind}' is not one of {', '.join(stats.SCOPES)}",
                       field="kind")
-    table = await services.stats_table(code, root)
+    table = await services.stats_table(code, root, grids=grids)
     src = await stats.source_for(code)
     periods = await Period.all().order_by("-end")
     return web.page(request, "coverage/stats.html", period=code, root=root, table=table,
-                    kind=kind, src=src, periods=periods, figures=FIGURE_COLUMNS)
+                    kind=kind, src=src, periods=periods, figures=FIGURE_COLUMNS, grids=grids,
+                    has_grids=await services.has_units_below_communities(root))
 
 
 FIGURE_COLUMNS = ("orgs", "party_orgs", "own", "joint", "org_rate", "instructor_only",
@@ -161,26 +176,33 @@ FIGURE_COLUMNS = ("orgs", "party_orgs", "own", "joint", "org_rate", "instructor_
 @get("/drilldown", opt={"roles": READERS}, include_in_schema=False)
 async def drilldown_page(request: Request, figure: Slug = "orgs",
                          period: PeriodCode = None, unit: UnitCode = None,
-                         kind: Code12 = None) -> Template:
+                         kind: Code12 = None, tab: DrillTab = None, q: Search = "",
+                         page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    """The organizations (party organizations, instructors) behind a figure, one page at a
+    time; a rate has a tab for its numerator and one for its denominator."""
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
-    result = await stats.drilldown(code, root, kind, figure)
+    result = await listing.drilldown_page(code, root, kind, figure, tab, q or "", page, size,
+                                          request)
     return web.page(request, "coverage/drilldown.html", period=code, root=root, kind=kind or "total",
-                    figure=figure, result=result, codes=codes)
+                    figure=figure, result=result, pager=result["pager"], q=q or "", codes=codes)
 
 
 # -- registry ------------------------------------------------------------------------------
 @get("/registry", opt={"roles": ("admin",)}, include_in_schema=False)
-async def registry_page(request: Request, q: Search = "") -> Template:
+async def registry_page(request: Request, q: Search = "", page: PageNo = 1,
+                        size: PageSize = DEFAULT_SIZE) -> Template:
+    """The registry, searched by name or by the first characters of the credit code."""
+    q = (q or "").strip()
     qs = Organization.all()
     if q:
-        qs = qs.filter(uscc__startswith=q.strip().upper()) if q[:1].isdigit() else qs.filter(
-            name__icontains=q.strip())
-    orgs = await qs.select_related("community").order_by("uscc").limit(200)
+        qs = qs.filter(uscc__startswith=q.upper()) if q[:1].isdigit() else qs.filter(
+            name__icontains=q)
+    pager = await paginate(qs.select_related("community").order_by("uscc"), page, size, request)
     total = await Organization.all().count()
     missing = await MissingOrganization.filter(decision="").select_related("organization")
-    return web.page(request, "coverage/registry.html", orgs=orgs, total=total, q=q,
-                    missing=missing, codes=codes)
+    return web.page(request, "coverage/registry.html", orgs=pager.items, pager=pager, total=total,
+                    q=q, missing=missing, codes=codes)
 
 
 @post("/registry/upload", opt={"roles": ("admin",)}, include_in_schema=False)
@@ -228,29 +250,67 @@ async def registry_missing(request: Request, mark_id: Id,
 # -- review --------------------------------------------------------------------------------
 @get("/review", opt={"roles": ("admin",)}, include_in_schema=False)
 async def review_page(request: Request, period: PeriodCode = None,
-                      status: ReportStatus = "submitted") -> Template:
+                      status: ReportStatus = "submitted", q: Search = "", unit: UnitCode = "",
+                      page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     code = await period_or_default(period)
-    qs = CoverageReport.filter(period_code=code)
-    if status in codes.REPORT_STATUS_LABELS:
-        qs = qs.filter(status=status)
-    reports = await qs.select_related("organization", "submitted_by").order_by("uscc").limit(500)
+    qs = review.matching(code, status or "", q or "", unit or "")
+    pager = await paginate(qs.select_related("organization", "submitted_by").order_by("uscc"),
+                           page, size, request)
     periods = await Period.filter(kind=(await definition()).report_period_kind
                                   ).order_by("-end")
-    return web.page(request, "coverage/review.html", reports=reports, period=code, status=status,
+    return web.page(request, "coverage/review.html", reports=pager.items, pager=pager,
+                    period=code, status=status or "", q=q or "", unit=unit or "",
                     periods=periods, codes=codes)
 
 
+def _done(request: Request, path: str, **params: Any) -> Response | Redirect:
+    """After a form post: htmx navigates there itself, a plain form follows the redirect."""
+    if request.headers.get("hx-request") == "true":
+        query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+        return Response(content="", status_code=200,
+                        headers={"HX-Redirect": f"{path}?{query}" if query else path})
+    return _back(path, **params)
+
+
 @post("/review/confirm", opt={"roles": ("admin",)}, include_in_schema=False)
-async def review_confirm(request: Request) -> Redirect:
+async def review_confirm(request: Request) -> Response | Redirect:
+    """Confirm the reports ticked on the page (in one transaction, like confirming all)."""
     form = await request.form()
-    ids = [int(v) for v in form.getall("ids", []) if str(v).isdigit()]
-    user = current_user(request)
-    period = None
-    for report_id in ids:
-        report = await review.confirm(report_id, user)
-        period = report.period_code
-    return _back("/coverage/review", period=period or form.get("period"),
-                 msg=f"{_t(request)('coverage.page.confirmed')}：{len(ids)}")
+    ids = [int(v) for v in form.getall("ids", []) if str(v).isdigit() and len(str(v)) < 16]
+    period = await period_or_default(_form_text(form, "period", 16, request) or None)
+    done = await review.confirm_matching(period, current_user(request), ids=ids) if ids else 0
+    return _done(request, "/coverage/review", period=period,
+                 msg=_t(request)("coverage.list.confirmed_n", n=done))
+
+
+def _form_text(form: Any, name: str, max_length: int, request: Request) -> str:
+    value = str(form.get(name) or "").strip()
+    if len(value) > max_length:
+        raise Invalid("too_long", i18n.t("coverage.list.too_long", web.language(request),
+                                         field=_t(request)(f"coverage.list.field_{name}"),
+                                         max=max_length), field=name)
+    return value
+
+
+@get("/review/confirm-all", opt={"roles": ("admin",)}, include_in_schema=False)
+async def review_confirm_all_ask(request: Request, period: PeriodCode = None, q: Search = "",
+                                 unit: UnitCode = "") -> Template:
+    """The confirmation step: how many reports confirming all would confirm."""
+    code = await period_or_default(period)
+    count = await review.matching(code, "submitted", q or "", unit or "").count()
+    return web.page(request, "coverage/review_confirm_all.html", period=code, q=q or "",
+                    unit=unit or "", count=count)
+
+
+@post("/review/confirm-all", opt={"roles": ("admin",)}, include_in_schema=False)
+async def review_confirm_all(request: Request) -> Response | Redirect:
+    """Confirm every submitted report that matches the review page's filters."""
+    form = await request.form()
+    period = await period_or_default(_form_text(form, "period", 16, request) or None)
+    q, unit = _form_text(form, "q", 100, request), _form_text(form, "unit", 32, request)
+    done = await review.confirm_matching(period, current_user(request), q=q, unit=unit)
+    return _done(request, "/coverage/review", period=period, q=q, unit=unit,
+                 msg=_t(request)("coverage.list.confirmed_n", n=done))
 
 
 @post("/review/{report_id:int}/return", opt={"roles": ("admin",)}, include_in_schema=False)
@@ -262,16 +322,22 @@ async def review_return(request: Request, report_id: Id,
 
 
 @get("/compliance", opt={"roles": ("admin", "leader")}, include_in_schema=False)
-async def compliance_page(request: Request, period: PeriodCode = None) -> Template:
+async def compliance_page(request: Request, period: PeriodCode = None, unit: UnitCode = "",
+                          reporting: ComplianceState = "", q: Search = "", page: PageNo = 1,
+                          size: PageSize = DEFAULT_SIZE) -> Template:
     code = await period_or_default(period)
-    rows = await compliance.by_instructor(code)
+    pager = await listing.compliance_page(code, unit or "", reporting or "", q or "", page,
+                                          size, request)
     periods = await Period.all().order_by("-end")
-    return web.page(request, "coverage/compliance.html", rows=rows, period=code, periods=periods)
+    return web.page(request, "coverage/compliance.html", rows=pager.items, pager=pager,
+                    period=code, periods=periods, unit=unit or "", reporting=reporting or "", q=q or "",
+                    states=listing.COMPLIANCE_STATES)
 
 
 PAGES = [mine, report_form, report_submit, upload_reports, upload_confirm, stats_page,
          drilldown_page, registry_page, registry_upload, registry_confirm, registry_missing,
-         review_page, review_confirm, review_return, compliance_page]
+         review_page, review_confirm, review_confirm_all_ask, review_confirm_all, review_return,
+         compliance_page]
 
 NAV = [
     NavItem("coverage.nav.mine", "/coverage/", ("instructor",), 10),

@@ -4,6 +4,8 @@ is told in their inbox)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.transactions import in_transaction
 
 from core import audit, clock, i18n
@@ -12,8 +14,15 @@ from core.errors import Conflict, Invalid, NotFound
 from core.notify import notify
 from core.orgs import get_open_period
 from plugins.coverage import codes
-from plugins.coverage.models import CoverageReport, Organization, PartyOrg, PartyOrgLink
+from plugins.coverage.models import (
+    CoverageReport,
+    Organization,
+    OrganizationHistory,
+    PartyOrg,
+    PartyOrgLink,
+)
 from plugins.coverage.registry import (
+    DENOMINATOR_FIELDS,
     active_instructors,
     denominator_state,
     guard_closed_periods,
@@ -46,6 +55,15 @@ async def apply_to_registry(report: CoverageReport) -> dict[str, object]:
     org.formal_members, org.probationary_members = report.formal_members, report.probationary_members
     await org.save(update_fields=["formal_members", "probationary_members", "updated_at"])
     await keep_history(org, before, "report")
+    done = await _apply_party_change(org, report)
+    await audit.record("coverage.org.from_report", "coverage_org", org.uscc, before=snap,
+                       after={**audit.snapshot(org), **done},
+                       reason=f"report {report.uscc}@{report.period_code}")
+    return done
+
+
+async def _apply_party_change(org: Organization, report: CoverageReport) -> dict[str, object]:
+    """A reported party organization established or dissolved reaches the registry."""
     done: dict[str, object] = {}
     own = await own_party_org(org.id)
     if report.party_org_change == "established" and own is None:
@@ -59,9 +77,6 @@ async def apply_to_registry(report: CoverageReport) -> dict[str, object]:
         own.dissolved_on = report.change_date
         await own.save(update_fields=["dissolved_on", "updated_at"])
         done["party_org_dissolved"] = own.name
-    await audit.record("coverage.org.from_report", "coverage_org", org.uscc, before=snap,
-                       after={**audit.snapshot(org), **done},
-                       reason=f"report {report.uscc}@{report.period_code}")
     return done
 
 
@@ -79,6 +94,98 @@ async def confirm(report_id: int, reviewer: User) -> CoverageReport:
         await audit.record("coverage.report.confirm", "coverage_report",
                            f"{report.uscc}@{report.period_code}", after={"status": "confirmed"})
     return report
+
+
+def matching(period_code: str, status: str = "", q: str = "", unit: str = "") -> Any:
+    """The reports of a period the review page's filters select: status, a name or credit code,
+    a district or community code (or its first digits)."""
+    qs = CoverageReport.filter(period_code=period_code)
+    if status in codes.REPORT_STATUS_LABELS:
+        qs = qs.filter(status=status)
+    q, unit = (q or "").strip(), (unit or "").strip()
+    if q:
+        qs = qs.filter(uscc__startswith=q.upper()) if q[:1].isdigit() else qs.filter(
+            organization__name__icontains=q)
+    if unit:
+        qs = qs.filter(organization__community__code__startswith=unit)
+    return qs
+
+
+async def confirm_matching(period_code: str, reviewer: User, *, q: str = "", unit: str = "",
+                           ids: list[int] | None = None) -> int:
+    """Confirm every submitted report of the period that the filters (or `ids`) select, in one
+    transaction, with set-based statements: the registry takes the reported member counts,
+    the denominator history and the audit trail get their rows in bulk. Reports that change
+    a party organization (a few) take the one-by-one path inside the same transaction.
+    Returns how many were confirmed; a second submission finds none left to confirm."""
+    await get_open_period(period_code)
+    await guard_closed_periods()
+    chosen = matching(period_code, "submitted", q, unit)
+    if ids is not None:
+        chosen = chosen.filter(id__in=ids)
+    wanted = list(await chosen.values_list("id", flat=True))
+    if not wanted:
+        return 0
+    now = clock.now()
+    async with in_transaction() as conn:
+        reports = []
+        for start in range(0, len(wanted), 1000):  # locked, and re-read: still submitted?
+            reports += await CoverageReport.filter(
+                id__in=wanted[start:start + 1000], status="submitted").select_for_update(
+            ).using_db(conn).values("id", "uscc", "organization_id", "formal_members",
+                                    "probationary_members", "party_org_change")
+        if not reports:
+            return 0
+        org_ids = [r["organization_id"] for r in reports]
+        old = {o["id"]: o for start in range(0, len(org_ids), 1000)
+               for o in await Organization.filter(id__in=org_ids[start:start + 1000]).using_db(
+                   conn).values("id", "uscc", "probationary_members", *DENOMINATOR_FIELDS)}
+        report_ids = [r["id"] for r in reports]
+        for start in range(0, len(report_ids), 1000):
+            chunk = ", ".join(str(int(i)) for i in report_ids[start:start + 1000])
+            await conn.execute_query(f"""
+UPDATE coverage_org SET
+  formal_members = (SELECT r.formal_members FROM coverage_report r
+                    WHERE r.id IN ({chunk}) AND r.organization_id = coverage_org.id),
+  probationary_members = (SELECT r.probationary_members FROM coverage_report r
+                          WHERE r.id IN ({chunk}) AND r.organization_id = coverage_org.id)
+WHERE id IN (SELECT r.organization_id FROM coverage_report r WHERE r.id IN ({chunk}))""")
+            await Organization.filter(id__in=org_ids[start:start + 1000]).using_db(conn).update(
+                updated_at=now)
+        history, org_audit = [], []
+        for r in reports:
+            o = old[r["organization_id"]]
+            before = audit.canonical({name: o[name] for name in DENOMINATOR_FIELDS})
+            after = audit.canonical({**{name: o[name] for name in DENOMINATOR_FIELDS},
+                                     "formal_members": r["formal_members"]})
+            if before != after:
+                history.append(OrganizationHistory(organization_id=o["id"], source="report",
+                                                   before=before, after=after))
+            org_audit.append([o["uscc"], {"formal_members": o["formal_members"],
+                                          "probationary_members": o["probationary_members"]},
+                              {"formal_members": r["formal_members"],
+                               "probationary_members": r["probationary_members"]}])
+        if history:
+            await OrganizationHistory.bulk_create(history, batch_size=1000, using_db=conn)
+        changes = {r["id"] for r in reports if r["party_org_change"] != "none"}
+        if changes:
+            done_by_uscc = {}
+            for report in await CoverageReport.filter(id__in=sorted(changes)).using_db(conn):
+                org = await Organization.filter(id=report.organization_id).using_db(conn).get()
+                done_by_uscc[org.uscc] = await _apply_party_change(org, report)
+            for item in org_audit:
+                item[2].update(done_by_uscc.get(item[0], {}))
+        for start in range(0, len(report_ids), 1000):
+            await CoverageReport.filter(id__in=report_ids[start:start + 1000]).using_db(
+                conn).update(status="confirmed", reviewed_by=reviewer.username, reviewed_at=now,
+                             updated_at=now)
+        reason = f"{len(reports)} reports of {period_code} confirmed together"
+        await audit.record_many("coverage.org.from_report", "coverage_org",
+                                (tuple(item) for item in org_audit), reason=reason)
+        await audit.record_many("coverage.report.confirm", "coverage_report",
+                                ((f"{r['uscc']}@{period_code}", None, {"status": "confirmed"})
+                                 for r in reports), reason=reason)
+    return len(reports)
 
 
 async def return_report(report_id: int, reviewer: User, reason: str) -> CoverageReport:

@@ -69,10 +69,18 @@ async def scoped_unit(user: User, code: str | None) -> OrgUnit:
     return roots[0]
 
 
-async def stats_table(period_code: str, root: OrgUnit) -> list[dict[str, Any]]:
-    """The root, each child (district) and its children (communities) beneath, with figures."""
-    children = list(await OrgUnit.filter(parent_id=root.id).order_by("sort_order", "code"))
-    grand = list(await OrgUnit.filter(parent_id__in=[c.id for c in children]).order_by(
+# Organizations sit in communities: the units below them (residents' committees, grids) carry
+# no figures of their own, so the table lists them only when asked.
+BELOW_COMMUNITY = ("committee", "grid")
+
+
+async def stats_table(period_code: str, root: OrgUnit, grids: bool = False
+                      ) -> list[dict[str, Any]]:
+    """The root, each child (district) and its children (communities) beneath, with figures;
+    units below communities only with `grids`."""
+    levels = {} if grids else {"level__not_in": BELOW_COMMUNITY}
+    children = list(await OrgUnit.filter(parent_id=root.id, **levels).order_by("sort_order", "code"))
+    grand = list(await OrgUnit.filter(parent_id__in=[c.id for c in children], **levels).order_by(
         "sort_order", "code")) if children else []
     under: dict[int, list[OrgUnit]] = {}
     for g in grand:
@@ -83,6 +91,13 @@ async def stats_table(period_code: str, root: OrgUnit) -> list[dict[str, Any]]:
         ordered.extend((g, 2) for g in under.get(c.id, []))
     figures = await stats.unit_figures(period_code, [u.id for u, _ in ordered])
     return [{"unit": u, "depth": depth, "figures": figures[u.id]} for u, depth in ordered]
+
+
+async def has_units_below_communities(root: OrgUnit) -> bool:
+    """Whether the grids toggle has anything to show within two levels of `root`."""
+    children = OrgUnit.filter(parent_id=root.id).values_list("id", flat=True)
+    return await OrgUnit.filter(level__in=BELOW_COMMUNITY).filter(
+        parent_id__in=[root.id, *await children]).exists()
 
 
 # -- an instructor's organizations ---------------------------------------------------------

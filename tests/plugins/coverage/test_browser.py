@@ -118,10 +118,61 @@ async def test_instructor_on_a_phone_reports_by_form_and_upload(server, tmp_path
             await admin.goto(f"{base}/coverage/review?period=2014Q3&status=submitted")
             assert await admin.locator("#reports tr[data-uscc]").count() == 2
             await admin.check("input[type=checkbox]:not([name])")  # select all
-            await admin.click("#confirm-selected-button")
-            await admin.wait_for_url(f"{base}/coverage/review*")
+            await admin.click("#confirm-selected-button")  # htmx posts, then navigates
+            await admin.wait_for_selector(".flash:has-text('已确认 2 份报送')")
             assert await _org_rate(admin, base) == "66.67%"  # 8 of 12
             await admin.goto(f"{base}/")
             assert "应建未建" in await admin.inner_text("#coverage-panel")
         finally:
             await browser.close()
+
+
+async def test_admin_filters_pages_and_confirms_every_matching_report(server):
+    """With htmx the filters and the pager replace the list only and keep the address in step;
+    confirming all asks first, then shows a busy, disabled button until the server answers."""
+    pw_api = pytest.importorskip("playwright.async_api")
+    from core import clock
+    from plugins.coverage.models import InstructorAssignment, Organization
+    from tests.plugins.coverage.world import QL, uscc
+
+    base, world = server
+    zhang = world["people"]["zhang"]
+    for n in range(25):
+        org = await Organization.create(uscc=uscc(300 + n), name=f"浏览器组织{n:02d}",
+                                        kind="enterprise", community=world["units"][QL],
+                                        formal_members=2, employees=5)
+        await InstructorAssignment.create(instructor=zhang, organization=org)
+        await CoverageReport.create(organization=org, uscc=org.uscc, period_code="2014Q3",
+                                    party_members=3, formal_members=3, probationary_members=0,
+                                    submitted_by=zhang, submitted_at=clock.now())
+    async with pw_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await _login(page, base, "boss")
+            await page.goto(f"{base}/coverage/review?period=2014Q3&status=submitted&size=20")
+            assert "共 25 条" in await page.inner_text(".pager-total")
+            await page.click(".pager-next")
+            await page.wait_for_url("**page=2**")
+            assert "第 21–25 条" in await page.inner_text(".pager-total")
+            await page.fill("#review-filters input[name=q]", "浏览器组织1")
+            await page.press("#review-filters input[name=q]", "Enter")
+            await page.wait_for_url("**q=*")
+            assert "共 10 条" in await page.inner_text(".pager-total")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            await page.click("#confirm-all")
+            assert await page.get_attribute("#confirm-all-count", "data-count") == "10"
+
+            async def slow(route):  # long enough to see the busy state
+                await asyncio.sleep(1.0)
+                await route.continue_()
+
+            await page.route("**/coverage/review/confirm-all", slow)
+            await page.click("#confirm-all-go")
+            await page.wait_for_selector("#confirm-all-go[disabled]")
+            assert await page.is_visible("#confirm-all-busy")
+            await page.wait_for_selector(".flash:has-text('已确认 10 份报送')")
+        finally:
+            await browser.close()
+    confirmed = await CoverageReport.filter(status="confirmed").values_list("uscc", flat=True)
+    assert sorted(confirmed) == sorted(uscc(300 + n) for n in range(10, 20))
