@@ -5,8 +5,8 @@ the security probe, beside a legitimate upload of similar size through the same 
 
 A temporary SQLite database gets its tables and one admin; one `python -m core serve`
 process serves it. Its idle RSS is read once the first pages answered; then each file is
-uploaded through the registry upload (POST /api/coverage/uploads/registry) and the
-rectification import page (POST /rectification/import). Before each upload the server's
+uploaded through the import flow's API for the registry (POST /api/imports/coverage-registry)
+and for the rectification tasks (POST /api/imports/rectification-tasks). Before each upload the server's
 peak-RSS counter is reset (`/proc/PID/clear_refs`, 5) and read back afterwards (VmHWM),
 so the figure is the real peak of that request, not a sample. Goal: every hostile file
 refused with its named code, the server still answering, and its peak < 100 MB above idle.
@@ -33,7 +33,8 @@ if str(ROOT) not in sys.path:
 logging.getLogger("httpx").setLevel(logging.WARNING)
 GOAL_MB = 100
 PASSWORD = "bench-Hostile-2014"
-ROUTES = {"registry": "/api/coverage/uploads/registry", "rectification": "/rectification/import"}
+ROUTES = {"registry": "/api/imports/coverage-registry",
+          "rectification": "/api/imports/rectification-tasks"}
 
 
 def _settings(work: Path) -> Path:

@@ -29,6 +29,9 @@ class ImportContext:
     settings: Any = None
     filename: str = "upload.xlsx"
     fields: dict[str, str] = field(default_factory=dict)
+    staged: dict[str, Any] = field(default_factory=dict)  # a Staged preview's context, at confirm
+    token: str = ""
+    sha256: str = ""  # of the confirmed upload
 
     def __getattr__(self, name: str) -> Any:
         fields = self.__dict__.get("fields") or {}
@@ -109,6 +112,10 @@ async def check_fields(imp: Importer, given: Mapping[str, Any], ctx: ImportConte
 async def preview(imp: Importer, ctx: ImportContext, data: bytes) -> Any:
     """Read and check the file, and keep it with its preview until the uploader confirms."""
     planned = await imp.preview(data, ctx)
+    if isinstance(planned, uploads.Staged):
+        return await uploads.stage(imp.name, ctx.user, ctx.filename, data, planned.preview,
+                                   context={**planned.context, "fields": ctx.fields},
+                                   ttl_minutes=planned.ttl_minutes)
     return await uploads.stage(imp.name, ctx.user, ctx.filename, data, planned,
                                context={"fields": ctx.fields})
 
@@ -120,7 +127,9 @@ async def confirm(imp: Importer, token: str, ctx: ImportContext) -> tuple[Any, s
         pending = await uploads.take(token, ctx.user, imp.name, allow_errors=imp.allow_errors,
                                      lang=ctx.lang)
         ctx.filename = pending.filename
-        ctx.fields = dict((pending.context or {}).get("fields") or {})
+        ctx.staged = dict(pending.context or {})
+        ctx.fields = dict(ctx.staged.get("fields") or {})
+        ctx.token, ctx.sha256 = pending.token, pending.sha256
         result = await imp.confirm(bytes(pending.data), ctx)
     return result, done_message(imp, result, ctx.lang)
 

@@ -145,7 +145,7 @@ async def _marked(request: Request, name: str, token: str) -> Response:
     imp = import_flow.find(name, ctx.user, ctx.lang)
     pending = await uploads.get_pending(token, ctx.user, imp.name, ctx.lang)
     return web.download(uploads.marked_workbook(pending, ctx.lang),
-                        uploads.marked_filename(pending))
+                        uploads.marked_filename(pending, i18n.t("upload.marked_prefix", ctx.lang)))
 
 
 @get("/imports/{name:str}/marked/{token:str}", opt={"roles": WRITERS}, include_in_schema=False)
@@ -231,13 +231,15 @@ async def api_import_upload(
     ctx.filename = upload.filename
     pending = await import_flow.preview(imp, ctx, await upload.read())
     p = pending.preview
+    totals = p.get("totals") or {}
     errors = [CellErrorOut(str(e.get("sheet") or ""), int(e.get("row") or 0),
                            str(e.get("column") or ""), str(e.get("header") or ""),
                            str(e.get("message") or "")) for e in p.get("errors", [])]
     return PreviewOut(
         token=pending.token, filename=pending.filename,
         expires_at=pending.expires_at.astimezone(clock.tz()).isoformat(),
-        create=len(p.get("create", [])), change=len(p.get("change", [])),
+        create=totals.get("create", len(p.get("create", []))),
+        change=totals.get("change", len(p.get("change", []))),
         unchanged=int(p.get("unchanged") or 0), errors=errors, summary=p.get("summary", ""),
         marked=f"/api/imports/{imp.name}/{pending.token}/marked" if errors else None)
 

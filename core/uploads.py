@@ -502,13 +502,28 @@ class Preview:
     errors: list[CellError] = field(default_factory=list)
     unchanged: int = 0
     summary: str = ""
+    # When `create`/`change` list only the first rows of a large file: the counts of all rows.
+    totals: dict[str, int] = field(default_factory=dict)
+    # What a whole-list upload lacks (e.g. organizations of the registry not in the file).
+    absent: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from core.audit import canonical
 
         return canonical({"columns": [list(c) for c in self.columns], "create": self.create,
                           "change": self.change, "errors": [e.as_dict() for e in self.errors],
-                          "unchanged": self.unchanged, "summary": self.summary})
+                          "unchanged": self.unchanged, "summary": self.summary,
+                          "totals": self.totals, "absent": self.absent})
+
+
+@dataclass
+class Staged:
+    """An importer's preview with what its confirm needs again (rows already read and
+    cleaned, so the confirm repeats only the database checks); kept with the upload."""
+
+    preview: Preview
+    context: dict[str, Any] = field(default_factory=dict)
+    ttl_minutes: int = 30
 
 
 class PendingError(KaoheError):

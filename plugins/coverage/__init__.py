@@ -107,15 +107,26 @@ def kaohe_exporters():
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer
+    from core.contrib import Importer, ImportField
     from plugins.coverage import intake, services
 
+    async def blank_registry(ctx=None):
+        return await services.registry_template_bytes(getattr(ctx, "lang", "zh"), blank=True)
+
     return [
-        Importer(intake.REPORTS, "党建指导员报送", intake.importer_preview_reports,
-                 intake.importer_confirm_reports, roles=("admin", "instructor")),
-        Importer(intake.REGISTRY, "非公企业和社会组织名册", intake.importer_preview_registry,
-                 intake.importer_confirm_registry,
-                 template=lambda ctx=None: services.registry_template_bytes(blank=True)),
+        Importer(intake.REPORTS, "coverage.page.import_reports", intake.importer_preview_reports,
+                 intake.importer_confirm_reports, intake.importer_template_reports,
+                 roles=("admin", "instructor"), allow_errors=True,
+                 fields=(ImportField("period", "common.period", kind="choice", required=True,
+                                     choices=intake.report_periods),),
+                 back=intake.reports_back, done=intake.importer_done,
+                 template_filename="coverage-reports.xlsx"),
+        Importer(intake.REGISTRY, "coverage.page.import_title", intake.importer_preview_registry,
+                 intake.importer_confirm_registry, blank_registry, allow_errors=True,
+                 fields=(ImportField("full", "coverage.page.full_import", kind="bool"),),
+                 back="/coverage/registry", done=intake.importer_done,
+                 template_filename="coverage-registry.xlsx",
+                 formats=("xlsx", "xls", "xlsb", "ods", "csv")),
     ]
 
 

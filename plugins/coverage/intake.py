@@ -9,7 +9,6 @@ transaction back, claim included: nothing is stored.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from core.accounts import User
-from core.uploads import CellError, Preview, UploadRejected, stage, take
+from core.uploads import CellError, Staged, UploadRejected, stage, take
 from core.uploads_models import PendingUpload
 from plugins.coverage.config import CoverageSettings
 from plugins.coverage.registry_import import plan_registry, save_registry
@@ -83,19 +82,26 @@ async def plan_report_upload(data: bytes, filename: str, period_code: str, user:
     return ReportUpload(plan, table, cleaned, errors)
 
 
+def _report_staged(up: ReportUpload, lang: str, settings: Any) -> Staged:
+    preview = up.plan.preview(lang, PREVIEW_ITEMS)
+    preview.totals = up.plan.summary()
+    # The clean rows travel as one JSON text: the confirm repeats only the database checks.
+    return Staged(preview, {"period": up.plan.period, "summary": up.plan.summary(),
+                            "sheet": up.table.sheet, "letters": up.table.letters,
+                            "skipped": up.plan.skipped_blank,
+                            "clean_errors": [e.as_dict() for e in up.clean_errors],
+                            "clean": dump_clean(up.cleaned)},
+                  _settings(settings).upload_ttl_minutes)
+
+
 async def preview_reports(data: bytes, filename: str, period_code: str, user: User,
                           lang: str = "zh", settings: Any = None
                           ) -> tuple[PendingUpload, ReportPlan]:
     """Check the workbook and stage it with its clean rows; nothing is saved yet."""
     up = await plan_report_upload(data, filename, period_code, user, lang, settings)
-    ttl = _settings(settings).upload_ttl_minutes
-    # The clean rows travel as one JSON text: the confirm repeats only the database checks.
-    pending = await stage(REPORTS, user, filename, data, up.plan.preview(lang, PREVIEW_ITEMS),
-                          context={"period": up.plan.period, "summary": up.plan.summary(),
-                                   "sheet": up.table.sheet, "letters": up.table.letters,
-                                   "skipped": up.plan.skipped_blank,
-                                   "clean_errors": [e.as_dict() for e in up.clean_errors],
-                                   "clean": dump_clean(up.cleaned)}, ttl_minutes=ttl)
+    staged = _report_staged(up, lang, settings)
+    pending = await stage(REPORTS, user, filename, data, staged.preview, context=staged.context,
+                          ttl_minutes=staged.ttl_minutes)
     return pending, up.plan
 
 
@@ -104,19 +110,23 @@ async def confirm_reports(token: str, user: User, lang: str = "zh") -> dict[str,
     as it is now; a refusal of the whole confirm leaves everything (claim included) as it was."""
     async with in_transaction():
         pending = await take(token, user, REPORTS, allow_errors=True, lang=lang)
-        context = pending.context
-        period = await report_period(context["period"])
-        plan = await decide_rows(load_clean(context["clean"]), period, user,
-                                 sheet=context["sheet"], letters=context["letters"],
-                                 errors=[CellError(**e) for e in context["clean_errors"]],
-                                 skipped=context.get("skipped", 0), lang=lang)
-        result = await save_plan(plan, user, source="upload", reference=pending.sha256)
+        return await _save_reports(pending.context, user, lang, pending.sha256)
+
+
+async def _save_reports(context: dict[str, Any], user: User, lang: str,
+                        sha256: str) -> dict[str, Any]:
+    period = await report_period(context["period"])
+    plan = await decide_rows(load_clean(context["clean"]), period, user,
+                             sheet=context["sheet"], letters=context["letters"],
+                             errors=[CellError(**e) for e in context["clean_errors"]],
+                             skipped=context.get("skipped", 0), lang=lang)
+    result = await save_plan(plan, user, source="upload", reference=sha256)
     return {**result, "period": plan.period, "errors_list": [e.as_dict() for e in plan.errors]}
 
 
 # -- registry ------------------------------------------------------------------------------
-async def preview_registry(data: bytes, filename: str, user: User, *, full: bool = False,
-                           lang: str = "zh", settings: Any = None) -> tuple[PendingUpload, Any]:
+async def _registry_staged(data: bytes, filename: str, full: bool, lang: str,
+                           settings: Any) -> tuple[Staged, Any]:
     try:
         table = read_upload(data, filename, REGISTRY_TEMPLATE, None, lang, settings)
     except UploadRejected as exc:
@@ -125,11 +135,18 @@ async def preview_registry(data: bytes, filename: str, user: User, *, full: bool
                                prior=table.errors, lang=lang)
     preview = plan.preview(lang)
     preview.summary = _missing_summary(plan, lang)
-    pending = await stage(REGISTRY, user, filename, data, preview,
-                          context={"full": full, "summary": plan.summary(),
-                                   "missing": [[o.uscc, o.name] for o in plan.missing],
-                                   **_rows_context(table)},
-                          ttl_minutes=_settings(settings).upload_ttl_minutes)
+    preview.absent = [f"{o.name}（{o.uscc}）" for o in plan.missing]
+    return Staged(preview, {"full": full, "summary": plan.summary(),
+                            "missing": [[o.uscc, o.name] for o in plan.missing],
+                            **_rows_context(table)},
+                  _settings(settings).upload_ttl_minutes), plan
+
+
+async def preview_registry(data: bytes, filename: str, user: User, *, full: bool = False,
+                           lang: str = "zh", settings: Any = None) -> tuple[PendingUpload, Any]:
+    staged, plan = await _registry_staged(data, filename, full, lang, settings)
+    pending = await stage(REGISTRY, user, filename, data, staged.preview,
+                          context=staged.context, ttl_minutes=staged.ttl_minutes)
     return pending, plan
 
 
@@ -144,12 +161,17 @@ def _missing_summary(plan: Any, lang: str) -> str:
 async def confirm_registry(token: str, user: User, lang: str = "zh") -> dict[str, Any]:
     async with in_transaction():
         pending = await take(token, user, REGISTRY, allow_errors=True, lang=lang)
-        context = pending.context
-        rows, prior = _rows_of(context)
-        plan = await plan_registry(rows, full=bool(context.get("full")), sheet=context["sheet"],
-                                   letters=context["letters"], prior=prior, lang=lang)
-        result = await save_registry(plan, user.username, filename=pending.filename,
-                                     sha256=pending.sha256)
+        return await _save_registry(pending.context, user, lang, pending.filename,
+                                    pending.sha256)
+
+
+async def _save_registry(context: dict[str, Any], user: User | None, lang: str, filename: str,
+                         sha256: str) -> dict[str, Any]:
+    rows, prior = _rows_of(context)
+    plan = await plan_registry(rows, full=bool(context.get("full")), sheet=context["sheet"],
+                               letters=context["letters"], prior=prior, lang=lang)
+    result = await save_registry(plan, user.username if user else "cli", filename=filename,
+                                 sha256=sha256)
     return {**result, "errors_list": [e.as_dict() for e in plan.errors]}
 
 
@@ -159,45 +181,52 @@ def _settings(settings: Any) -> CoverageSettings:
     return settings_of(settings)
 
 
-# -- the platform's Importer entries (core.contrib.Importer) -------------------------------
-def _ctx(ctx: Any, key: str, default: Any = None) -> Any:
-    if isinstance(ctx, dict):
-        return ctx.get(key, default)
-    return getattr(ctx, key, default)
+# -- the kaohe_importers entries: core's import flow calls these (ctx: ImportContext) --------
+async def report_periods(ctx: Any) -> list[tuple[str, str]]:
+    from core.orgs import Period
+    from plugins.coverage.services import definition
+
+    kind = (await definition()).report_period_kind
+    return [(p.code, p.code) for p in await Period.filter(kind=kind, status="open")
+            .order_by("-end")]
 
 
-async def importer_preview_reports(data: bytes, ctx: Any) -> Preview:
-    up = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
-                                  _ctx(ctx, "period"), _ctx(ctx, "user"),
-                                  _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
-    return up.plan.preview(_ctx(ctx, "lang", "zh"))
+async def importer_preview_reports(data: bytes, ctx: Any) -> Staged:
+    up = await plan_report_upload(data, ctx.filename, ctx.fields.get("period", ""), ctx.user,
+                                  ctx.lang, ctx.settings)
+    return _report_staged(up, ctx.lang, ctx.settings)
 
 
 async def importer_confirm_reports(data: bytes, ctx: Any) -> dict[str, Any]:
-    async with in_transaction():
-        up = await plan_report_upload(data, _ctx(ctx, "filename", "upload.xlsx"),
-                                      _ctx(ctx, "period"), _ctx(ctx, "user"),
-                                      _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
-        return await save_plan(up.plan, _ctx(ctx, "user"), source="upload",
-                               reference=hashlib.sha256(data).hexdigest())
+    return await _save_reports(ctx.staged, ctx.user, ctx.lang, ctx.sha256)
 
 
-async def importer_preview_registry(data: bytes, ctx: Any) -> Preview:
-    table = read_upload(data, _ctx(ctx, "filename", "upload.xlsx"), REGISTRY_TEMPLATE, None,
-                        _ctx(ctx, "lang", "zh"), _ctx(ctx, "settings"))
-    plan = await plan_registry(table.rows, full=bool(_ctx(ctx, "full")), sheet=table.sheet,
-                               letters=table.letters, prior=table.errors,
-                               lang=_ctx(ctx, "lang", "zh"))
-    return plan.preview(_ctx(ctx, "lang", "zh"))
+async def importer_template_reports(ctx: Any) -> bytes:
+    from plugins.coverage import services
+
+    period = await report_period(ctx.fields.get("period", ""))
+    return await services.report_template_bytes(ctx.user, period, ctx.lang)
+
+
+async def importer_preview_registry(data: bytes, ctx: Any) -> Staged:
+    staged, _ = await _registry_staged(data, ctx.filename, bool(ctx.fields.get("full")),
+                                       ctx.lang, ctx.settings)
+    return staged
 
 
 async def importer_confirm_registry(data: bytes, ctx: Any) -> dict[str, Any]:
-    filename = _ctx(ctx, "filename", "upload.xlsx")
-    table = read_upload(data, filename, REGISTRY_TEMPLATE, None, _ctx(ctx, "lang", "zh"),
-                        _ctx(ctx, "settings"))
-    plan = await plan_registry(table.rows, full=bool(_ctx(ctx, "full")), sheet=table.sheet,
-                               letters=table.letters, prior=table.errors,
-                               lang=_ctx(ctx, "lang", "zh"))
-    user = _ctx(ctx, "user")
-    return await save_registry(plan, user.username if user else "cli", filename=filename,
-                               sha256=hashlib.sha256(data).hexdigest())
+    return await _save_registry(ctx.staged, ctx.user, ctx.lang, ctx.filename, ctx.sha256)
+
+
+def importer_done(result: dict[str, Any], lang: str) -> str:
+    from core import i18n
+
+    return i18n.t("coverage.page.result", lang, create=result["create"],
+                  change=result["change"], unchanged=result["unchanged"],
+                  errors=result["errors"])
+
+
+def reports_back(fields: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return "/coverage/?" + urlencode({"period": fields.get("period", "")})

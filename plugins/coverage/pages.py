@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, get, post
-from litestar.datastructures import UploadFile
-from litestar.params import FromPath, MultipartBody, Parameter, URLEncodedBody
+from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from core import i18n, web
@@ -18,11 +17,9 @@ from core.orgs import Period
 from core.paging import DEFAULT_SIZE, PageSize, paginate
 from core.params import Code12, Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
-from core.uploads import UploadRejected, marked_copy_of
 from plugins.coverage import (
     codes,
     compliance,
-    intake,
     listing,
     registry,
     review,
@@ -115,42 +112,6 @@ async def report_submit(request: Request, uscc: FromPath[str],
                  + f"：{org.name}")
 
 
-def _upload_file(data: dict[str, Any], request: Request) -> UploadFile:
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise Invalid("file_required", "file: " + i18n.t("coverage.err.required",
-                                                         web.language(request)), field="file")
-    return upload
-
-
-@post("/upload", opt={"roles": REPORTERS}, include_in_schema=False)
-async def upload_reports(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
-    upload = _upload_file(data, request)
-    period = await report_period(str(data.get("period", "")))
-    try:
-        pending, plan = await intake.preview_reports(
-            await upload.read(), upload.filename, period.code, current_user(request),
-            web.language(request), request.app.state.settings)
-    except UploadRejected as exc:
-        return web.page(request, "coverage/preview.html", status_code=exc.status, pending=None,
-                        rejected=exc, back=f"/coverage/?period={period.code}",
-                        confirm_url="", marked_url="")
-    return web.page(request, "coverage/preview.html", pending=pending, preview=pending.preview,
-                    summary=plan.summary(), rejected=None, back=f"/coverage/?period={period.code}",
-                    confirm_url="/coverage/upload/confirm",
-                    marked_url=f"/api/coverage/uploads/{pending.token}/marked",
-                    marked_copy=marked_copy_of(pending.filename))
-
-
-@post("/upload/confirm", opt={"roles": REPORTERS}, include_in_schema=False)
-async def upload_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    result = await intake.confirm_reports(data.get("token", ""), current_user(request),
-                                          web.language(request))
-    return _back("/coverage/", period=result["period"], msg=_t(request)(
-        "coverage.page.result", create=result["create"], change=result["change"],
-        unchanged=result["unchanged"], errors=result["errors"]))
-
-
 # -- statistics ----------------------------------------------------------------------------
 @get("/stats", opt={"roles": READERS}, include_in_schema=False)
 async def stats_page(request: Request, period: PeriodCode = None,
@@ -203,34 +164,6 @@ async def registry_page(request: Request, q: Search = "", page: PageNo = 1,
     missing = await MissingOrganization.filter(decision="").select_related("organization")
     return web.page(request, "coverage/registry.html", orgs=pager.items, pager=pager, total=total,
                     q=q, missing=missing, codes=codes)
-
-
-@post("/registry/upload", opt={"roles": ("admin",)}, include_in_schema=False)
-async def registry_upload(request: Request, data: MultipartBody[dict[str, Any]]) -> Template:
-    upload = _upload_file(data, request)
-    full = str(data.get("full", "")) in ("1", "on", "true")
-    try:
-        pending, plan = await intake.preview_registry(
-            await upload.read(), upload.filename, current_user(request), full=full,
-            lang=web.language(request), settings=request.app.state.settings)
-    except UploadRejected as exc:
-        return web.page(request, "coverage/preview.html", status_code=exc.status, pending=None,
-                        rejected=exc, back="/coverage/registry", confirm_url="", marked_url="")
-    return web.page(request, "coverage/preview.html", pending=pending, preview=pending.preview,
-                    summary=plan.summary(), rejected=None, back="/coverage/registry",
-                    missing=pending.context.get("missing", []) if full else [],
-                    confirm_url="/coverage/registry/confirm",
-                    marked_url=f"/api/coverage/uploads/{pending.token}/marked",
-                    marked_copy=marked_copy_of(pending.filename))
-
-
-@post("/registry/confirm", opt={"roles": ("admin",)}, include_in_schema=False)
-async def registry_confirm(request: Request, data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    result = await intake.confirm_registry(data.get("token", ""), current_user(request),
-                                           web.language(request))
-    return _back("/coverage/registry", msg=_t(request)(
-        "coverage.page.result", create=result["create"], change=result["change"],
-        unchanged=result["unchanged"], errors=result["errors"]))
 
 
 @post("/registry/missing/{mark_id:int}", opt={"roles": ("admin",)}, include_in_schema=False)
@@ -334,8 +267,8 @@ async def compliance_page(request: Request, period: PeriodCode = None, unit: Uni
                     states=listing.COMPLIANCE_STATES)
 
 
-PAGES = [mine, report_form, report_submit, upload_reports, upload_confirm, stats_page,
-         drilldown_page, registry_page, registry_upload, registry_confirm, registry_missing,
+PAGES = [mine, report_form, report_submit, stats_page,
+         drilldown_page, registry_page, registry_missing,
          review_page, review_confirm, review_confirm_all_ask, review_confirm_all, review_return,
          compliance_page]
 

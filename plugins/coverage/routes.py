@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from core import clock, downloads, i18n, web
-from core.errors import Forbidden, Invalid, NotFound
+from core import clock, downloads, web
+from core.errors import Invalid, NotFound
 from core.params import Code12, Id, Limit, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
-from core.uploads import get_pending, marked_filename, marked_workbook
 from core.web import download
-from plugins.coverage import compliance, intake, registry, review, services, stats
+from plugins.coverage import compliance, registry, review, services, stats
 from plugins.coverage.codes import FieldError, check_date
 from plugins.coverage.models import (
     REPORT_STATUSES,
@@ -23,7 +21,6 @@ from plugins.coverage.models import (
     Organization,
 )
 from plugins.coverage.reporting import report_period, submit_one
-from plugins.coverage.workbooks import REGISTRY_TEMPLATE, REPORT_TEMPLATE, formats_of
 
 READERS = ("admin", "leader", "unit_officer")
 REPORTERS = ("admin", "instructor")
@@ -251,75 +248,9 @@ async def api_registry_template(request: Request, blank: FromQuery[bool] = False
     return download(data, f"组织名册_{clock.today().isoformat()}.xlsx")
 
 
-def _file(data: dict[str, Any], request: Request, accept: tuple[str, ...]) -> UploadFile:
-    from core.upload_format import accepted_text
-
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        raise Invalid("file_required", "file: " + i18n.t(
-            "upload.format.file_required", web.language(request),
-            accepted=accepted_text(accept)), field="file")
-    return upload
-
-
-def preview_json(pending: Any) -> dict[str, Any]:
-    return {"token": pending.token, "filename": pending.filename,
-            "expires_at": pending.expires_at.isoformat(), "summary": pending.context["summary"],
-            "preview": pending.preview}
-
-
-@post("/uploads/reports", opt={"roles": REPORTERS}, status_code=200)
-async def api_upload_reports(request: Request, data: MultipartBody[dict[str, Any]],
-                             period: PeriodCode = None) -> dict[str, Any]:
-    """Upload a filled report template (.xlsx, .xls, .xlsb or .ods): returns the preview
-    and a token to confirm it."""
-    upload = _file(data, request, formats_of(REPORT_TEMPLATE))
-    p = await _reporting_period(period or data.get("period"))
-    pending, _ = await intake.preview_reports(await upload.read(), upload.filename, p.code,
-                                              current_user(request), web.language(request),
-                                              request.app.state.settings)
-    return preview_json(pending)
-
-
-@post("/uploads/registry", opt={"roles": ("admin",)}, status_code=200)
-async def api_upload_registry(request: Request, data: MultipartBody[dict[str, Any]],
-                              full: FromQuery[bool] = False) -> dict[str, Any]:
-    """Upload a registry sheet (keyed by credit code) as a workbook or CSV (UTF-8 or
-    GB18030); `full=true` lists what it lacks."""
-    upload = _file(data, request, formats_of(REGISTRY_TEMPLATE))
-    full = full or str(data.get("full", "")).lower() in ("1", "true", "on")
-    pending, _ = await intake.preview_registry(await upload.read(), upload.filename,
-                                               current_user(request), full=full,
-                                               lang=web.language(request),
-                                               settings=request.app.state.settings)
-    return preview_json(pending)
-
-
-@post("/uploads/{token:str}/confirm", opt={"roles": REPORTERS}, status_code=200)
-async def api_confirm_upload(request: Request, token: FromPath[str]) -> dict[str, Any]:
-    """Save the valid rows of a previewed upload in one transaction."""
-    user, lang = current_user(request), web.language(request)
-    pending = await get_pending(token, user, lang=lang)
-    if pending.importer == intake.REGISTRY:
-        if user.role != "admin":
-            raise Forbidden("admin_only", "only an admin confirms a registry import")
-        return await intake.confirm_registry(token, user, lang)
-    return await intake.confirm_reports(token, user, lang)
-
-
-@get("/uploads/{token:str}/marked", opt={"roles": REPORTERS}, media_type=downloads.XLSX)
-async def api_marked(request: Request, token: FromPath[str]) -> Response:
-    """The uploaded workbook with its bad cells filled red and commented (an .xlsx copy for
-    an upload in another format)."""
-    user, lang = current_user(request), web.language(request)
-    pending = await get_pending(token, user, lang=lang)
-    return download(marked_workbook(pending, lang), marked_filename(pending, "标注错误_"))
-
-
 HANDLERS = [
     api_stats, api_drilldown, api_compliance, api_organizations, api_put_organization,
     api_close_organization, api_missing, api_decide_missing, api_my_organizations,
     api_submit_report, api_reports, api_confirm_report, api_return_report, api_template,
-    api_registry_template, api_upload_reports, api_upload_registry, api_confirm_upload,
-    api_marked,
+    api_registry_template,
 ]

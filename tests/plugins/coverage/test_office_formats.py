@@ -115,22 +115,22 @@ async def test_pages_take_an_xls_show_the_marked_copy_note_and_refuse_csv_report
     data = fill(template, {w["orgs"]["E4"].uscc: REPORT,
                            w["orgs"]["E8"].uscc: {**REPORT, "预备党员": -1}})
     xls = office_copies({"报送.xlsx": data}, XLS)["报送.xlsx"]
-    r = await client.post("/coverage/upload", data={"_csrf": csrf, "period": "2014Q3"},
+    r = await client.post("/imports/coverage-reports", data={"_csrf": csrf, "period": "2014Q3"},
                           files={"file": ("报送.xls", xls, "application/vnd.ms-excel")})
     assert r.status_code == 200, r.text
     assert "原文件为 Excel 97-2003 工作簿（.xls），标出错误的是 .xlsx 副本" in r.text
-    token = r.text.split("/api/coverage/uploads/")[1].split("/marked")[0]
-    r = await client.get(f"/api/coverage/uploads/{token}/marked")
+    marked = r.text.split('id="download-marked" href="')[1].split('"')[0]
+    r = await client.get(marked)
     assert r.status_code == 200 and r.content[:2] == b"PK"
     assert unquote(r.headers["content-disposition"]).endswith("标注错误_报送.xlsx")
     ws = openpyxl.load_workbook(io.BytesIO(r.content))["报送"]
     assert any(c.comment and "负数" in c.comment.text for row in ws.iter_rows() for c in row)
     # CSV is for the registry only: the report upload names what it takes.
-    r = await client.post("/api/coverage/uploads/reports", params={"period": "2014Q3"},
+    r = await client.post("/api/imports/coverage-reports", params={"period": "2014Q3"},
                           files={"file": ("报送.csv", "统一社会信用代码\n1\n".encode(), "text/csv")},
                           headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422 and r.json()["error"]["code"] == "upload_format_not_accepted"
-    r = await client.post("/api/coverage/uploads/reports", params={"period": "2014Q3"},
+    r = await client.post("/api/imports/coverage-reports", params={"period": "2014Q3"},
                           files={"file": ("报送.xlsx", xls, XLSX)}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422 and r.json()["error"]["code"] == "upload_format_mismatch"
     assert r.json()["error"]["field"] == "file"
@@ -143,7 +143,7 @@ async def test_registry_page_takes_csv(client):
     r = await client.get("/coverage/registry")
     assert 'accept=".xlsx,.xls,.xlsb,.ods,.csv"' in r.text and "GB18030" in r.text
     csv = office_copies({"名册.xlsx": await _registry_edit()}, CSV_GB18030)["名册.xlsx"]
-    r = await client.post("/coverage/registry/upload", data={"_csrf": csrf},
+    r = await client.post("/imports/coverage-registry", data={"_csrf": csrf},
                           files={"file": ("名册.csv", csv, "text/csv")})
     assert r.status_code == 200, r.text
     assert "新建的企业" in r.text and "改名后的组织" in r.text  # the create and the change

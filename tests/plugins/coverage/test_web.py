@@ -96,25 +96,25 @@ async def test_upload_through_the_api_then_admin_confirms_and_returns(client):
     data = fill(r.content, {w["orgs"]["E4"].uscc: {**REPORT, "党组织变动": "新建党组织",
                                                    "党组织类型": "党支部", "变动日期": "2014-09-01"},
                             w["orgs"]["E8"].uscc: {**REPORT, "预备党员": -1}})
-    r = await client.post("/api/coverage/uploads/reports", params={"period": "2014Q3"},
+    r = await client.post("/api/imports/coverage-reports", params={"period": "2014Q3"},
                           files={"file": ("报送.xlsx", data, XLSX)}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200, r.text
     preview = r.json()
-    assert preview["summary"]["create"] == 1 and preview["summary"]["errors"] == 1
-    err = preview["preview"]["errors"][0]
+    assert preview["create"] == 1 and len(preview["errors"]) == 1
+    err = preview["errors"][0]
     assert err["column"] == "G" and err["header"] == "预备党员" and "负数" in err["message"]
-    r = await client.get(f"/api/coverage/uploads/{preview['token']}/marked")
+    r = await client.get(preview["marked"])
     assert r.status_code == 200 and r.content[:2] == b"PK"
-    r = await client.post(f"/api/coverage/uploads/{preview['token']}/confirm",
+    r = await client.post(f"/api/imports/coverage-reports/{preview['token']}/confirm",
                           headers={"X-CSRF-Token": csrf})
-    assert r.status_code == 200 and r.json()["create"] == 1
+    assert r.status_code == 200 and r.json()["result"]["create"] == 1
     report = await CoverageReport.get(uscc=w["orgs"]["E4"].uscc)
     # The wrong period's template is refused with the field named.
     q4 = (await client.get("/api/coverage/template", params={"period": "2014Q4"})).content
-    r = await client.post("/api/coverage/uploads/reports", params={"period": "2014Q3"},
+    r = await client.post("/api/imports/coverage-reports", params={"period": "2014Q3"},
                           files={"file": ("报送.xlsx", q4, XLSX)}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422 and r.json()["error"]["field"] == "period"
-    r = await client.post("/api/coverage/uploads/reports", params={"period": "2014Q3"},
+    r = await client.post("/api/imports/coverage-reports", params={"period": "2014Q3"},
                           files={"file": ("报送.csv", b"a,b", "text/csv")},
                           headers={"X-CSRF-Token": csrf})
     assert r.status_code == 422
