@@ -27,7 +27,7 @@ from core.params import path_text
 from core.security import current_user
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
-TokenInPath = path_text(128)
+TokenInPath = path_text(64)  # the staged upload's token column
 WRITERS = ("admin", "instructor", "unit_officer")
 
 

@@ -530,6 +530,9 @@ class PendingError(KaoheError):
     pass
 
 
+TOKEN_LENGTH = 64  # the column's length (core.uploads_models.PendingUpload.token)
+
+
 def _now() -> dt.datetime:
     return clock.now()
 
@@ -557,6 +560,8 @@ async def stage(importer: str, user: Any, filename: str, data: bytes,
 async def get_pending(token: str, user: Any, importer: str | None = None,
                       lang: str = i18n.DEFAULT) -> PendingUpload:
     """The caller's own staged upload; anyone else's is 'not found' (no token probing)."""
+    if not token or len(token) > TOKEN_LENGTH:  # longer than any token: not one of ours
+        raise PendingError("upload_not_found", i18n.t("upload.pending_not_found", lang), status=404)
     qs = PendingUpload.filter(token=token, user_id=user.id)
     if importer:
         qs = qs.filter(importer=importer)

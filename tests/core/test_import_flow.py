@@ -204,3 +204,17 @@ def test_kaohe_import_on_the_command_line(tmp_path):
     run = subprocess.run([kaohe, "--settings", str(settings), "import", "rectification-tasks",
                           "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "--user" in run.stdout and "--dry-run" in run.stdout
+
+
+async def test_an_overlong_or_forged_token_is_not_found(tmp_path, example):
+    async with running_platform(tmp_path, plugins={"example": example}) as kaohe:
+        admin = await kaohe.login_as("admin")
+        page = await admin.post("/imports/example-notes/confirm", headers=HTML,
+                                data={"_csrf": admin.csrf, "token": "0" * 500})
+        assert page.status_code == 404 and "找不到这次上传" in page.text
+        api = await admin.post("/api/imports/example-notes/" + "0" * 64 + "/confirm",
+                               headers={"X-CSRF-Token": admin.csrf})
+        assert api.status_code == 404
+        too_long = await admin.post("/api/imports/example-notes/" + "0" * 65 + "/confirm",
+                                    headers={"X-CSRF-Token": admin.csrf})
+        assert too_long.status_code == 400
