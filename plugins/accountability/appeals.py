@@ -91,14 +91,17 @@ async def _check(record: Record, user: User, ladder: Ladder | None = None,
     if existing is not None:
         raise Conflict("already_appealed", f"record #{record.id} was already appealed on "
                                            f"{local_date(existing.submitted_at).isoformat()} "
-                                           f"(appeal #{existing.id}, {existing.status})")
+                                           f"(appeal #{existing.id}, {existing.status})",
+                       params={"date": local_date(existing.submitted_at).isoformat(),
+                               "appeal": existing.id})
     ladder = ladder or await current_ladder()
     last = await deadline(record, ladder.appeal_window_days, cal)
     if today() > last:
         raise Conflict("appeal_window_closed",
                        f"the appeal window of record #{record.id} closed on {last.isoformat()} "
                        f"({ladder.appeal_window_days} working days after the approval on "
-                       f"{local_date(record.approved_at).isoformat()})", field="record")
+                       f"{local_date(record.approved_at).isoformat()})", field="record",
+                       params={"date": last.isoformat()})
     return last
 
 
@@ -122,7 +125,8 @@ async def submit(user: User, record_id: int, *, reasons: str, evidence_name: str
     suffix = Path(name).suffix.lower()
     if suffix not in EVIDENCE_TYPES:
         raise Invalid("evidence_type", f"evidence: '{name}' is not one of "
-                                       f"{', '.join(EVIDENCE_TYPES)}", field="evidence")
+                                       f"{', '.join(EVIDENCE_TYPES)}", field="evidence",
+                      params={"name": name, "allowed": "、".join(EVIDENCE_TYPES)})
     if len(evidence) > max_bytes:
         raise Invalid("evidence_too_large", f"evidence: '{name}' is larger than "
                                             f"{max_bytes // (1024 * 1024)} MB", field="evidence")

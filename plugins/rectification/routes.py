@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from core import i18n
 from core.contrib import ExportRequest, Panel
-from core.errors import KaoheError, NotFound
+from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.params import Id, PeriodCode, Slug, UnitCode, choice
 from core.security import current_user
@@ -214,7 +214,9 @@ async def mine(request: Request) -> Template:
 
     cal = await WorkCalendar.load()
     soon = cal.add_working_days(today, _settings(request).plugin("rectification").reminder_days)
-    groups = {"overdue": [], "due_soon": [], "to_respond": [], "waiting": []}
+    # Each section holds only its own status: a closed task waits for the evaluation, not
+    # for the verification that "已反馈待核查" promises.
+    groups = {"overdue": [], "due_soon": [], "to_respond": [], "waiting": [], "closed": []}
     for t in tasks:
         if t.status == "dispatched" and t.deadline and t.deadline < today:
             groups["overdue"].append(t)
@@ -222,8 +224,10 @@ async def mine(request: Request) -> Template:
             groups["due_soon"].append(t)
         elif t.status == "dispatched":
             groups["to_respond"].append(t)
-        else:
+        elif t.status == "responded":
             groups["waiting"].append(t)
+        else:
+            groups["closed"].append(t)
     left = {t.id: cal.working_days_between(today, t.deadline) for t in tasks if t.deadline}
     return page(request, "rectification/mine.html", groups=groups, left=left, pending=pending,
                 today=today)
@@ -260,14 +264,24 @@ async def task_page(request: Request, task_id: Id) -> Template:
     return await _task_page(request, task_id)
 
 
-async def _task_page(request: Request, task_id: Id, error: str = "",
-                     status_code: int = 200) -> Template:
+# The fields each form of the task page shows, so a refusal of one of them is written beside it.
+FORM_FIELDS = {"note", "evidence", "requested_deadline", "reason", "responsible_person",
+               "deadline", "granted_deadline", "satisfaction", "comment", "severity"}
+
+
+async def _task_page(request: Request, task_id: Id, error: str = "", status_code: int = 200,
+                     failed: str = "", errors: dict[str, str] | None = None,
+                     values: dict[str, Any] | None = None) -> Template:
     actor = await _actor(request)
     task = await get_task(task_id, actor)
     detail = await _detail(task, actor.role)
     notices = await task.overdue_notices.all().order_by("id")
+    errors = errors or {}
+    if errors and set(errors) <= FORM_FIELDS and failed in detail["allowed"]:
+        error = ""  # each message stands beside its field
     return page(request, "rectification/task.html", status_code=status_code, task=task,
-                d=detail, notices=notices, error=error, defn=await current_definition())
+                d=detail, notices=notices, error=error, defn=await current_definition(),
+                failed=failed, errors=errors, values=values or {})
 
 
 @post("/tasks/{task_id:int}/act/{action:str}", opt={"roles": WRITE}, include_in_schema=False)
@@ -281,10 +295,13 @@ async def task_act(request: Request, task_id: Id, action: FromPath[str]) -> Any:
     except NotFound:
         raise
     except (KaoheError, PeriodClosedError) as exc:
-        msg = exc.message if isinstance(exc, KaoheError) else i18n.t(
-            "error.period_closed", language(request), code=exc.code)
-        status = exc.status if isinstance(exc, KaoheError) else 409
-        return await _task_page(request, task_id, error=msg, status_code=status)
+        lang = language(request)
+        if isinstance(exc, KaoheError):
+            msg, status, errors = exc.text(lang), exc.status, field_errors(exc, lang)
+        else:
+            msg, status, errors = i18n.t("error.period_closed", lang, code=exc.code), 409, {}
+        return await _task_page(request, task_id, error=msg, status_code=status,
+                                failed=action, errors=errors, values=data)
     done = i18n.t("rectification.done", language(request))
     return Redirect(path=f"/rectification/tasks/{task_id}?msg={quote(done)}")
 
