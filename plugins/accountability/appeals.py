@@ -62,12 +62,13 @@ async def deadline(record: Record, window_days: int | None = None,
 
 
 async def can_appeal(record: Record, user: User, ladder: Ladder | None = None,
-                     cal: WorkCalendar | None = None) -> tuple[bool, str]:
-    """Whether `user` may appeal `record` now, and why not (for pages and panels)."""
+                     cal: WorkCalendar | None = None, lang: str | None = None) -> tuple[bool, str]:
+    """Whether `user` may appeal `record` now, and why not (for pages and panels; in `lang`
+    when given)."""
     try:
         await _check(record, user, ladder, cal)
     except (Conflict, Forbidden) as exc:
-        return False, exc.message
+        return False, exc.text(lang) if lang else exc.message
     return True, ""
 
 

@@ -350,20 +350,27 @@ async def subscriptions_page(request: Request) -> Template:
     firings = await models.Firing.all().order_by("-id").limit(30).prefetch_related(
         "subscription", "deliveries")
     return page(request, "ranking/subscriptions.html", subs=subs, upcoming=upcoming,
-                firings=firings, exporters=sorted(subscriptions.all_exporters()),
-                form={}, problem="")
+                firings=firings, problem="", **await _sub_labels())
+
+
+async def _sub_labels() -> dict[str, Any]:
+    """Exporters and groups by the names people know them by, for the subscription pages."""
+    _, scheme = await current_scheme(required=False)
+    return {"exporter_titles": {n: e.title for n, e in subscriptions.all_exporters().items()},
+            "group_names": {g.key: g.name for g in (scheme.groups if scheme else [])}}
 
 
 @post("/subscriptions", opt=ADMIN, include_in_schema=False)
 async def subscription_create(request: Request, data: URLEncodedBody[dict[str, str]]) -> Any:
+    """The older one-line form (key, recipients text); the page now offers
+    /ranking/subscriptions/new. A refusal is answered on the new form, in the user's words."""
     raw = form_subscription(data)
     try:
         sub = await subscriptions.save(raw)
     except Invalid as exc:
-        subs = await models.Subscription.all().order_by("key")
-        return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
-                    upcoming={}, firings=[], exporters=sorted(subscriptions.all_exporters()),
-                    form=data, problem=exc.message)
+        from plugins.ranking.subscription_routes import new_page_refused
+
+        return await new_page_refused(request, data, exc)
     return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 
