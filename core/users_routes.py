@@ -117,6 +117,10 @@ async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
 
 @post("/users/{user_id:int}/disable", opt={"roles": ADMIN}, include_in_schema=False)
 async def users_disable(request: Request, user_id: Id) -> Redirect:
+    form = await request.form()
+    if form.get("confirm") != "1":
+        # Disabling ends logins and assignments: it is done from the page that says so.
+        return Redirect(path=f"/users/{user_id}/disable")
     return await _set_active(request, user_id, False)
 
 

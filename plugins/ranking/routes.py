@@ -190,6 +190,7 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
     return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
                 missing=missing, missing_count=sum(len(e["units"]) for e in missing),
                 objections=objections, own=own, today=rankings.today(),
+                request_step=request.query_params.get("step", ""),
                 chart_labels=[r.unit_name for r in ranked[:40]],
                 chart_values=[float(r.total) for r in ranked[:40]])
 
@@ -206,6 +207,9 @@ async def unit_page(request: Request, ranking_id: Id,
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
 async def publish_page(request: Request, ranking_id: Id,
                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    if data.get("confirm") != "1":
+        # Publishing cannot be undone: it is done from the step that says what it does.
+        return Redirect(path=f"/ranking/rankings/{ranking_id}?step=publish#publish-step")
     ranking = await rankings.publish(ranking_id, current_user(request).username,
                                      request.app.state.settings,
                                      confirm_missing=data.get("confirm_missing") == "1")
@@ -420,7 +424,7 @@ async def subscription_page(request: Request, sub_id: Id) -> Template:
     firings = await models.Firing.filter(subscription=sub).order_by("-id").limit(50) \
         .prefetch_related("deliveries")
     return page(request, "ranking/subscription.html", sub=sub, firings=firings,
-                dry=await reports.dry_run(sub))
+                dry=await reports.dry_run(sub), **await _sub_labels())
 
 
 # -- API ---------------------------------------------------------------------------------------

@@ -99,11 +99,21 @@ async def subscription_new_save(request: Request) -> Template | Redirect:
 
 async def new_page_refused(request: Request, data: dict[str, str], exc: Invalid) -> Template:
     """A refusal of the older one-line form, answered on the new form in the user's words."""
-    form = subscription_form.form_of(_blank(str(data.get("key") or "")))
-    form.update({k: data[k] for k in ("title", "exporter", "cron") if data.get(k)})
-    form["key"] = str(data.get("key") or "")
-    return await _page(request, _blank(form["key"]), 422,
-                       {"": exc.text(language(request))}, form)
+    lang = language(request)
+    blank = _blank(str(data.get("key") or ""))
+    rule = str(data.get("period_rule") or "last_closed")
+    form = {**subscription_form.form_of(blank), "roles": [],
+            **{k: str(data.get(k) or "") for k in ("title", "exporter", "group", "detail_group",
+                                                   "cron", "calendar") if data.get(k)},
+            "rule": "fixed" if rule.startswith("fixed:") else rule,
+            "fixed_period": rule[len("fixed:"):] if rule.startswith("fixed:") else "",
+            "others": str(data.get("recipients") or ""), "key": blank.key}
+    try:
+        await subscription_form.check(blank, form, lang)
+        errors = {exc.field or "": exc.text(lang)}
+    except FieldsInvalid as found:
+        errors = found.errors
+    return await _page(request, blank, 422, errors, form)
 
 
 PAGES = [subscription_edit_page, subscription_edit_save, subscription_new_page,

@@ -247,7 +247,8 @@ async def test_subscription_api_refuses_bad_fields_and_runs(client):
     r = await client.post("/ranking/subscriptions", data={
         "_csrf": csrf, "key": "bad", "title": "坏的", "exporter": "ranking", "group": "districts",
         "cron": "0 8 * *", "recipients": "leader1"}, headers={"accept": "text/html"})
-    assert r.status_code == 422 and "cron:" in r.text
+    # Refused on the subscription form, the message beside the time rule in Chinese.
+    assert r.status_code == 422 and 'data-field="cron"' in r.text and "不是有效的时间规则" in r.text
     r = await client.get(f"/ranking/subscriptions/{sid}", headers={"accept": "text/html"})
     assert r.status_code == 200 and "leader1@example.org" in r.text
 
@@ -291,14 +292,19 @@ async def test_publishing_with_missing_values_needs_a_confirmation_naming_them(c
 
     # The page names the missing value and asks for the confirmation on the publish form.
     csrf = await login(client, "admin1")
-    page = await client.get(f"/ranking/rankings/{rid}")
+    page = await client.get(f"/ranking/rankings/{rid}?step=publish")
     assert 'id="missing-values"' in page.text and "整改按期率：花溪区" in page.text
     assert 'name="confirm_missing"' in page.text and "确认按“计0分”发布" in page.text
+    # The publish button leads to a confirmation step; a post without it publishes nothing.
     r = await client.post(f"/ranking/rankings/{rid}/publish", data={"_csrf": csrf})
+    assert r.status_code in (302, 303) and "step=publish" in r.headers["location"]
+    step = await client.get(f"/ranking/rankings/{rid}?step=publish")
+    assert 'id="publish-step"' in step.text and "发布后排位不能再修改" in step.text
+    r = await client.post(f"/ranking/rankings/{rid}/publish", data={"_csrf": csrf, "confirm": "1"})
     assert r.status_code == 409 and "花溪区" in r.text
     assert (await models.Ranking.get(id=rid)).status == "draft"
     r = await client.post(f"/ranking/rankings/{rid}/publish",
-                          data={"_csrf": csrf, "confirm_missing": "1"})
+                          data={"_csrf": csrf, "confirm": "1", "confirm_missing": "1"})
     assert r.status_code in (302, 303), r.text
     ranking = await models.Ranking.get(id=rid)
     assert ranking.status == "final"
