@@ -59,9 +59,12 @@ async def test_admin_uploads_definition_in_page(client):
     files = {"file": ("g.toml", GUIYANG.encode(), "application/toml")}
     r = await client.post("/assessments", files=files, data={"_csrf": csrf})
     assert r.status_code == 200 and "+slug = " in r.text  # the diff against nothing
+    assert "应用后将发生的变化" in r.text and "新增：工作绩效排位" in r.text
     r = await client.post("/assessments", data={"_csrf": csrf, "apply": "1", "text": GUIYANG},
                           files={"file": ("", b"", "application/octet-stream")})
     assert r.status_code == 200
+    # Applied: a summary of what changed, not the whole file as a diff.
+    assert "本次应用的变化" in r.text and "新增：责任追究" in r.text and "+slug = " not in r.text
     assert await assessments.AssessmentDefinition.all().count() == 1
     bad = GUIYANG.replace('level = "city"', 'level = "town"')
     r = await client.post("/assessments", files={"file": ("b.toml", bad.encode(), "application/toml")},
