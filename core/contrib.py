@@ -47,6 +47,8 @@ class Exporter:
     roles: tuple[str, ...] = ("admin", "leader")
     needs_period: bool = True
     kind: str = "workbook"
+    # The name people know a peer group key by (its key otherwise), for titles and file names.
+    group_label: Callable[[str], Awaitable[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EXPORT_KINDS:

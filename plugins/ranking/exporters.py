@@ -16,18 +16,27 @@ async def build_ranking(request: ExportRequest) -> bytes:
     return workbook.write(book)
 
 
+async def group_label(key: str) -> str:
+    """A peer group's name in the applied scheme (file names and archive titles)."""
+    from plugins.ranking.services import current_scheme
+
+    _, scheme = await current_scheme(required=False)
+    group = scheme.group(key) if scheme else None
+    return group.name if group else key
+
+
 def exporters() -> list[Exporter]:
     from plugins.ranking import annual_workbook
 
     return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
-                     needs_period=True),
+                     needs_period=True, group_label=group_label),
             # The year's workbooks: --period is the year's period code, --group the peer group.
             Exporter("ranking-annual", "年度考核结果汇总表", annual_workbook.build_summary,
-                     roles=("admin", "leader"), needs_period=True),
+                     roles=("admin", "leader"), needs_period=True, group_label=group_label),
             Exporter("ranking-annual-grades", "年度考核等次名单", annual_workbook.build_grades,
-                     roles=("admin", "leader"), needs_period=True),
+                     roles=("admin", "leader"), needs_period=True, group_label=group_label),
             Exporter("ranking-notice", "工作绩效排位通报", build_notice,
-                     roles=("admin", "leader"), kind="document")]
+                     roles=("admin", "leader"), kind="document", group_label=group_label)]
 
 
 async def build_notice(request: ExportRequest) -> bytes:
