@@ -74,7 +74,10 @@ async def assessments_upload(
     try:
         parsed = assessments.parse(text, host)
     except assessments.DefinitionError as exc:
-        return web.page(request, "assessments.html", status_code=422, rows=rows, errors=exc.errors,
+        from core.definition_text import explain
+
+        return web.page(request, "assessments.html", status_code=422, rows=rows,
+                        errors=[explain(e, lang) for e in exc.errors],
                         diff="", result="", text=text, summary=None)
     cur = await assessments.current(parsed["assessment"]["slug"])
     diff = assessments.diff(cur.source if cur else "", text)

@@ -70,3 +70,10 @@ async def test_admin_uploads_definition_in_page(client):
     r = await client.post("/assessments", files={"file": ("b.toml", bad.encode(), "application/toml")},
                           data={"_csrf": csrf})
     assert r.status_code == 422 and "units[0].level" in r.text
+    assert "“town”不是可选值" in r.text  # the refusal in the reader's words, the place as in the file
+    heavy = GUIYANG.replace('name = "群众满意度"\nweight = 20', 'name = "群众满意度"\nweight = 25')
+    assert heavy != GUIYANG
+    r = await client.post("/assessments", files={"file": ("h.toml", heavy.encode(), "application/toml")},
+                          data={"_csrf": csrf})
+    assert r.status_code == 422 and "各方面权重合计为 105，应为 100" in r.text
+    assert "add up to" not in r.text
