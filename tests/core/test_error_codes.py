@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ERROR_CLASSES = ("KaoheError", "Invalid", "Conflict", "NotFound", "Forbidden", "FieldsInvalid",
                  "LoginRefused", "PendingError", "UploadRejected", "NotLoggedIn",
                  "ReportTampered", "TooMany", "BadForm", "ExportRegistryError")
-RAISED = re.compile(r"\b(?:%s)\(\s*\"([a-z][a-z0-9_]*)\"" % "|".join(ERROR_CLASSES))
+RAISED = re.compile(r"\b(?:" + "|".join(ERROR_CLASSES) + r")\(\s*\"([a-z][a-z0-9_]*)\"")
 ENGLISH = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}")
 
 

@@ -22,7 +22,7 @@ KEYS = ("pending", "approved", "rejected", "dispatched", "responded", "evaluated
         "districts", "communities", "draft", "objection", "last_closed", "first_workday",
         "workday", "slug", "sha256", "cron", "unit_officer", "instructor", "leader", "admin",
         "submitted", "confirmed", "returned", "queued", "running", "failed", "partial")
-KEY_WORD = re.compile(r"(?<![\w./@-])(%s)(?![\w.-])" % "|".join(KEYS))
+KEY_WORD = re.compile(r"(?<![\w./@-])(" + "|".join(KEYS) + r")(?![\w.-])")
 SNAKE = re.compile(r"(?<![\w./@-])[a-z]+_[a-z0-9_]+(?![\w.-])")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 NONE = re.compile(r"(?<![\w-])None(?![\w-])")
@@ -30,8 +30,8 @@ NAMESPACES = ("nav", "common", "error", "errors", "error_page", "ranking", "rect
               "accountability", "coverage", "satisfaction", "users", "periods", "units", "jobs",
               "audit", "archive", "assessments", "inbox", "dashboard", "tokens", "events", "mail",
               "user_edit", "paging", "upload", "calendar", "role")
-CATALOG_KEY = re.compile(r"(?<![\w/@-])(?:%s)\.[a-z_]+(?:\.[a-z0-9_]+)*(?![\w/-])"
-                         % "|".join(NAMESPACES))
+CATALOG_KEY = re.compile(r"(?<![\w/@-])(?:" + "|".join(NAMESPACES)
+                         + r")\.[a-z_]+(?:\.[a-z0-9_]+)*(?![\w/-])")
 # Three English words in a row; names of products and formats are not sentences.
 ENGLISH = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}")
 ALLOWED_ENGLISH = re.compile(r"(SHA-256|Microsoft Excel|LibreOffice Calc|API token)")
@@ -45,7 +45,8 @@ def visible_text(page: str, names: set[str] = frozenset()) -> str:
     body = re.sub(r"<[^>]+>", " ", body)
     text = re.sub(r"\s+", " ", html.unescape(body))
     if names:
-        text = re.sub(r"(?<![\w.-])(%s)(?![\w.-])" % "|".join(map(re.escape, names)), " ", text)
+        words = "|".join(map(re.escape, names))
+        text = re.sub(r"(?<![\w.-])(" + words + r")(?![\w.-])", " ", text)
     return text
 
 
