@@ -291,12 +291,16 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
         _, scheme = await current_scheme()
         g = get_group(scheme, group)
         grid = await values.grid(period, g, scheme)
-        errors = {f"{d.get('unit')}:{d.get('indicator')}": d["message"]
+        # Each cell's problem beside it (already in the user's language); the summary counts.
+        errors = {f"{d.get('unit')}:{d.get('indicator')}": d.get("problem") or d["message"]
                   for d in (exc.details or []) if isinstance(d, dict)}
+        lang = language(request)
+        problem = (i18n.t("ranking.values_refused", lang, n=len(exc.details))
+                   if isinstance(exc.details, list) else exc.text(lang))
         return page(request, "ranking/values.html", status_code=422, scheme=scheme, group=g,
                     period=period, periods=await Period.all().order_by("-end", "start"),
                     grid=grid, frozen={}, closed=False, errors=errors, posted=data,
-                    problem=exc.message)
+                    problem=problem)
     return _go(f"/ranking/values?{urlencode({'period': period, 'group': group})}", request,
                "values_saved", **counts)
 

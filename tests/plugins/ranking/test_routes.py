@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 from python_calamine import CalamineWorkbook
@@ -328,3 +329,24 @@ async def test_api_publish_confirmed_and_nothing_missing_needs_no_confirmation(c
 
     entry = await AuditEntry.get(action="ranking.publish", object_id=str(rid))
     assert "花溪区" in entry.after["missing_confirmed"]
+
+
+async def test_values_grid_refusal_marks_the_cell_in_chinese(client):
+    """A bad value in the grid: the grid again with what was typed, the cell's problem in
+    Chinese beside it, a summary in Chinese and nothing saved."""
+    await world(client)
+    csrf = await login(client, "admin1")
+    html = {"accept": "text/html"}
+    grid = (await client.get("/ranking/values?period=2014&group=districts", headers=html)).text
+    cells = re.findall(r'name="(v:[^"]+)" value="([^"]*)"', grid)
+    assert cells
+    data = {"_csrf": csrf, "period": "2014", "group": "districts"}
+    for name, value in cells:
+        data[name], data["o:" + name[2:]] = value, value
+    bad = cells[0][0]
+    data[bad] = "abc"
+    r = await client.post("/ranking/values", data=data, headers=html)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "1 个值有误，全部未保存" in r.text and "values have errors" not in r.text
+    assert f'name="{bad}" value="abc"' in r.text and "实际为“abc”" in r.text
+    assert await models.IndicatorValue.all().count() == 0
