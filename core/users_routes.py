@@ -82,7 +82,7 @@ async def users_create(request: Request, data: URLEncodedBody[dict[str, str]]) -
                 unit=unit if form["role"] == "unit_officer" else None)
             await audit.record("user.create", "user", user.username, after=audit.snapshot(user))
     except (Invalid, Conflict) as exc:
-        return await _page(request, exc.status, exc.message, exc.field or "",
+        return await _page(request, exc.status, exc.text(web.language(request)), exc.field or "",
                            {k: v for k, v in data.items() if k not in ("password", "_csrf")})
     return _done("users.created", lang, username=user.username)
 

@@ -231,7 +231,8 @@ async def new_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> 
     except KaoheError as exc:
         units = await OrgUnit.filter(active=True).order_by("path")
         return page(request, "accountability/new.html", status_code=exc.status, units=units,
-                    measures=MEASURES, targets=TARGETS, form=data, error=exc.message)
+                    measures=MEASURES, targets=TARGETS, form=data,
+                    error=exc.text(language(request)))
     return _back(record.id, request, "created_msg", id=record.id)
 
 

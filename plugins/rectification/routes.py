@@ -252,8 +252,8 @@ async def new_submit(request: Request) -> Template | Redirect:
     try:
         task = await workflow.register(await _actor(request), form)
     except (KaoheError, PeriodClosedError) as exc:
-        msg = getattr(exc, "message", None) or i18n.t("error.period_closed", language(request),
-                                                       code=getattr(exc, "code", ""))
+        msg = (exc.text(language(request)) if isinstance(exc, KaoheError) else
+               i18n.t("error.period_closed", language(request), code=exc.code))
         return page(request, "rectification/new.html", status_code=getattr(exc, "status", 409),
                     error=msg, values=form, **await _form_choices())
     return Redirect(path=f"/rectification/tasks/{task.id}")
@@ -364,7 +364,7 @@ async def import_preview(request: Request) -> Template:
         preview = await importer.preview(data, ctx)
     except KaoheError as exc:
         return page(request, "rectification/import.html", status_code=exc.status, preview=None,
-                    token="", error=exc.message)
+                    token="", error=exc.text(language(request)))
     pending = await uploads.stage(importer.NAME, current_user(request), upload.filename, data,
                                   preview)
     return page(request, "rectification/import.html", preview=preview, token=pending.token,

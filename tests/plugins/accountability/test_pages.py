@@ -118,7 +118,7 @@ async def test_manual_referral_form(app):
     assert form.status_code == 200 and 'value="refer" selected' in form.text
     bad = await client.post("/accountability/new", headers=HTML, data={
         "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5", "reason": ""})
-    assert bad.status_code == 422 and "reason: say why" in bad.text
+    assert bad.status_code == 422 and "请填写理由" in bad.text and "say why" not in bad.text
     assert await Record.all().count() == 0
     r = await client.post("/accountability/new", data={
         "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5",
