@@ -168,3 +168,16 @@ def test_big_rankings_stream_detail_rows_and_keep_user_text_safe():
         names = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")}
     assert not any("<f>" in xml for xml in names.values())  # no formula anywhere
     assert any(f'ref="A3:G{3 + n}"' in xml for xml in names.values())  # 治理: 7 columns
+
+
+async def test_file_names_and_archive_titles_name_the_group(db, host):
+    """Exports of a peer group are named by the group's name, never its key."""
+    from core import exports
+
+    await apply(host)
+    exporter = exports.get_exporter("ranking", host)
+    request = ExportRequest(period="2014", group="districts")
+    name = await exports.group_name(exporter, request)
+    assert name == "区（市、县）"
+    filename = exports.default_filename(exporter, request, name)
+    assert "区（市、县）" in filename and "districts" not in filename
