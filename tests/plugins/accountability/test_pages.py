@@ -53,6 +53,9 @@ async def test_queue_approve_with_csrf_and_record_page(app):
     history = page.text[page.text.index('id="history"'):]
     assert history.count("<tr>") == 3  # proposed, upgraded, approved
     assert "提醒 → 约谈" in history and "整改任务超期 · #5 · 15" in page.text  # the event, in words
+    # The platform's notes in words, not "rule accountability.rules[1] → interview".
+    assert "超期 16 个工作日，按第 2 条规则：约谈" in history, history
+    assert "accountability.rules" not in page.text and "working day(s)" not in page.text
 
 
 async def test_unit_officer_appeals_through_the_page(app, tmp_path):
@@ -127,7 +130,9 @@ async def test_manual_referral_form(app):
     record = await Record.get()
     assert (record.measure, record.status, record.automatic, record.target) == (
         "refer", "approved", False, "head")
-    assert await InboxMessage.filter(user__username="nm").count() == 1
+    [message] = await InboxMessage.filter(user__username="nm")
+    # No reference number given: the message names what the record rests on, never "依据：，".
+    assert "依据：严重失职，扣5" in message.body and "依据：，" not in message.body
     csrf = await as_user(client, "boss")
     dash = await client.get("/", headers=HTML)
     assert 'id="accountability-panel"' in dash.text
