@@ -45,8 +45,14 @@ class RankingBook:
 
 
 def source_label(source: str) -> str:
+    """Where an indicator's values come from, as people read it: a plugin's source by the
+    title it gives (its key is for definition files)."""
     if source.startswith("plugin:"):
-        return f"插件 {source[len('plugin:'):]}"
+        from core.plugins import get_host
+
+        key = source[len("plugin:"):]
+        titles = {src.key: src.title for _, src in get_host().collect("kaohe_indicator_sources")}
+        return f"插件提供：{titles[key]}" if key in titles else "插件提供"
     return SOURCE_LABEL.get(source, source)
 
 

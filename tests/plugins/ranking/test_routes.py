@@ -147,7 +147,7 @@ async def test_pages_render_for_each_role(client):
     r = await client.get(f"/ranking/rankings/{rid}", headers=html)
     assert "ranking-table" in r.text and "乌当区" in r.text and "<svg" in r.text
     r = await client.get(f"/ranking/rankings/{rid}/units/520112", headers=html)
-    assert "插件 stub.rate" in r.text and "手工录入" in r.text
+    assert "插件提供：整改按期率（测试）" in r.text and "手工录入" in r.text
     r = await client.get("/", headers=html)
     assert 'id="ranking-panel"' in r.text and "乌当区" in r.text
     # The panel's chart shows the published totals (a dict's `.values` once hid them).

@@ -71,7 +71,7 @@ async def test_ranking_workbook_sheets_cells_and_layout(db, host):
 
     raw = sheet(data, "原始数据")
     assert raw[2][2] == "群众满意度（%）\n手工录入"
-    assert raw[2][5] == "整改按期率（%）\n插件 stub.rate"
+    assert raw[2][5] == "整改按期率（%）\n插件提供：整改按期率（测试）"
     assert raw[3][:6] == ["520102", "南明区", 84.0, 92.0, 10.0, 100.0]
 
     notes = {r[0]: r[1] for r in sheet(data, "说明")[1:] if len(r) > 1}
