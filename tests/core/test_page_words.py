@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlsplit
-
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core import clock, demo
 from tests.conftest import login
