@@ -1,5 +1,5 @@
-"""Every page a role reaches from the navigation, and one detail page of each kind linked from
-those, rendered on the Guiyang demo in zh and in en: no code word (status or group keys,
+"""Every page a role reaches from the navigation, and one page of each kind linked from those
+(two links deep), rendered on the Guiyang demo in zh and in en: no code word (status or group keys,
 snake_case names, catalog keys, unformatted {placeholders}, None) and, in zh, no English
 sentence."""
 
