@@ -37,28 +37,54 @@ def _wants_html(request: Request) -> bool:
         "accept", "")
 
 
-def _error_response(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
-    """People get a page (or the login form); API clients get JSON with a stable code."""
+def _back_link(request: Request) -> str:
+    """Where the error page leads back to: the page the user came from when it is on this
+    site (and is not the page that failed), else the dashboard."""
+    from urllib.parse import urlsplit
+
+    from core.web import local_path
+
+    referer = request.headers.get("referer") or ""
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc != request.headers.get("host", ""):
+        return "/"
+    target = local_path(parts.path or "/")
+    if parts.query and target != "/":
+        target = f"{target}?{parts.query}"
+    return target
+
+
+def _error_response(request: Request, status: int, code: str, message: str,
+                    text: str | None = None, **extra: Any) -> Response:
+    """People get a page in their language (or the login form); API clients get JSON with a
+    stable code. `text` is the message in the user's language when the caller has it."""
     if _wants_html(request):
         if status == 401:
             return Redirect(path=f"/login?next={request.url.path}")
-        from core.web import page
+        from core.web import language, page
 
+        lang = language(request)
+        kind = status if status in (400, 403, 404, 405, 409, 422, 429, 500) else (
+            500 if status >= 500 else 400)
+        shown = text or i18n.error_text(code, lang) or i18n.t(f"error_page.{kind}.message", lang)
         return page(request, "error.html", status_code=status, status=status, code=code,
-                    message=message)
+                    kind=kind, message=shown, back=_back_link(request))
     return Response({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 def handle_kaohe_error(request: Request, exc: KaoheError) -> Response:
+    from core.web import language
+
     extra = {k: v for k, v in (("field", exc.field), ("details", exc.details)) if v is not None}
-    return _error_response(request, exc.status, exc.code, exc.message, **extra)
+    return _error_response(request, exc.status, exc.code, exc.message,
+                           text=exc.text(language(request)), **extra)
 
 
 def handle_period_closed(request: Request, exc: PeriodClosedError) -> Response:
     from core.web import language
 
     msg = i18n.t("error.period_closed", language(request), code=exc.code)
-    return _error_response(request, 409, "period_closed", msg)
+    return _error_response(request, 409, "period_closed", msg, text=msg)
 
 
 def handle_http(request: Request, exc: HTTPException) -> Response:
@@ -75,7 +101,8 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
         field = field_of(first["key"], first.get("message", ""))
         message = i18n.t("params.invalid", lang, field=field,
                          problem=describe(first.get("message", ""), lang))
-        return _error_response(request, 400, "invalid_parameter", message, field=field, **extra)
+        return _error_response(request, 400, "invalid_parameter", message, text=message,
+                               field=field, **extra)
     response = _error_response(request, exc.status_code, code, str(exc.detail), **extra)
     if exc.headers and exc.status_code == 405:
         response.headers.update({"Allow": exc.headers.get("allow", "")})  # what the path allows

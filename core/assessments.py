@@ -156,6 +156,31 @@ async def latest_data(slug: str | None = None) -> dict[str, Any]:
     return _data_by_sha[sha]
 
 
+def summary(old: str, new: str) -> dict[str, Any]:
+    """What an upload changes, section by section (top-level tables of the file), and how
+    many lines it adds and removes: what a person checks before and after applying."""
+    import tomllib
+
+    def tables(text: str) -> dict[str, Any]:
+        try:
+            return tomllib.loads(text) if text else {}
+        except tomllib.TOMLDecodeError:
+            return {}
+
+    before, after = tables(old), tables(new)
+    sections = []
+    for key in sorted(set(before) | set(after)):
+        if key not in before:
+            sections.append((key, "added"))
+        elif key not in after:
+            sections.append((key, "removed"))
+        elif before[key] != after[key]:
+            sections.append((key, "changed"))
+    lines = list(difflib.ndiff(old.splitlines(), new.splitlines()))
+    return {"sections": sections, "added": sum(ln.startswith("+ ") for ln in lines),
+            "removed": sum(ln.startswith("- ") for ln in lines), "first": not old}
+
+
 def diff(old: str, new: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
                                         "current", "uploaded"))

@@ -65,7 +65,9 @@ async def export_download(request: Request, name: FromPath[str],
     exporter, req = await exports.prepare(name, _request(request, period, unit, group),
                                           current_user(request))
     data = await exports._build(exporter, req)
-    return web.download(data, exports.default_filename(exporter, req), exporter.media_type)
+    name_of_group = await exports.group_name(exporter, req)
+    return web.download(data, exports.default_filename(exporter, req, name_of_group),
+                        exporter.media_type)
 
 
 @post("/exports/{name:str}/archive", opt={"roles": ("admin", "instructor", "unit_officer")},

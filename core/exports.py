@@ -114,11 +114,19 @@ async def _build(exporter: Exporter, request: ExportRequest) -> bytes:
     return bytes(data)
 
 
-def default_filename(exporter: Exporter, request: ExportRequest) -> str:
+async def group_name(exporter: Exporter, request: ExportRequest) -> str:
+    """The request's peer group as people name it (区（市、县）, not districts)."""
+    if not request.group or exporter.groups is None:
+        return request.group or ""
+    return dict(await exporter.groups()).get(request.group, request.group)
+
+
+def default_filename(exporter: Exporter, request: ExportRequest, group: str | None = None) -> str:
     from core.archive import safe_filename
 
     parts = [exporter.title or exporter.name, request.period or "", request.unit or "",
-             request.group or "", clock.local_now().strftime("%Y%m%d-%H%M")]
+             request.group or "" if group is None else group,
+             clock.local_now().strftime("%Y%m%d-%H%M")]
     return safe_filename("_".join(p for p in parts if p) + exporter.extension)
 
 
@@ -132,12 +140,10 @@ async def archive_export(name: str, request: ExportRequest, data: bytes, created
         raise RuntimeError("archive_export needs the platform settings: pass settings= "
                            "(request.app.state.settings in a route, ctx.settings in a job)")
     exporter = get_exporter(name, host, request.lang)
-    group = request.group or ""
-    if group and exporter.groups is not None:  # the group's name on the archive page, not its key
-        group = dict(await exporter.groups()).get(group, group)
+    group = await group_name(exporter, request)
     title = " ".join(p for p in (exporter.title, request.period, request.unit, group) if p)
     return await archive.store(
-        settings, exporter=name, title=title, filename=default_filename(exporter, request),
+        settings, exporter=name, title=title, filename=default_filename(exporter, request, group),
         data=data, roles=exporter.roles, period=request.period or "", unit=request.unit or "",
         extension=exporter.extension,
         group=request.group or "", created_by=created_by)

@@ -43,3 +43,25 @@ def missing(lang: str) -> list[str]:
 
 
 load_core()
+
+
+def error_key(code: str, lang: str = DEFAULT) -> str | None:
+    """The catalog key of an error code: `errors.CODE` (core) or `PLUGIN.errors.CODE`."""
+    entries = _catalog.get(lang, {})
+    if f"errors.{code}" in entries:
+        return f"errors.{code}"
+    suffix = f".errors.{code}"
+    return next((k for k in entries if k.endswith(suffix)), None)
+
+
+def error_text(code: str, lang: str, params: dict | None = None) -> str | None:
+    """The user's-language text of an error code with its values, or None when the code has
+    no catalog text (or the raiser did not give a value the text names)."""
+    key = error_key(code, lang) or error_key(code, DEFAULT)
+    if key is None:
+        return None
+    text = _catalog.get(lang, {}).get(key) or _catalog[DEFAULT][key]
+    try:
+        return text.format(**(params or {}))
+    except (KeyError, IndexError):
+        return None

@@ -90,7 +90,8 @@ async def api_inbox(request: Request, unread: FromQuery[bool] = False) -> list[d
 @get("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
 async def assessments_page(request: Request) -> Template:
     rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
-    return web.page(request, "assessments.html", rows=rows, errors=[], diff="", result="")
+    return web.page(request, "assessments.html", rows=rows, errors=[], diff="", result="",
+                    summary=None)
 
 
 @post("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
@@ -107,19 +108,23 @@ async def assessments_upload(
     try:
         parsed = assessments.parse(text, host)
     except assessments.DefinitionError as exc:
-        return web.page(request, "assessments.html", status_code=422, rows=rows, errors=exc.errors,
-                        diff="", result="", text=text)
+        from core.definition_text import explain
+
+        return web.page(request, "assessments.html", status_code=422, rows=rows,
+                        errors=[explain(e, lang) for e in exc.errors],
+                        diff="", result="", text=text, summary=None)
     cur = await assessments.current(parsed["assessment"]["slug"])
     diff = assessments.diff(cur.source if cur else "", text)
+    summary = assessments.summary(cur.source if cur else "", text)
     result = ""
     if data.get("apply") == "1":
         row, changed = await assessments.apply(text, host, applied_by=current_user(request).username)
         result = (i18n.t("assessments.applied", lang, slug=row.slug, version=row.version)
                   if changed else i18n.t("assessments.unchanged", lang))
         rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
-        text = ""
+        text, diff = "", ""  # applied: the summary says what changed, not the whole file
     return web.page(request, "assessments.html", rows=rows, errors=[], diff=diff, result=result,
-                    text=text)
+                    text=text, summary=summary)
 
 
 @get("/assessments/{slug:str}/source", opt={"roles": ("admin",)}, include_in_schema=False)

@@ -89,7 +89,8 @@ async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> N
         raise NotLoggedIn(code, "login required")
     if user.role not in roles:
         raise Forbidden("forbidden", f"role '{user.role}' may not use this route "
-                                     f"(allowed: {', '.join(roles)})")
+                                     f"(allowed: {', '.join(roles)})",
+                        params={"role": user.role})
     method = connection.scope.get("method", "GET")
     if method in UNSAFE:
         if user.role == "leader" and not opt.get("leader_write"):

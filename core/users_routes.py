@@ -123,7 +123,7 @@ async def users_create(request: Request, data: URLEncodedBody[dict[str, str]]) -
                 unit=unit if form["role"] == "unit_officer" else None)
             await audit.record("user.create", "user", user.username, after=audit.snapshot(user))
     except (Invalid, Conflict) as exc:
-        return await _page(request, exc.status, exc.message, exc.field or "",
+        return await _page(request, exc.status, exc.text(web.language(request)), exc.field or "",
                            {k: v for k, v in data.items() if k not in ("password", "_csrf")})
     # The list opens on the new account rather than on the whole list.
     return _done("users.created", lang, urlencode({"q": user.username}), username=user.username)
@@ -166,6 +166,10 @@ async def _set_active(request: Request, user_id: Id, active: bool) -> Redirect:
 
 @post("/users/{user_id:int}/disable", opt={"roles": ADMIN}, include_in_schema=False)
 async def users_disable(request: Request, user_id: Id) -> Redirect:
+    form = await request.form()
+    if form.get("confirm") != "1":
+        # Disabling ends logins and assignments: it is done from the page that says so.
+        return Redirect(path=f"/users/{user_id}/disable")
     return await _set_active(request, user_id, False)
 
 

@@ -49,6 +49,16 @@ def nav_for(user: Any) -> list[NavItem]:
     return sorted((i for i in items if user.role in i.roles), key=lambda i: (i.order, i.path))
 
 
+def filesize(size: int | None, lang: str = i18n.DEFAULT) -> str:
+    """A file's size as people read it: bytes under 1 KB (a 33-byte file is not "0.0 KB")."""
+    size = size or 0
+    if size < 1024:
+        return i18n.t("common.bytes", lang, n=size)
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
     """Render a page with the shell's context: user, navigation, language, CSRF token."""
     lang = language(request)
@@ -56,6 +66,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     session = request.scope.get("kaohe_session")
     ctx = {
         "user": user, "nav": nav_for(user), "lang": lang, "_": partial(i18n.t, lang=lang),
+        "filesize": partial(filesize, lang=lang),
         "csrf": session.csrf_token if session else "", "path": request.url.path,
         "flash": request.query_params.get("msg", ""),
         # A demo or training instance says on every page which day it lives on.
@@ -67,8 +78,10 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     ctx["hx_partial"] = (request.headers.get("hx-request") == "true"
                          and request.headers.get("hx-target") == "results"
                          and request.headers.get("hx-boosted") != "true")
+    # A page is HTML whatever the handler's annotation says (an `-> Any` handler would
+    # otherwise send the page as application/json, and browsers show its source).
     return Template(template_name=template, context=ctx, status_code=status_code,
-                    headers={"Vary": "HX-Request, HX-Target"})
+                    media_type="text/html", headers={"Vary": "HX-Request, HX-Target"})
 
 
 async def panels_for(user: Any) -> list[Panel]:

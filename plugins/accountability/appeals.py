@@ -62,12 +62,13 @@ async def deadline(record: Record, window_days: int | None = None,
 
 
 async def can_appeal(record: Record, user: User, ladder: Ladder | None = None,
-                     cal: WorkCalendar | None = None) -> tuple[bool, str]:
-    """Whether `user` may appeal `record` now, and why not (for pages and panels)."""
+                     cal: WorkCalendar | None = None, lang: str | None = None) -> tuple[bool, str]:
+    """Whether `user` may appeal `record` now, and why not (for pages and panels; in `lang`
+    when given)."""
     try:
         await _check(record, user, ladder, cal)
     except (Conflict, Forbidden) as exc:
-        return False, exc.message
+        return False, exc.text(lang) if lang else exc.message
     return True, ""
 
 
@@ -91,14 +92,17 @@ async def _check(record: Record, user: User, ladder: Ladder | None = None,
     if existing is not None:
         raise Conflict("already_appealed", f"record #{record.id} was already appealed on "
                                            f"{local_date(existing.submitted_at).isoformat()} "
-                                           f"(appeal #{existing.id}, {existing.status})")
+                                           f"(appeal #{existing.id}, {existing.status})",
+                       params={"date": local_date(existing.submitted_at).isoformat(),
+                               "appeal": existing.id})
     ladder = ladder or await current_ladder()
     last = await deadline(record, ladder.appeal_window_days, cal)
     if today() > last:
         raise Conflict("appeal_window_closed",
                        f"the appeal window of record #{record.id} closed on {last.isoformat()} "
                        f"({ladder.appeal_window_days} working days after the approval on "
-                       f"{local_date(record.approved_at).isoformat()})", field="record")
+                       f"{local_date(record.approved_at).isoformat()})", field="record",
+                       params={"date": last.isoformat()})
     return last
 
 
@@ -122,7 +126,8 @@ async def submit(user: User, record_id: int, *, reasons: str, evidence_name: str
     suffix = Path(name).suffix.lower()
     if suffix not in EVIDENCE_TYPES:
         raise Invalid("evidence_type", f"evidence: '{name}' is not one of "
-                                       f"{', '.join(EVIDENCE_TYPES)}", field="evidence")
+                                       f"{', '.join(EVIDENCE_TYPES)}", field="evidence",
+                      params={"name": name, "allowed": "、".join(EVIDENCE_TYPES)})
     if len(evidence) > max_bytes:
         raise Invalid("evidence_too_large", f"evidence: '{name}' is larger than "
                                             f"{max_bytes // (1024 * 1024)} MB", field="evidence")

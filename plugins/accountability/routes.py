@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,13 +14,13 @@ from litestar.response import Redirect, Template
 
 from core import i18n, unit_picker, web
 from core.downloads import OCTET
-from core.errors import NotFound
+from core.errors import Conflict, Forbidden, Invalid, KaoheError, NotFound, field_errors
 from core.paging import DEFAULT_SIZE, PageSize, paginate
 from core.params import Code12, Id, PageNo, PeriodCode, Search, UnitCode, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
-from plugins.accountability import appeals, services
+from plugins.accountability import appeals, notes, services
 from plugins.accountability.ladder import MEASURES, TARGETS
 from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistory
 
@@ -109,26 +110,62 @@ async def queue_page(request: Request) -> Template:
 
 @get("/records/{record_id:int}", opt=READERS, include_in_schema=False)
 async def record_page(request: Request, record_id: Id) -> Template:
-    user = current_user(request)
+    return await _record_page(request, record_id)
+
+
+async def _record_page(request: Request, record_id: int, *, status_code: int = 200,
+                       exc: KaoheError | None = None, failed: str = "",
+                       values: dict[str, Any] | None = None) -> Template:
+    """The record with what its viewer may do now; a refused form comes back with the
+    input kept and the message beside its field."""
+    user, lang = current_user(request), language(request)
     record = await services.get_record(record_id, user)
     view = services.record_dict(record, user)
     history = await services.history_for(record, user)
     appeal_rows = await Appeal.filter(record=record).order_by("id")
     deadline = await appeals.deadline(record) if record.approved_at else None
-    can, why = (await appeals.can_appeal(record, user)) if user.role == "unit_officer" else (False, "")
+    can, why = (await appeals.can_appeal(record, user, lang=lang)
+                ) if user.role == "unit_officer" else (False, "")
+    # The appeal of the record as it stands: its state is what the unit needs to see, not
+    # the refusal a second appeal would get.
+    current_appeal = next((a for a in reversed(appeal_rows)
+                           if a.record_revision == record.revision), None)
+    errors = field_errors(exc, lang) if exc else {}
     # The steps an event caused (the core event store keeps the deliveries themselves).
     events = (await RecordHistory.filter(record=record).exclude(event_key="").order_by("id")
               if user.role in ("admin", "leader") else [])
-    return page(request, "accountability/record.html", record=record, view=view, history=history,
-                appeals=appeal_rows, deadline=deadline, can_appeal=can, why_not=why, events=events,
-                today=services.today().isoformat())
+    pending_appeal = any(a.status == "pending" for a in appeal_rows)
+    return page(request, "accountability/record.html", status_code=status_code, record=record,
+                view=view, history=history, appeals=appeal_rows, deadline=deadline,
+                can_appeal=can, why_not=why, events=events, today=services.today().isoformat(),
+                current_appeal=current_appeal, pending_appeal=pending_appeal,
+                note_text=partial(notes.note_text, lang=lang),
+                event_text=partial(notes.event_text, lang=lang),
+                error=exc.text(lang) if exc and not failed else "", failed=failed,
+                errors=errors if failed else {}, values=values or {})
+
+
+async def _refused(request: Request, record_id: int, exc: KaoheError, failed: str,
+                   values: dict[str, Any]) -> Template:
+    """A refused record form: the record page again, the message beside the field when the
+    form shows it, else at the top."""
+    shown = {"approve": {"responsible_person", "points"}, "dismiss": {"reason"},
+             "carry_out": {"date", "notes"}, "appeal": {"reasons", "evidence"},
+             "decide": {"decision", "new_points", "reason"}}.get(failed, set())
+    fields = set(field_errors(exc))
+    return await _record_page(request, record_id, status_code=exc.status, exc=exc,
+                              failed=failed if fields <= shown else "",
+                              values={k: v for k, v in values.items() if isinstance(v, str)})
 
 
 @post("/records/{record_id:int}/approve", opt=ADMIN, include_in_schema=False)
 async def approve_form(request: Request, record_id: Id,
-                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    await services.approve(record_id, responsible_person=data.get("responsible_person"),
-                           points=data.get("points") or None, note=data.get("note", ""))
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect | Template:
+    try:
+        await services.approve(record_id, responsible_person=data.get("responsible_person"),
+                               points=data.get("points") or None, note=data.get("note", ""))
+    except (Invalid, Conflict) as exc:
+        return await _refused(request, record_id, exc, "approve", data)
     if data.get("next") == "queue":
         msg = i18n.t("accountability.approved_msg", language(request), id=record_id)
         return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
@@ -137,8 +174,11 @@ async def approve_form(request: Request, record_id: Id,
 
 @post("/records/{record_id:int}/dismiss", opt=ADMIN, include_in_schema=False)
 async def dismiss_form(request: Request, record_id: Id,
-                       data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    await services.dismiss(record_id, data.get("reason", ""))
+                       data: URLEncodedBody[dict[str, str]]) -> Redirect | Template:
+    try:
+        await services.dismiss(record_id, data.get("reason", ""))
+    except (Invalid, Conflict) as exc:
+        return await _refused(request, record_id, exc, "dismiss", data)
     if data.get("next") == "queue":
         msg = i18n.t("accountability.dismissed_msg", language(request), id=record_id)
         return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
@@ -147,33 +187,50 @@ async def dismiss_form(request: Request, record_id: Id,
 
 @post("/records/{record_id:int}/carry-out", opt=ADMIN, include_in_schema=False)
 async def carry_out_form(request: Request, record_id: Id,
-                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    await services.carry_out(record_id, on=data.get("date") or None, notes=data.get("notes", ""))
+                         data: URLEncodedBody[dict[str, str]]) -> Redirect | Template:
+    try:
+        await services.carry_out(record_id, on=data.get("date") or None,
+                                 notes=data.get("notes", ""))
+    except (Invalid, Conflict) as exc:
+        return await _refused(request, record_id, exc, "carry_out", data)
     return _back(record_id, request, "carried_out_msg", id=record_id)
 
 
 @post("/records/{record_id:int}/close", opt=ADMIN, include_in_schema=False)
 async def close_form(request: Request, record_id: Id,
-                     data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    await services.close(record_id, data.get("note", ""))
+                     data: URLEncodedBody[dict[str, str]]) -> Redirect | Template:
+    try:
+        await services.close(record_id, data.get("note", ""))
+    except (Invalid, Conflict) as exc:
+        return await _refused(request, record_id, exc, "close", data)
     return _back(record_id, request, "closed_msg", id=record_id)
 
 
 @post("/records/{record_id:int}/appeal", opt={"roles": ("unit_officer",)}, include_in_schema=False)
 async def appeal_form(request: Request, record_id: Id,
-                      data: MultipartBody[dict]) -> Redirect:
+                      data: MultipartBody[dict]) -> Redirect | Template:
     name, content = await _upload(data)
-    await appeals.submit(current_user(request), record_id, reasons=str(data.get("reasons", "")),
-                         evidence_name=name, evidence=content,
-                         evidence_dir=_evidence_dir(request), max_bytes=_max_bytes(request))
+    try:
+        await appeals.submit(current_user(request), record_id,
+                             reasons=str(data.get("reasons", "")), evidence_name=name,
+                             evidence=content, evidence_dir=_evidence_dir(request),
+                             max_bytes=_max_bytes(request))
+    except (Invalid, Conflict, Forbidden) as exc:
+        return await _refused(request, record_id, exc, "appeal", data)
     return _back(record_id, request, "appealed_msg")
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, include_in_schema=False)
 async def decide_form(request: Request, appeal_id: Id,
-                      data: URLEncodedBody[dict[str, str]]) -> Redirect:
-    appeal = await appeals.decide(appeal_id, data.get("decision", ""), data.get("reason", ""),
-                                  data.get("new_points") or None)
+                      data: URLEncodedBody[dict[str, str]]) -> Redirect | Template:
+    try:
+        appeal = await appeals.decide(appeal_id, data.get("decision", ""),
+                                      data.get("reason", ""), data.get("new_points") or None)
+    except (Invalid, Conflict) as exc:
+        row = await Appeal.get_or_none(id=appeal_id)
+        if row is None:
+            raise
+        return await _refused(request, row.record_id, exc, "decide", data)
     return _back(appeal.record_id, request, "decided_msg", id=appeal_id)
 
 
@@ -196,8 +253,9 @@ async def new_submit(request: Request, data: URLEncodedBody[dict[str, str]]) -> 
         record = await services.create_manual(**_manual_args({**data, "unit_code": unit.code}))
     except KaoheError as exc:
         return page(request, "accountability/new.html", status_code=exc.status,
-                    errors={exc.field: exc.message} if exc.field else {},
-                    measures=MEASURES, targets=TARGETS, form=data, error=exc.message)
+                    errors={exc.field: exc.text(language(request))} if exc.field else {},
+                    measures=MEASURES, targets=TARGETS, form=data,
+                    error=exc.text(language(request)))
     return _back(record.id, request, "created_msg", id=record.id)
 
 

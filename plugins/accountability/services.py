@@ -257,9 +257,18 @@ async def tell(users: list[User], subject_key: str, body_key: str, *, key: str, 
                            []).append(user)
     for lang, group in by_lang.items():
         params_l = {**params, "measure": i18n.t(f"accountability.measure.{params.get('measure')}", lang)}
+        if "ref" in params and not str(params["ref"] or "").strip():
+            # A record entered by hand may have no reference number: its kind is the basis.
+            params_l["ref"] = i18n.t(f"accountability.trigger.{params.get('trigger', 'manual')}", lang)
         told += await notify(group, i18n.t(subject_key, lang, **params_l),
                              i18n.t(body_key, lang, **params_l), key=key, link=link)
     return told
+
+
+def _basis(record: Record) -> str:
+    """What a record rests on, for the unit's message: its reference, else its title."""
+    text = (record.trigger_ref or record.trigger_title or "").strip()
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def record_link(record: Record) -> str:
@@ -302,7 +311,8 @@ async def approve(record_id: int, *, responsible_person: str | None = None,
     await tell(await unit_officers(unit.id), "accountability.notify.approved_subject",
                "accountability.notify.approved_body", key=f"accountability.approved:{record.id}:"
                f"{record.revision}", link=record_link(record), measure=record.measure,
-               unit=unit.name, ref=record.trigger_ref or record.trigger_title, points=record.points)
+               unit=unit.name, ref=_basis(record), points=record.points,
+               trigger=record.trigger_type)
     record.unit = unit
     return record
 
@@ -436,8 +446,8 @@ async def create_manual(*, unit_code: str, measure: str, points: Any, reason: st
     await record.fetch_related("unit")
     await tell(await unit_officers(unit.id), "accountability.notify.approved_subject",
                "accountability.notify.approved_body", key=f"accountability.approved:{record.id}:1",
-               link=record_link(record), measure=measure, unit=unit.name, ref=record.trigger_ref,
-               points=value)
+               link=record_link(record), measure=measure, unit=unit.name, ref=_basis(record),
+               points=value, trigger=record.trigger_type)
     return record
 
 

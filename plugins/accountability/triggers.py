@@ -228,9 +228,11 @@ async def _ranking(event: Any, payload: dict[str, Any], units: dict[str, OrgUnit
                 occurred_at=published_at, event_key=event.key,
                 fields={"responsible_person": "", "trigger_ref": ", ".join(
                             f"#{s.ranking_id}" for s in reversed(streak))[:100],
-                        "trigger_title": f"{group}: bottom {len(streak)}×"[:300],
+                        "trigger_title": f"{payload.get('group_name') or group}："
+                                         f"连续{len(streak)}次末位"[:300],
                         "trigger_link": payload["link"][:300], "period": payload["period"][:16]},
-                detail={"group": group, "streak": len(streak), "rankings": [
+                detail={"group": group, "group_name": payload.get("group_name") or group,
+                        "streak": len(streak), "rankings": [
                     {"ranking_id": s.ranking_id, "period": s.period, "rank": s.rank,
                      "total": s.total, "link": s.link} for s in reversed(streak)]})
             outcome, record = await propose(proposal, ladder)

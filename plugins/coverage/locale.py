@@ -1,6 +1,8 @@
 """zh/en messages of the coverage plugin (keys under `coverage.`)."""
 
 ZH = {
+    "job": {"should_establish_scan": "应建未建月度排查：通知管理员和所在社区联络员", "report_reminders": "报送期结束前N个工作日提醒未报送的指导员（每人一条汇总）", "freeze_closed_periods": "定格已关闭考核期的覆盖数字"},
+    "errors": {"unknown_org": "组织名册中没有这个组织", "no_open_period": "没有进行中的考核期", "not_assigned": "该组织未分配给您", "bad_kind": "类别不是可选值", "invalid_closed_on": "注销迁出日期无效", "not_an_instructor": "该用户不是党建指导员", "unknown_missing": "没有这条缺报记录", "wrong_period_kind": "考核期类型不符", "unknown_report": "没有这份报送", "not_submitted": "只有已提交的报送可以确认", "reason_too_long": "理由最多 500 字", "invalid_organization": "组织信息有误", "admin_only": "只有管理员可以确认名册导入", "outside_unit": "该单位不在您的管辖范围内", "no_units": "尚未设置单位", "bad_figure": "指标不是可选值", "wrong_template": "文件不是本系统的模板", "template_period_mismatch": "模板的考核期与所选考核期不符"},
     "nav": {"mine": "我的报送", "stats": "覆盖统计", "registry": "组织名册", "review": "报送审核",
             "compliance": "报送情况"},
     "kind": {"enterprise": "非公企业", "social": "社会组织", "total": "合计"},
@@ -162,6 +164,8 @@ ZH = {
 }
 
 EN = {
+    "job": {"should_establish_scan": "Monthly check of organizations that should have a party organization: tell the admins and the community's officers", "report_reminders": "Remind instructors who have not reported, some working days before the reporting period ends (one summary each)", "freeze_closed_periods": "Freeze the coverage figures of closed periods"},
+    "errors": {"unknown_org": "The registry has no such organization", "no_open_period": "No period is open", "not_assigned": "This organization is not assigned to you", "bad_kind": "The kind is not one of the choices", "invalid_closed_on": "The closing date is not valid", "not_an_instructor": "This user is not an instructor", "unknown_missing": "There is no such missing-organization entry", "wrong_period_kind": "The period is of the wrong kind", "unknown_report": "There is no such report", "not_submitted": "Only a submitted report can be confirmed", "reason_too_long": "The reason may have at most 500 characters", "invalid_organization": "The organization's data is not valid", "admin_only": "Only an admin confirms a registry import", "outside_unit": "This unit is outside your unit", "no_units": "No units are defined", "bad_figure": "The figure is not one of the choices", "wrong_template": "The file is not this system's template", "template_period_mismatch": "The template's period differs from the chosen period"},
     "nav": {"mine": "My reports", "stats": "Coverage", "registry": "Registry", "review": "Review",
             "compliance": "Reporting"},
     "kind": {"enterprise": "Non-public enterprises", "social": "Social organizations",

@@ -234,7 +234,8 @@ async def publish(ranking_id: int, actor: str | None = None, settings: Any = Non
                                   "missing_confirmed": missing_text(missing, limit=50)})
         ranking = await get_ranking(ranking.id)
         # Stored with the publication: a listener that fails is retried by core.events.
-        event = published_event(ranking, rows)
+        group = scheme.group(ranking.group)
+        event = published_event(ranking, rows, group.name if group else "")
         stored = await events.announce(event.name, event.key, event.payload)
     await events.deliver([stored] if stored else [])
     if settings is not None:
@@ -261,7 +262,8 @@ async def archive_published(settings: Any, ranking: models.Ranking) -> Any:
         return None
 
 
-def published_event(ranking: models.Ranking, rows: list[models.RankingRow]) -> DomainEvent:
+def published_event(ranking: models.Ranking, rows: list[models.RankingRow],
+                    group_name: str = "") -> DomainEvent:
     ranked = [r for r in rows if r.rank is not None]
 
     def item(r: models.RankingRow) -> dict[str, Any]:
@@ -270,6 +272,7 @@ def published_event(ranking: models.Ranking, rows: list[models.RankingRow]) -> D
     return DomainEvent(
         name="ranking.published", key=f"ranking.published:{ranking.id}", source="ranking",
         payload={"ranking_id": ranking.id, "period": ranking.period, "group": ranking.group,
+                 "group_name": group_name or ranking.group,
                  "published_at": ranking.published_at.isoformat(),
                  "units": [item(r) for r in ranked], "bottom_n": ranking.bottom_n,
                  "bottom": [item(r) for r in ranked if r.flag == "bottom"],

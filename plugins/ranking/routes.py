@@ -204,6 +204,7 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
     return page(request, "ranking/ranking.html", ranking=ranking, scheme=scheme, rows=rows, f2=f2,
                 missing=missing, missing_count=sum(len(e["units"]) for e in missing),
                 objections=objections, own=own, today=rankings.today(),
+                request_step=request.query_params.get("step", ""),
                 # every ranked unit: the chart shows the top and the bottom of a long list
                 chart_labels=[r.unit_name for r in ranked],
                 chart_values=[float(r.total) for r in ranked])
@@ -221,6 +222,9 @@ async def unit_page(request: Request, ranking_id: Id,
 @post("/rankings/{ranking_id:int}/publish", opt=ADMIN, include_in_schema=False)
 async def publish_page(request: Request, ranking_id: Id,
                        data: URLEncodedBody[dict[str, str]]) -> Redirect:
+    if data.get("confirm") != "1":
+        # Publishing cannot be undone: it is done from the step that says what it does.
+        return Redirect(path=f"/ranking/rankings/{ranking_id}?step=publish#publish-step")
     ranking = await rankings.publish(ranking_id, current_user(request).username,
                                      request.app.state.settings,
                                      confirm_missing=data.get("confirm_missing") == "1")
@@ -302,12 +306,16 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
         _, scheme = await current_scheme()
         g = get_group(scheme, group)
         grid = await values.grid(period, g, scheme)
-        errors = {f"{d.get('unit')}:{d.get('indicator')}": d["message"]
+        # Each cell's problem beside it (already in the user's language); the summary counts.
+        errors = {f"{d.get('unit')}:{d.get('indicator')}": d.get("problem") or d["message"]
                   for d in (exc.details or []) if isinstance(d, dict)}
+        lang = language(request)
+        problem = (i18n.t("ranking.values_refused", lang, n=len(exc.details))
+                   if isinstance(exc.details, list) else exc.text(lang))
         return page(request, "ranking/values.html", status_code=422, scheme=scheme, group=g,
                     period=period, periods=await Period.all().order_by("-end", "start"),
                     grid=grid, frozen={}, closed=False, errors=errors, posted=data,
-                    problem=exc.message)
+                    problem=problem)
     return _go(f"/ranking/values?{urlencode({'period': period, 'group': group})}", request,
                "values_saved", **counts)
 
@@ -338,14 +346,15 @@ async def _subscription_choices() -> dict[str, Any]:
 
 @post("/subscriptions", opt=ADMIN, include_in_schema=False)
 async def subscription_create(request: Request, data: URLEncodedBody[dict[str, str]]) -> Any:
+    """The older one-line form (key, recipients text); the page now offers
+    /ranking/subscriptions/new. A refusal is answered on the new form, in the user's words."""
     raw = form_subscription(data)
     try:
         sub = await subscriptions.save(raw)
     except Invalid as exc:
-        subs = await models.Subscription.all().order_by("key")
-        return page(request, "ranking/subscriptions.html", status_code=422, subs=subs,
-                    upcoming={}, firings=[], form=data, problem=exc.message,
-                    **await _subscription_choices())
+        from plugins.ranking.subscription_routes import new_page_refused
+
+        return await new_page_refused(request, data, exc)
     return _go("/ranking/subscriptions", request, "subscription_saved", name=sub.title)
 
 

@@ -90,13 +90,15 @@ def check_files(files: list[tuple[str, bytes]]) -> None:
         ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
         if ext not in MAGIC and ext != "txt":
             raise Invalid("evidence_type", f"evidence: '{name}' is not one of "
-                                           f"{', '.join([*MAGIC, 'txt'])}", field="evidence")
+                                           f"{', '.join([*MAGIC, 'txt'])}", field="evidence",
+                              params={"name": name, "allowed": "、".join([*MAGIC, "txt"])})
         if not data or len(data) > MAX_BYTES:
             raise Invalid("evidence_size", f"evidence: '{name}' is empty or larger than "
                                            f"{MAX_BYTES // 1024 // 1024} MB", field="evidence")
         if ext != "txt" and not data.startswith(MAGIC[ext]):
             raise Invalid("evidence_type", f"evidence: the content of '{name}' is not a {ext} "
-                                           f"file", field="evidence")
+                                           f"file", field="evidence",
+                              params={"name": name, "allowed": ext})
 
 
 def store_files(files: list[tuple[str, bytes]], settings: Any) -> list[dict[str, Any]]:

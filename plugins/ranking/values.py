@@ -95,7 +95,8 @@ async def set_values(period: str, group_key: str, entries: Sequence[Entry], *, o
         value, problem = parse_value(ind, e.raw)
         if problem:
             errors.append({"where": where, "field": "value", "unit": e.unit,
-                           "indicator": ind.key, "message": f"{where}: {ind.name}: {problem}"})
+                           "indicator": ind.key, "message": f"{where}: {ind.name}: {problem}",
+                           "problem": problem})
             continue
         parsed[(e.unit, ind.key)] = value
     if errors:

@@ -45,8 +45,14 @@ class RankingBook:
 
 
 def source_label(source: str) -> str:
+    """Where an indicator's values come from, as people read it: a plugin's source by the
+    title it gives (its key is for definition files)."""
     if source.startswith("plugin:"):
-        return f"插件 {source[len('plugin:'):]}"
+        from core.plugins import get_host
+
+        key = source[len("plugin:"):]
+        titles = {src.key: src.title for _, src in get_host().collect("kaohe_indicator_sources")}
+        return f"插件提供：{titles[key]}" if key in titles else "插件提供"
     return SOURCE_LABEL.get(source, source)
 
 
@@ -117,9 +123,27 @@ def summary_columns(book: RankingBook) -> list[Column]:
     return cols
 
 
+def aspect_rows(book: RankingBook, aspect: Any) -> list[dict[str, Any]]:
+    """The rows of an aspect's sheet, placed by the aspect's score: equal scores share a
+    place and the next is skipped (1, 2, 2, 4). Units outside the ranking have no place."""
+    def score(row: dict[str, Any]) -> Any:
+        return row["aspects"].get(aspect.key) if row["rank"] is not None else None
+
+    placed = sorted((r for r in book.rows if score(r) is not None),
+                    key=lambda r: (-Decimal(str(score(r))), r["position"]))
+    out, last, place = [], None, 0
+    for n, row in enumerate(placed, start=1):
+        value = Decimal(str(score(row)))
+        if value != last:
+            place, last = n, value
+        out.append({**row, "aspect_rank": place})
+    out += [{**r, "aspect_rank": None} for r in book.rows if score(r) is None]
+    return out
+
+
 def aspect_columns(book: RankingBook, aspect: Any) -> list[Column]:
-    cols = [Column("rank", "名次", kind="int"), Column("unit_code", "单位代码"),
-            Column("unit_name", "单位"),
+    cols = [Column("aspect_rank", "方面名次", kind="int"), Column("unit_code", "单位代码"),
+            Column("unit_name", "单位"), Column("rank", "总分名次", kind="int"),
             Column("aspect", f"{aspect.name}得分", kind="float",
                    get=lambda r, k=aspect.key: _f(r["aspects"].get(k)))]
     for ind in aspect.indicators:
@@ -184,7 +208,7 @@ def write(book: RankingBook) -> bytes:
     detail = _plain_table if big else _styled_table
     for aspect in book.scheme.aspects:
         detail(wb, aspect.name, f"{aspect.name} · 指标得分", subtitle,
-               aspect_columns(book, aspect), book.rows)
+               aspect_columns(book, aspect), aspect_rows(book, aspect))
     detail(wb, "原始数据", "原始数据及来源", subtitle, raw_columns(book), book.rows)
     wb.add_table(sheet="指标体系", title="指标体系、来源与计分方法", subtitle=subtitle,
                  columns=INDICATOR_COLUMNS, rows=indicator_rows(book), keys=3)
@@ -200,7 +224,7 @@ def _styled_table(wb: WorkbookBuilder, sheet: str, title: str, subtitle: str,
 
 def _keys(columns: list[Column]) -> int:
     """Leading columns naming the unit (名次, 单位代码, 单位), repeated on printed pages."""
-    names = ("rank", "unit_code", "unit_name")
+    names = ("rank", "aspect_rank", "unit_code", "unit_name")
     n = 0
     while n < len(columns) and columns[n].key in names:
         n += 1
@@ -254,7 +278,8 @@ def default_notes(book: RankingBook) -> list[tuple[str, Any]]:
         ("计分", "每个指标满分100分，按所列计分方法计分；方面得分为方面内各指标得分按权重加权"
                  "（权重合计100）；总分为各方面得分按方面权重加权（权重合计100）。各级得分均四舍五入"
                  "保留两位小数。"),
-        ("名次", "按总分从高到低排列；总分相同者名次并列，下一名次顺延（如1、2、2、4）。"),
+        ("名次", "按总分从高到低排列；总分相同者名次并列，下一名次顺延（如1、2、2、4）。"
+                 "各方面工作表的“方面名次”按该方面得分排列，规则相同；“总分名次”为排位汇总中的名次。"),
         ("缺失值", "缺失值计0分" if s.missing == "zero" else "有缺失值的单位不参与排名"),
         ("前列/末位", f"前{s.top_n}名标绿，末{s.bottom_n}名标红（并列者一并标注）。"),
     ]

@@ -77,9 +77,11 @@ class EvidenceStore:
             if ext not in self.types or ext not in CONTENT_TYPES:
                 raise Invalid("evidence_type", f"evidence: '{name}' is of a type that is not "
                                                f"accepted (allowed: {', '.join(self.types)})",
-                              field="evidence")
+                              field="evidence",
+                              params={"name": name, "allowed": "、".join(self.types)})
             if not data:
-                raise Invalid("evidence_empty", f"evidence: '{name}' is empty", field="evidence")
+                raise Invalid("evidence_empty", f"evidence: '{name}' is empty", field="evidence",
+                              params={"name": name})
             if len(data) > self.max_bytes:
                 raise Invalid("evidence_too_large",
                               f"evidence: '{name}' is {len(data) / 1024:.0f} KB, more than the "
@@ -88,7 +90,8 @@ class EvidenceStore:
             ok = _looks_like_text(data) if ext == "txt" else any(data.startswith(m) for m in magic)
             if not ok:
                 raise Invalid("evidence_type", f"evidence: the content of '{name}' is not a "
-                                               f"{ext} file", field="evidence")
+                                               f"{ext} file", field="evidence",
+                              params={"name": name, "allowed": ext})
 
     def write(self, data: bytes, ext: str, written: list[Path]) -> tuple[str, str]:
         """Write the bytes under a random name; returns (stored name, sha256)."""

@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 
 from core import i18n, unit_picker, web
 from core.contrib import ExportRequest, Panel
-from core.errors import KaoheError, NotFound
+from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.paging import DEFAULT_SIZE, PageSize, paginate
 from core.params import Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
@@ -190,7 +190,7 @@ async def home(request: Request) -> Redirect:
 
 
 YES_NO = choice(("yes", "no"))
-MINE_GROUPS = ("overdue", "due_soon", "to_respond", "waiting")
+MINE_GROUPS = ("overdue", "due_soon", "to_respond", "waiting", "closed")
 MineGroup = choice(MINE_GROUPS)
 
 
@@ -252,7 +252,10 @@ async def mine(request: Request, group: MineGroup = "", page: PageNo = 1,
         "overdue": open_ & Q(deadline__lt=today),
         "due_soon": open_ & Q(deadline__gte=today, deadline__lte=soon),
         "to_respond": open_ & (Q(deadline__gt=soon) | Q(deadline__isnull=True)),
-        "waiting": Q(status__in=("responded", "closed")),
+        # each group holds only its own status: a closed task waits for the evaluation, not
+        # for the verification that "已反馈待核查" promises
+        "waiting": Q(status="responded"),
+        "closed": Q(status="closed"),
     }
     counts = {k: await base.filter(c).count() for k, c in conditions.items()}
     qs = base.filter(conditions[group]) if group else base
@@ -296,8 +299,8 @@ async def new_submit(request: Request) -> Template | Redirect:
         form["unit"] = await _unit_code(request, form.get("unit"), "rectification.unit", True)
         task = await workflow.register(await _actor(request), form)
     except (KaoheError, PeriodClosedError) as exc:
-        msg = getattr(exc, "message", None) or i18n.t("error.period_closed", language(request),
-                                                       code=getattr(exc, "code", ""))
+        msg = (exc.text(language(request)) if isinstance(exc, KaoheError) else
+               i18n.t("error.period_closed", language(request), code=exc.code))
         errors = {exc.field: msg} if getattr(exc, "field", None) else {}
         return page(request, "rectification/new.html", status_code=getattr(exc, "status", 409),
                     error=msg, errors=errors, values=form, **await _form_choices())
@@ -309,14 +312,24 @@ async def task_page(request: Request, task_id: Id) -> Template:
     return await _task_page(request, task_id)
 
 
-async def _task_page(request: Request, task_id: Id, error: str = "",
-                     status_code: int = 200) -> Template:
+# The fields each form of the task page shows, so a refusal of one of them is written beside it.
+FORM_FIELDS = {"note", "evidence", "requested_deadline", "reason", "responsible_person",
+               "deadline", "granted_deadline", "satisfaction", "comment", "severity"}
+
+
+async def _task_page(request: Request, task_id: Id, error: str = "", status_code: int = 200,
+                     failed: str = "", errors: dict[str, str] | None = None,
+                     values: dict[str, Any] | None = None) -> Template:
     actor = await _actor(request)
     task = await get_task(task_id, actor)
     detail = await _detail(task, actor.role)
     notices = await task.overdue_notices.all().order_by("id")
+    errors = errors or {}
+    if errors and set(errors) <= FORM_FIELDS and failed in detail["allowed"]:
+        error = ""  # each message stands beside its field
     return page(request, "rectification/task.html", status_code=status_code, task=task,
-                d=detail, notices=notices, error=error, defn=await current_definition())
+                d=detail, notices=notices, error=error, defn=await current_definition(),
+                failed=failed, errors=errors, values=values or {})
 
 
 @post("/tasks/{task_id:int}/act/{action:str}", opt={"roles": WRITE}, include_in_schema=False)
@@ -330,10 +343,13 @@ async def task_act(request: Request, task_id: Id, action: FromPath[str]) -> Any:
     except NotFound:
         raise
     except (KaoheError, PeriodClosedError) as exc:
-        msg = exc.message if isinstance(exc, KaoheError) else i18n.t(
-            "error.period_closed", language(request), code=exc.code)
-        status = exc.status if isinstance(exc, KaoheError) else 409
-        return await _task_page(request, task_id, error=msg, status_code=status)
+        lang = language(request)
+        if isinstance(exc, KaoheError):
+            msg, status, errors = exc.text(lang), exc.status, field_errors(exc, lang)
+        else:
+            msg, status, errors = i18n.t("error.period_closed", lang, code=exc.code), 409, {}
+        return await _task_page(request, task_id, error=msg, status_code=status,
+                                failed=action, errors=errors, values=data)
     done = i18n.t("rectification.done", language(request))
     return Redirect(path=f"/rectification/tasks/{task_id}?msg={quote(done)}")
 

@@ -215,11 +215,13 @@ async def _request_extension(task: Task, data: dict, ctx: Ctx):
     if task.extension_count >= ctx.defn.max_extensions:
         raise Conflict("extension_limit", f"extensions: this task already had "
                                           f"{task.extension_count} of at most "
-                                          f"{ctx.defn.max_extensions} extensions")
+                                          f"{ctx.defn.max_extensions} extensions",
+                       field="requested_deadline", params={"max": ctx.defn.max_extensions})
     if ctx.today > task.deadline:
         raise Conflict("deadline_passed", f"requested_deadline: the deadline "
                                           f"{task.deadline.isoformat()} has passed; an extension "
-                                          f"must be asked for before it")
+                                          f"must be asked for before it", field="requested_deadline",
+                       params={"deadline": task.deadline.isoformat()})
     wanted = parse_date(data.get("requested_deadline") or "", "requested_deadline")
     _check_extension(task, wanted, ctx, "requested_deadline")
     req = await ExtensionRequest.create(task=task, reason=reason, current_deadline=task.deadline,
@@ -235,12 +237,14 @@ def _check_extension(task: Task, wanted: dt.date, ctx: Ctx, field: str) -> None:
     if wanted <= task.deadline:
         raise Invalid("extension_not_later", f"{field}: {wanted.isoformat()} is not after the "
                                              f"current deadline {task.deadline.isoformat()}",
-                      field=field)
+                      field=field, params={"wanted": wanted.isoformat(),
+                                           "deadline": task.deadline.isoformat()})
     limit = ctx.cal.add_working_days(task.deadline, ctx.defn.max_extension_days)
     if wanted > limit:
         raise Invalid("extension_too_long", f"{field}: at most {ctx.defn.max_extension_days} "
                                             f"working days after the current deadline "
-                                            f"(latest {limit.isoformat()})", field=field)
+                                            f"(latest {limit.isoformat()})", field=field,
+                      params={"days": ctx.defn.max_extension_days, "latest": limit.isoformat()})
 
 
 async def _decide_extension(task: Task, data: dict, ctx: Ctx):

@@ -95,7 +95,7 @@ def _form_page(request: Request, survey: Survey, unit: OrgUnit, token: str, stat
 def _message(request: Request, exc: KaoheError, survey: Survey | None = None) -> Template:
     lang = language(request)
     return page(request, "satisfaction/message.html", status_code=exc.status,
-                title=i18n.t("satisfaction.error.title", lang), message=exc.message,
+                title=i18n.t("satisfaction.error.title", lang), message=exc.text(lang),
                 survey=survey, code=exc.code)
 
 

@@ -59,11 +59,21 @@ async def test_admin_uploads_definition_in_page(client):
     files = {"file": ("g.toml", GUIYANG.encode(), "application/toml")}
     r = await client.post("/assessments", files=files, data={"_csrf": csrf})
     assert r.status_code == 200 and "+slug = " in r.text  # the diff against nothing
+    assert "应用后将发生的变化" in r.text and "新增：工作绩效排位" in r.text
     r = await client.post("/assessments", data={"_csrf": csrf, "apply": "1", "text": GUIYANG},
                           files={"file": ("", b"", "application/octet-stream")})
     assert r.status_code == 200
+    # Applied: a summary of what changed, not the whole file as a diff.
+    assert "本次应用的变化" in r.text and "新增：责任追究" in r.text and "+slug = " not in r.text
     assert await assessments.AssessmentDefinition.all().count() == 1
     bad = GUIYANG.replace('level = "city"', 'level = "town"')
     r = await client.post("/assessments", files={"file": ("b.toml", bad.encode(), "application/toml")},
                           data={"_csrf": csrf})
     assert r.status_code == 422 and "units[0].level" in r.text
+    assert "“town”不是可选值" in r.text  # the refusal in the reader's words, the place as in the file
+    heavy = GUIYANG.replace('name = "群众满意度"\nweight = 20', 'name = "群众满意度"\nweight = 25')
+    assert heavy != GUIYANG
+    r = await client.post("/assessments", files={"file": ("h.toml", heavy.encode(), "application/toml")},
+                          data={"_csrf": csrf})
+    assert r.status_code == 422 and "各方面权重合计为 105，应为 100" in r.text
+    assert "add up to" not in r.text

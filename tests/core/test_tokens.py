@@ -67,7 +67,7 @@ async def test_disable_revokes_tokens(client):
     victim = await make_user("t4", "leader")
     token = await _token(client, "t4")
     csrf = await _admin_session(client)
-    await client.post(f"/users/{victim.id}/disable", data={"_csrf": csrf})
+    await client.post(f"/users/{victim.id}/disable", data={"_csrf": csrf, "confirm": "1"})
     await client.post(f"/users/{victim.id}/enable", data={"_csrf": csrf})
     # enabling again does not bring the old token back
     assert (await client.get("/api/me", headers=_bearer(token))).status_code == 401

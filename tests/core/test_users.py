@@ -200,11 +200,16 @@ async def test_page_disable_enable_and_reset(client):
     csrf = await _admin(client)
     user = await make_user("chen", "leader")
     await accounts.start_session(user, hours=1)
+    # Without the confirmation step's mark the post leads to that step and changes nothing.
     r = await client.post(f"/users/{user.id}/disable", data={"_csrf": csrf})
+    assert r.status_code in (302, 303) and r.headers["location"] == f"/users/{user.id}/disable"
+    assert (await User.get(id=user.id)).is_active
+    r = await client.post(f"/users/{user.id}/disable", data={"_csrf": csrf, "confirm": "1"})
     assert r.status_code in (302, 303)
     assert not (await User.get(id=user.id)).is_active
     assert await Session.filter(user_id=user.id).count() == 0
-    r = await client.post(f"/users/{user.id}/disable", data={"_csrf": csrf})  # already disabled
+    r = await client.post(f"/users/{user.id}/disable",
+                          data={"_csrf": csrf, "confirm": "1"})  # already disabled
     assert r.status_code in (302, 303)
     assert await AuditEntry.filter(action="user.disable", object_id="chen").count() == 1
     r = await client.post(f"/users/{user.id}/enable", data={"_csrf": csrf})
@@ -229,7 +234,7 @@ async def test_page_disable_enable_and_reset(client):
 async def test_page_refuses_to_disable_yourself_and_unknown_users(client):
     csrf = await _admin(client)
     me = await User.get(username="root")
-    r = await client.post(f"/users/{me.id}/disable", data={"_csrf": csrf},
+    r = await client.post(f"/users/{me.id}/disable", data={"_csrf": csrf, "confirm": "1"},
                           headers={"accept": "application/json"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "self_disable"
     assert (await User.get(id=me.id)).is_active

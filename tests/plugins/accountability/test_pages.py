@@ -46,12 +46,16 @@ async def test_queue_approve_with_csrf_and_record_page(app):
     record = await Record.get(id=record_id)
     assert (record.status, record.responsible_person) == ("approved", "赵六")
     r = await client.post(url, data={"_csrf": csrf}, headers=HTML)
-    assert r.status_code == 409 and "only a proposed record can be approved" in r.text
+    # Approved twice: the record page again, saying why in Chinese.
+    assert r.status_code == 409 and "当前状态下不能执行此操作" in r.text and 'id="record"' in r.text
 
     page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
     history = page.text[page.text.index('id="history"'):]
     assert history.count("<tr>") == 3  # proposed, upgraded, approved
-    assert "提醒 → 约谈" in history and "rectification.overdue:5:15" in page.text
+    assert "提醒 → 约谈" in history and "整改任务超期 · #5 · 15" in page.text  # the event, in words
+    # The platform's notes in words, not "rule accountability.rules[1] → interview".
+    assert "超期 16 个工作日，按第 2 条规则：约谈" in history, history
+    assert "accountability.rules" not in page.text and "working day(s)" not in page.text
 
 
 async def test_unit_officer_appeals_through_the_page(app, tmp_path):
@@ -69,6 +73,13 @@ async def test_unit_officer_appeals_through_the_page(app, tmp_path):
     page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
     assert 'id="appeal-form"' in page.text and 'name="evidence"' in page.text
     assert re.search(r"申诉截止日期：\d{4}-\d{2}-\d{2}", page.text)
+    # Without the evidence: the record page again, the reasons kept, the message beside the file.
+    r = await client.post(f"/accountability/records/{record_id}/appeal",
+                          data={"_csrf": csrf, "reasons": "已整改到位"}, headers=HTML,
+                          files={"evidence": ("", b"", "application/octet-stream")})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert 'data-field="evidence"' in r.text and "请附上佐证材料" in r.text
+    assert ">已整改到位</textarea>" in r.text and not await Appeal.exists()
     r = await client.post(f"/accountability/records/{record_id}/appeal",
                           data={"_csrf": csrf, "reasons": "已整改到位"},
                           files={"evidence": ("照片.jpg", b"\xff\xd8\xff", "image/jpeg")})
@@ -76,7 +87,21 @@ async def test_unit_officer_appeals_through_the_page(app, tmp_path):
     [appeal] = await Appeal.all()
     assert appeal.reasons == "已整改到位" and appeal.evidence_size == 3
     page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
-    assert "申诉处理中" in page.text and "不能申诉" in page.text
+    # The appeal's state, not the refusal a second appeal would get.
+    assert 'id="appeal-state"' in page.text and "申诉处理中" in page.text
+    assert "不能申诉" not in page.text and "already appealed" not in page.text
+
+    # Carried out while the appeal waits: no 结案 button, and a forced close is a page in
+    # Chinese with a way back to the record.
+    csrf = await as_user(client, "adm")
+    await client.post(f"/accountability/records/{record_id}/carry-out", data={"_csrf": csrf})
+    admin_page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
+    assert 'id="close-waits"' in admin_page.text
+    assert f'action="/accountability/records/{record_id}/close"' not in admin_page.text
+    r = await client.post(f"/accountability/records/{record_id}/close", data={"_csrf": csrf},
+                          headers={**HTML, "referer": f"http://testserver/accountability/records/{record_id}"})
+    assert r.status_code == 409 and "请先对申诉作出决定再结案" in r.text
+    assert "appeal is pending" not in r.text
 
     csrf = await as_user(client, "adm")
     admin_page = await client.get(f"/accountability/records/{record_id}", headers=HTML)
@@ -96,7 +121,7 @@ async def test_manual_referral_form(app):
     assert form.status_code == 200 and 'value="refer" selected' in form.text
     bad = await client.post("/accountability/new", headers=HTML, data={
         "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5", "reason": ""})
-    assert bad.status_code == 422 and "reason: say why" in bad.text
+    assert bad.status_code == 422 and "请填写理由" in bad.text and "say why" not in bad.text
     assert await Record.all().count() == 0
     r = await client.post("/accountability/new", data={
         "_csrf": csrf, "unit_code": "520102", "measure": "refer", "points": "5",
@@ -105,7 +130,9 @@ async def test_manual_referral_form(app):
     record = await Record.get()
     assert (record.measure, record.status, record.automatic, record.target) == (
         "refer", "approved", False, "head")
-    assert await InboxMessage.filter(user__username="nm").count() == 1
+    [message] = await InboxMessage.filter(user__username="nm")
+    # No reference number given: the message names what the record rests on, never "依据：，".
+    assert "依据：严重失职，扣5" in message.body and "依据：，" not in message.body
     csrf = await as_user(client, "boss")
     dash = await client.get("/", headers=HTML)
     assert 'id="accountability-panel"' in dash.text

@@ -50,7 +50,11 @@ def test_admin_publishes_and_leader_downloads_from_the_archive(settings, host, t
             page.click("#compute")
             page.wait_for_selector("#ranking-table")
             assert "草稿" in page.inner_text("#status")
-            page.click("#publish")
+            page.click("#publish")  # the confirmation step says what publishing does
+            page.wait_for_selector("#publish-step")
+            assert "不能再修改" in page.inner_text("#publish-step")
+            assert "已发布" not in page.inner_text("#status")
+            page.click("#publish-confirm")
             page.wait_for_selector(".flash")
             assert "已发布" in page.inner_text("#status")
             first = page.locator("#ranking-table tr[data-unit]").first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 from python_calamine import CalamineWorkbook
@@ -146,7 +147,7 @@ async def test_pages_render_for_each_role(client):
     r = await client.get(f"/ranking/rankings/{rid}", headers=html)
     assert "ranking-table" in r.text and "乌当区" in r.text and 'class="bar-row"' in r.text
     r = await client.get(f"/ranking/rankings/{rid}/units/520112", headers=html)
-    assert "插件 stub.rate" in r.text and "手工录入" in r.text
+    assert "插件提供：整改按期率（测试）" in r.text and "手工录入" in r.text
     r = await client.get("/", headers=html)
     assert 'id="ranking-panel"' in r.text and "乌当区" in r.text
     # The panel's chart shows the published totals (a dict's `.values` once hid them).
@@ -247,7 +248,8 @@ async def test_subscription_api_refuses_bad_fields_and_runs(client):
     r = await client.post("/ranking/subscriptions", data={
         "_csrf": csrf, "key": "bad", "title": "坏的", "exporter": "ranking", "group": "districts",
         "cron": "0 8 * *", "recipients": "leader1"}, headers={"accept": "text/html"})
-    assert r.status_code == 422 and "cron:" in r.text
+    # Refused on the subscription form, the message beside the time rule in Chinese.
+    assert r.status_code == 422 and 'data-field="cron"' in r.text and "不是有效的时间规则" in r.text
     r = await client.get(f"/ranking/subscriptions/{sid}", headers={"accept": "text/html"})
     assert r.status_code == 200 and "leader1@example.org" in r.text
 
@@ -291,14 +293,19 @@ async def test_publishing_with_missing_values_needs_a_confirmation_naming_them(c
 
     # The page names the missing value and asks for the confirmation on the publish form.
     csrf = await login(client, "admin1")
-    page = await client.get(f"/ranking/rankings/{rid}")
+    page = await client.get(f"/ranking/rankings/{rid}?step=publish")
     assert 'id="missing-values"' in page.text and "整改按期率：花溪区" in page.text
     assert 'name="confirm_missing"' in page.text and "确认按“计0分”发布" in page.text
+    # The publish button leads to a confirmation step; a post without it publishes nothing.
     r = await client.post(f"/ranking/rankings/{rid}/publish", data={"_csrf": csrf})
+    assert r.status_code in (302, 303) and "step=publish" in r.headers["location"]
+    step = await client.get(f"/ranking/rankings/{rid}?step=publish")
+    assert 'id="publish-step"' in step.text and "发布后排位不能再修改" in step.text
+    r = await client.post(f"/ranking/rankings/{rid}/publish", data={"_csrf": csrf, "confirm": "1"})
     assert r.status_code == 409 and "花溪区" in r.text
     assert (await models.Ranking.get(id=rid)).status == "draft"
     r = await client.post(f"/ranking/rankings/{rid}/publish",
-                          data={"_csrf": csrf, "confirm_missing": "1"})
+                          data={"_csrf": csrf, "confirm": "1", "confirm_missing": "1"})
     assert r.status_code in (302, 303), r.text
     ranking = await models.Ranking.get(id=rid)
     assert ranking.status == "final"
@@ -322,3 +329,24 @@ async def test_api_publish_confirmed_and_nothing_missing_needs_no_confirmation(c
 
     entry = await AuditEntry.get(action="ranking.publish", object_id=str(rid))
     assert "花溪区" in entry.after["missing_confirmed"]
+
+
+async def test_values_grid_refusal_marks_the_cell_in_chinese(client):
+    """A bad value in the grid: the grid again with what was typed, the cell's problem in
+    Chinese beside it, a summary in Chinese and nothing saved."""
+    await world(client)
+    csrf = await login(client, "admin1")
+    html = {"accept": "text/html"}
+    grid = (await client.get("/ranking/values?period=2014&group=districts", headers=html)).text
+    cells = re.findall(r'name="(v:[^"]+)" value="([^"]*)"', grid)
+    assert cells
+    data = {"_csrf": csrf, "period": "2014", "group": "districts"}
+    for name, value in cells:
+        data[name], data["o:" + name[2:]] = value, value
+    bad = cells[0][0]
+    data[bad] = "abc"
+    r = await client.post("/ranking/values", data=data, headers=html)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "1 个值有误，全部未保存" in r.text and "values have errors" not in r.text
+    assert f'name="{bad}" value="abc"' in r.text and "实际为“abc”" in r.text
+    assert await models.IndicatorValue.all().count() == 0

@@ -52,12 +52,26 @@ async def test_ranking_workbook_sheets_cells_and_layout(db, host):
     assert rows["520102"]["标记"] == "前列" and rows["520112"]["标记"] == "末位"
 
     aspect = sheet(data, "治理")
-    assert aspect[2] == ["名次", "单位代码", "单位", "治理得分", "案件数（50）", "整改按期率（50）"]
-    assert aspect[5][1:] == ["520103", "云岩区", 70.0, 50.0, 90.0]
+    assert aspect[2] == ["方面名次", "单位代码", "单位", "总分名次", "治理得分", "案件数（50）",
+                         "整改按期率（50）"]
+    by_unit = {r[1]: r for r in aspect[3:7]}
+    assert by_unit["520103"][1:] == ["520103", "云岩区", 3, 70.0, 50.0, 90.0]
+    # The place on an aspect's sheet is the place by that aspect's score (ties share it,
+    # the next is skipped), not the overall one; the sheet is in that order.
+    differs = False
+    for name, column in (("治理", "治理（40）"), ("满意度", "满意度（60）")):
+        placed = sheet(data, name)[3:7]
+        scores = {code: row[column] for code, row in rows.items()}
+        expected = {code: 1 + sum(other > score for other in scores.values())
+                    for code, score in scores.items()}
+        assert {r[1]: r[0] for r in placed} == expected, name
+        assert [r[0] for r in placed] == sorted(expected.values()), name
+        differs = differs or any(r[0] != r[3] for r in placed)
+    assert differs  # some unit's place on an aspect is not its overall place
 
     raw = sheet(data, "原始数据")
     assert raw[2][2] == "群众满意度（%）\n手工录入"
-    assert raw[2][5] == "整改按期率（%）\n插件 stub.rate"
+    assert raw[2][5] == "整改按期率（%）\n插件提供：整改按期率（测试）"
     assert raw[3][:6] == ["520102", "南明区", 84.0, 92.0, 10.0, 100.0]
 
     notes = {r[0]: r[1] for r in sheet(data, "说明")[1:] if len(r) > 1}
@@ -144,13 +158,26 @@ def test_big_rankings_stream_detail_rows_and_keep_user_text_safe():
     data = write(RankingBook(scheme, "2014", "g", "组", "final", rows))
     gov = sheet(data, "治理")
     assert len(gov) == 3 + n
-    first = rows[0]
-    assert gov[3][:4] == [float(first["rank"]), first["unit_code"], first["unit_name"],
-                          float(first["aspects"]["gov"])]
+    best = max(rows, key=lambda r: (r["aspects"]["gov"], -r["position"]))
+    assert gov[3][:5] == [1.0, best["unit_code"], best["unit_name"], float(best["rank"]),
+                          float(best["aspects"]["gov"])]
     raw = sheet(data, "原始数据")
     evil = [r for r in raw[3:] if r[0] == "U00007"][0]
     assert evil[1] == "=HYPERLINK(\"http://x\")"  # kept as text
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = {n: z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")}
     assert not any("<f>" in xml for xml in names.values())  # no formula anywhere
-    assert any(f'ref="A3:F{3 + n}"' in xml for xml in names.values())  # 治理: 6 columns
+    assert any(f'ref="A3:G{3 + n}"' in xml for xml in names.values())  # 治理: 7 columns
+
+
+async def test_file_names_and_archive_titles_name_the_group(db, host):
+    """Exports of a peer group are named by the group's name, never its key."""
+    from core import exports
+
+    await apply(host)
+    exporter = exports.get_exporter("ranking", host)
+    request = ExportRequest(period="2014", group="districts")
+    name = await exports.group_name(exporter, request)
+    assert name == "区（市、县）"
+    filename = exports.default_filename(exporter, request, name)
+    assert "区（市、县）" in filename and "districts" not in filename

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from plugins.rectification.models import Evidence, Task
@@ -187,7 +189,7 @@ async def test_pages_render_and_forms_need_csrf(client, web):
     r = await client.post(f"/rectification/tasks/{t['id']}/act/evaluate",
                           data={"version": "2", "_csrf": csrf, "satisfaction": "90"},
                           headers=html)
-    assert r.status_code == 409 and "allowed next steps" in r.text
+    assert r.status_code == 409 and "任务当前状态下不能进行此操作" in r.text
     r = await client.post("/rectification/new", data={**TASK, "_csrf": csrf, "unit": "nope"},
                           headers=html)
     assert r.status_code == 422 and "unit" in r.text
@@ -215,3 +217,66 @@ async def test_dashboard_panel_counts_overdue_by_district(client, web):
     await login(client, "admin1")
     r = await client.get("/", headers={"accept": "text/html"})
     assert "南明区: 1" in r.text and "云岩区: 0" in r.text
+
+
+async def test_officer_forms_answer_on_the_task_page_in_chinese(client, web):
+    """Responding without a file or with a .exe, and an extension with a bad date: the task page
+    again (HTML, not JSON), the note kept, each message in Chinese beside its field."""
+    admin = web["admin1"]
+    t = (await post(client, admin, "/tasks", TASK)).json()
+    await post(client, admin, f"/tasks/{t['id']}/assess", {"version": 1})
+    await post(client, admin, f"/tasks/{t['id']}/dispatch", {"version": 2})
+    client.cookies.clear()
+    csrf = await login(client, "hgy_officer")
+    html = {"accept": "text/html"}
+    act = f"/rectification/tasks/{t['id']}/act/"
+    for files, message in (
+            ({"files": ("", b"", "application/octet-stream")}, "请附上佐证材料"),
+            ({"files": ("x.exe", b"MZ\x90\x00", "application/octet-stream")},
+             "文件“x.exe”的类型不被接受")):
+        r = await client.post(act + "respond", headers=html, files=files,
+                              data={"_csrf": csrf, "version": "3", "note": "已整改完毕"})
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+        assert re.search(r'<small class="error field-error" id="err-evidence"[^>]*>' + message,
+                         r.text), r.text[-2000:]
+        assert ">已整改完毕</textarea>" in r.text and "attach" not in r.text
+    r = await client.post(act + "request_extension", headers=html,
+                          data={"_csrf": csrf, "version": "3", "requested_deadline": "2015-13-45",
+                                "reason": "施工期长"})
+    assert r.status_code == 422 and 'id="err-requested_deadline"' in r.text
+    assert "日期格式应为" in r.text and 'value="施工期长"' in r.text
+    assert (await Task.get(id=t["id"])).status == "dispatched"
+    # A small file reads in bytes, not "0.0 KB".
+    r = await client.post(act + "respond", headers=html, data={"_csrf": csrf, "version": "3",
+                                                               "note": "已整改完毕"},
+                          files={"files": ("说明.txt", b"x" * 33, "text/plain")})
+    assert r.status_code in (302, 303), r.text
+    page = await client.get(f"/rectification/tasks/{t['id']}", headers=html)
+    assert "33 字节" in page.text and "0.0 KB" not in page.text
+
+
+async def test_officer_sections_hold_only_their_status(client, web):
+    """A closed task waits for the evaluation, not in 已反馈待核查."""
+    admin = web["admin1"]
+    ids = []
+    for _ in range(2):
+        t = (await post(client, admin, "/tasks", TASK)).json()
+        await post(client, admin, f"/tasks/{t['id']}/assess", {"version": 1})
+        await post(client, admin, f"/tasks/{t['id']}/dispatch", {"version": 2})
+        officer = web["hgy_officer"]
+        r = await client.post(f"/api/rectification/tasks/{t['id']}/evidence", headers=officer,
+                              files=[("files", ("ok.pdf", PDF, "application/pdf"))])
+        r = await post(client, officer, f"/tasks/{t['id']}/respond",
+                       {"version": 3, "note": "ok", "evidence": [r.json()[0]["id"]]})
+        assert r.status_code == 200, r.text
+        ids.append(t["id"])
+    r = await post(client, admin, f"/tasks/{ids[1]}/verify", {"version": 4, "passed": True})
+    assert r.status_code == 200, r.text
+    assert [(await Task.get(id=i)).status for i in ids] == ["responded", "closed"]
+    client.cookies.clear()
+    await login(client, "hgy_officer")
+    page = (await client.get("/rectification/mine", headers={"accept": "text/html"})).text
+    waiting = page[page.index("已反馈待核查"):page.index("已结案待评价")]
+    closed = page[page.index("已结案待评价"):]
+    assert f"/rectification/tasks/{ids[0]}" in waiting and f"/rectification/tasks/{ids[1]}" not in waiting
+    assert f"/rectification/tasks/{ids[1]}" in closed
