@@ -285,7 +285,11 @@ async def test_users_writes_do_not_render_the_whole_list(client, lists):
     victim = _rows("users", r.text)[0]
     back = unescape(re.search(r'name="back" value="([^"]*)"', r.text).group(1))
     uid = (await User.get(username=victim)).id
-    r = await client.post(f"/users/{uid}/disable", data={"_csrf": csrf, "back": back})
+    # through the confirmation page, which keeps the list's query
+    ask = await client.get(f"/users/{uid}/disable", params={"back": back}, headers=HTML)
+    assert unescape(re.search(r'name="back" value="([^"]*)"', ask.text).group(1)) == back
+    r = await client.post(f"/users/{uid}/disable", data={"_csrf": csrf, "back": back,
+                                                         "confirm": "1"})
     assert r.status_code in (302, 303)
     query = parse_qs(urlsplit(r.headers["location"]).query)
     assert query["role"] == ["leader"] and query["page"] == ["2"] and query["size"] == ["20"]

@@ -3,6 +3,7 @@ review and panel ballots with their refusals."""
 
 from __future__ import annotations
 
+
 import datetime as dt
 
 import pytest
@@ -87,7 +88,7 @@ async def test_self_assessment_review_and_panel_pages(client, tmp_path):
             "_csrf": csrf, "period": "2014Q1", "unit": "520102", "indicator": "cases",
             "value": "3", "explanation": "x"}, files={"evidence": ("a.txt", b"t", "text/plain")},
             headers=HTML)
-        assert r.status_code == 422 and "indicator" in r.text
+        assert r.status_code == 422 and "所选指标不是自评指标" in r.text
         r = await client.get("/ranking/self?period=2014Q1", headers=HTML)
         assert "已自评，待审核" in r.text and "自评（待审核）" in r.text
         client.cookies.clear()
@@ -117,7 +118,7 @@ async def test_self_assessment_review_and_panel_pages(client, tmp_path):
     assert r.status_code in (302, 303), r.text
     r = await client.post(f"/ranking/panels/{rnd.id}", data={"_csrf": csrf, "score_520102": "91"},
                           headers=HTML)
-    assert r.status_code == 409 and "already scored" in r.text
+    assert r.status_code == 409 and "已经评过分" in r.text
     client.cookies.clear()
     r = await client.post(f"/ranking/rate/{rnd.id}", data={"code": codes[0], "score_520103": "77"},
                           headers=HTML)
@@ -147,7 +148,7 @@ async def test_objection_during_the_notice(client):
     assert 'id="object-form"' in r.text
     r = await client.post(f"/ranking/annual/{result.id}/objections", headers=HTML,
                           data={"_csrf": csrf, "unit": "520103", "reason": "别人的"})
-    assert r.status_code == 403 and "only for your own unit" in r.text
+    assert r.status_code == 403 and "只能对本单位提出异议" in r.text
     r = await client.post(f"/ranking/annual/{result.id}/objections", headers=HTML,
                           data={"_csrf": csrf, "unit": "520102", "reason": " "})
     assert r.status_code == 422 and "reason" in r.text

@@ -24,7 +24,7 @@ async def test_subscriptions_page_offers_groups_by_name(client):
                           json={**SUBSCRIPTION, "detail_group": "communities"})
     assert r.status_code == 201, r.text
     await login(client, "admin1")
-    r = await client.get("/ranking/subscriptions", headers=HTML)
+    r = await client.get("/ranking/subscriptions/new", headers=HTML)
     assert r.status_code == 200
     for field in ("group", "detail_group"):
         select = re.search(rf'<select name="{field}">(.*?)</select>', r.text, re.S)
@@ -32,7 +32,9 @@ async def test_subscriptions_page_offers_groups_by_name(client):
         options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select.group(1))
         assert options == [("", "（无）"), ("districts", "区（市、县）"), ("communities", "社区")]
     words = _visible(r.text)
-    assert "区（市、县） + 社区" in words  # the subscription's groups by name
+    listed = _visible((await client.get("/ranking/subscriptions", headers=HTML)).text)
+    assert "区（市、县） + 社区" in listed  # the subscription's groups by name
+    assert "districts" not in listed and "communities" not in listed
     assert "districts" not in words and "communities" not in words
     assert "first_workday" not in words and "工作绩效排位" in words
 

@@ -67,7 +67,7 @@ async def test_notice_is_mailed_as_docx_and_archived_with_its_sha256(db, host, s
     firing = await reports.run_now(settings, sub)
     assert firing.status == "ok", firing.error
     [report] = await ReportFile.filter(id__in=firing.report_ids)
-    assert report.filename.startswith("工作绩效排位通报_2014_districts")
+    assert report.filename.startswith("工作绩效排位通报_2014_区（市、县）")
     assert report.filename.endswith(".docx")
     stored = file_path(settings, report)
     assert stored.suffix == ".docx"

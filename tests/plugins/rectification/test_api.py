@@ -275,8 +275,10 @@ async def test_officer_sections_hold_only_their_status(client, web):
     assert [(await Task.get(id=i)).status for i in ids] == ["responded", "closed"]
     client.cookies.clear()
     await login(client, "hgy_officer")
-    page = (await client.get("/rectification/mine", headers={"accept": "text/html"})).text
-    waiting = page[page.index("已反馈待核查"):page.index("已结案待评价")]
-    closed = page[page.index("已结案待评价"):]
+    html = {"accept": "text/html"}
+    tabs = (await client.get("/rectification/mine", headers=html)).text
+    assert "已反馈待核查 (1)" in tabs and "已结案待评价 (1)" in tabs
+    waiting = (await client.get("/rectification/mine?group=waiting", headers=html)).text
+    closed = (await client.get("/rectification/mine?group=closed", headers=html)).text
     assert f"/rectification/tasks/{ids[0]}" in waiting and f"/rectification/tasks/{ids[1]}" not in waiting
-    assert f"/rectification/tasks/{ids[1]}" in closed
+    assert f"/rectification/tasks/{ids[1]}" in closed and f"/rectification/tasks/{ids[0]}" not in closed
