@@ -13,8 +13,8 @@ from litestar.response import Template
 
 from core import audit, audit_anchor, clock, i18n, web
 from core.errors import Invalid
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Limit, PageNo
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Limit, PageNo, PageSize
 
 ADMIN = ("admin",)
 PAGE_SIZE = 50

@@ -12,8 +12,8 @@ from litestar.response import Redirect, Template
 
 from core import events, events_admin, i18n, web
 from core.errors import Invalid
-from core.paging import DEFAULT_SIZE, Paged, PageSize, clamp
-from core.params import PageNo, Slug, choice
+from core.paging import DEFAULT_SIZE, Paged, clamp
+from core.params import PageNo, PageSize, Slug, choice
 from core.plugins import get_host
 
 ADMIN = {"roles": ("admin",)}

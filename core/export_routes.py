@@ -18,8 +18,8 @@ from litestar.response import File, Redirect, Template
 from core import archive, clock, exports, i18n, web
 from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
-from core.paging import DEFAULT_SIZE, Paged, PageSize, clamp
-from core.params import Id, PageNo, PeriodCode, Slug, UnitCode
+from core.paging import DEFAULT_SIZE, Paged, clamp
+from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCode
 from core.security import current_user
 
 ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")

@@ -13,8 +13,8 @@ from core import audit, clock, i18n, web
 from core.errors import Conflict, Invalid, NotFound
 from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, Limit, PageNo, Search, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, Limit, PageNo, PageSize, Search, choice
 
 ADMIN = {"roles": ("admin",)}
 MailStatus = choice(STATUSES)

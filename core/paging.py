@@ -1,6 +1,6 @@
 """One way to page a list: count and slice in the database, "共 N 条", page size in the URL.
 
-A handler takes `page: PageNo = 1, size: PageSize = DEFAULT_SIZE`, builds its filtered query and
+A handler takes `page: PageNo = 1, size: PageSize = DEFAULT_SIZE` (core.params), builds its query and
 calls `await paginate(qs, page, size, request)` (or `Paged.of(rows, total, …)` for raw SQL);
 the template includes `_pager.html` with `pager=` that object. Filters stay in the links because
 the pager rebuilds them from the request's own query string.
@@ -9,14 +9,11 @@ the pager rebuilds them from the request's own query string.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from litestar.params import Parameter
-
-SIZES = (20, 50, 100, 200)
+SIZES = (20, 50, 100, 200)  # core.params.PageSize bounds a request's size by the largest
 DEFAULT_SIZE = 50
-PageSize = Annotated[int, Parameter(ge=1, le=max(SIZES), description="每页条数 (1 – 200)")]
 
 
 @dataclass

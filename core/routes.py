@@ -12,8 +12,8 @@ from litestar.response import Redirect, Response, Template
 
 from core import assessments, clock, i18n, login, web
 from core.notify_models import InboxMessage
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo, Slug, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize, Slug, choice
 from core.plugins import get_host
 from core.security import current_user
 

@@ -11,8 +11,8 @@ from litestar.response import Redirect, Template
 from core import accounts, clock, i18n, web
 from core.accounts import ApiToken
 from core.errors import NotFound
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize
 from core.security import current_user
 
 ANY_ROLE = accounts.ROLES

@@ -18,8 +18,8 @@ from core import accounts, audit, i18n, passwords, unit_picker, user_admin, web
 from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo, Search, UnitCode, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize, Search, UnitCode, choice
 from core.security import current_user
 
 ADMIN = ("admin",)

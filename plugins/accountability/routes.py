@@ -15,8 +15,8 @@ from litestar.response import Redirect, Template
 from core import i18n, unit_picker, web
 from core.downloads import OCTET
 from core.errors import Conflict, Forbidden, Invalid, KaoheError, NotFound, field_errors
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Code12, Id, PageNo, PeriodCode, Search, UnitCode, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, UnitCode, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page

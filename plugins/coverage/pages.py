@@ -14,8 +14,8 @@ from core import i18n, web
 from core.contrib import NavItem, Panel
 from core.errors import Invalid, KaoheError
 from core.orgs import Period
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Code12, Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from plugins.coverage import (
     codes,

@@ -12,8 +12,8 @@ from litestar.response import Redirect, Template
 from core import web
 from core.contrib import ExportRequest
 from core.errors import NotFound
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize
 from core.security import current_user
 from core.web import download, language, page
 from plugins.ranking import annual, annual_workbook, config

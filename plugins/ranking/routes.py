@@ -13,8 +13,8 @@ from litestar.response import Redirect, Template
 from core import i18n, web
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo, PeriodCode, Slug, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize, PeriodCode, Slug, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page

@@ -13,8 +13,8 @@ from core import web
 from core.downloads import OCTET
 from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, page

@@ -16,8 +16,8 @@ from core import i18n, unit_picker, web
 from core.contrib import ExportRequest, Panel
 from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
-from core.paging import DEFAULT_SIZE, PageSize, paginate
-from core.params import Id, PageNo, PeriodCode, Search, Slug, UnitCode, choice
+from core.paging import DEFAULT_SIZE, paginate
+from core.params import Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
 from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev

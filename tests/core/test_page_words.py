@@ -17,7 +17,7 @@ ROLES = ("admin", "instructor", "unit_officer", "leader")
 ROOT = Path(__file__).resolve().parents[2]
 # Pages that only answer a form or a one-time link (an upload's preview, a survey's answer
 # sheet and thanks, a panel's ballot); their words are checked by their plugins' tests.
-BY_FORMS = {"upload_preview.html", "coverage/preview.html", "satisfaction/form.html",
+BY_FORMS = {"upload_preview.html", "coverage/review_confirm_all.html", "satisfaction/form.html",
             "satisfaction/thanks.html", "satisfaction/response.html", "satisfaction/message.html",
             "satisfaction/posters.html", "ranking/panel_ballot.html", "coverage/user_panel.html",
             "coverage/organization_close.html", "coverage/instructor.html"}

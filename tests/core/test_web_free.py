@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # The web shell and the route modules: the only places that may import litestar.
 WEB_NAMES = {"app.py", "web.py", "security.py", "login.py", "params.py", "api_docs.py",
-             "routes.py", "pages.py", "paging.py"}  # paging: the pages' query parameters
+             "routes.py", "pages.py"}
 
 BLOCKER = """
 import importlib.abc, json, sys, traceback

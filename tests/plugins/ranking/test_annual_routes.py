@@ -3,7 +3,6 @@ review and panel ballots with their refusals."""
 
 from __future__ import annotations
 
-
 import datetime as dt
 
 import pytest

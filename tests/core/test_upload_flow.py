@@ -1,5 +1,8 @@
 """Core's one import flow (core.import_flow, core.import_routes, core.import_cli), driven
-through the example third-party plugin's importer, which has no route code of its own."""
+through the example third-party plugin's importer, which has no route code of its own.
+
+Named to run after test_plugins, whose install test wants the example plugin not imported yet
+in this process (a second import of its models would clash in Tortoise)."""
 
 from __future__ import annotations
 
