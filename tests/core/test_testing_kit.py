@@ -3,25 +3,7 @@ indicator source, its event listener and its page, each on a platform of its own
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-import pytest
-
 from core.testing import running_platform
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def example():
-    sys.path.insert(0, str(ROOT / "tests" / "example_plugin"))
-    try:
-        import kaohe_example
-
-        yield kaohe_example
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "example_plugin"))
 
 
 def _overdue(task_no: str, unit: str = "520102001") -> dict:

@@ -18,19 +18,7 @@ from python_calamine import CalamineWorkbook
 from core.contrib import Importer, ImportField
 from core.testing import running_platform
 
-ROOT = Path(__file__).resolve().parents[2]
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-def example():
-    sys.path.insert(0, str(ROOT / "tests" / "example_plugin"))
-    try:
-        import kaohe_example
-
-        yield kaohe_example
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "example_plugin"))
 
 
 def _book(rows: list[tuple[str, str]], header=("单位代码", "内容")) -> bytes:
