@@ -79,12 +79,13 @@ def _hex(rng: Any) -> str:
 async def _fill(ctx: Any, survey: Survey, now: dt.datetime) -> dict[str, Any]:
     rng = ctx.rng
     units = await services.covered_units(survey)
-    if not units or survey.key not in TARGETS or now.date() < survey.opens:
+    today = now.astimezone(clock.tz()).date()  # the platform's day, not UTC's
+    if not units or survey.key not in TARGETS or today < survey.opens:
         return {"responses": 0}
     valid, pos_total, safe_total = TARGETS[survey.key]
-    if now.date() <= survey.closes:  # still collecting: the share of the days gone by
+    if today < survey.closes:  # still collecting: the share of the days gone by
         days = (survey.closes - survey.opens).days + 1
-        share = ((now.date() - survey.opens).days + 1) / days
+        share = ((today - survey.opens).days + 1) / days
         valid, pos_total, safe_total = (round(x * share) for x in (valid, pos_total, safe_total))
     district_bias = {d.code: rng.gauss(0, 0.025) for d in ctx.districts}
     sizes = _spread(valid, [rng.uniform(0.75, 1.3) for _ in units])
@@ -96,7 +97,7 @@ async def _fill(ctx: Any, survey: Survey, now: dt.datetime) -> dict[str, Any]:
     pos = _positives(rng, sizes, rates, pos_total)
     safe = _positives(rng, sizes, safe_rates, safe_total)
     rows: list[Response] = []
-    open_now = services.state(survey, now.astimezone(clock.tz()).date()) == "open"
+    open_now = services.state(survey, today) == "open"
     complaints = 0
     for u, n, p, s in zip(units, sizes, pos, safe, strict=True):
         flags_pos = [True] * p + [False] * (n - p)
@@ -132,15 +133,42 @@ async def _fill(ctx: Any, survey: Survey, now: dt.datetime) -> dict[str, Any]:
 
 
 async def build(ctx: Any) -> dict[str, Any]:
+    """Surveys already past when the demo year starts are answered and frozen at once; the
+    year's own surveys are answered on their closing day (or on the demo's last day if they
+    are still open then) with the clock on that day, and frozen the day after, as the daily
+    job would, so the half-year rankings read their frozen results."""
     surveys = await Survey.all().prefetch_related("period").order_by("opens")
     if not surveys:
         return {"skipped": "no [satisfaction] surveys in the demo definition"}
-    now = clock.now()
     out: dict[str, Any] = {}
+    end = getattr(ctx, "end", None)
+    later = {}
     for survey in surveys:
+        if end is not None and clock.today() < survey.closes:
+            later[survey.key] = (survey, min(survey.closes, end))
+            continue
         ctx.progress(f"satisfaction {survey.key}")
-        out[survey.key] = await _fill(ctx, survey, now)
+        out[survey.key] = await _fill(ctx, survey, clock.now())
+    await _freeze_due(out)
+
+    async def each_day(day: dt.date) -> None:
+        for key, (survey, on) in list(later.items()):
+            if on == day:
+                out[key] = await _fill(ctx, survey, clock.now())
+                del later[key]
+        await _freeze_due(out)
+
+    if later:
+        ctx.every_day(each_day)
+        ctx.at_end(lambda: _summary(out))
+    return out
+
+
+async def _freeze_due(out: dict[str, Any]) -> None:
     for survey in await services.due_for_closing(clock.today()):
         await services.freeze(survey)
-        out[survey.key]["frozen"] = True
-    return out
+        out.setdefault(survey.key, {"responses": 0})["frozen"] = True
+
+
+async def _summary(out: dict[str, Any]) -> dict[str, Any]:
+    return dict(out)
