@@ -58,6 +58,27 @@ async def test_demo_builds_tree_accounts_and_calls_plugins_in_order(db, settings
     names = list(ctx.summary)
     assert names[-1] == "zz_probe"
     assert [n for n in names if n in demo.ORDER] == [n for n in demo.ORDER if n in names]
+    await _the_year_surveys_reach_the_half_year_ranking(ctx)
+
+
+async def _the_year_surveys_reach_the_half_year_ranking(ctx):
+    """The 2014 surveys are answered as the year is walked and frozen after they close, so
+    the 2014H1 ranking (published in July) takes 群众满意度 from the survey, not 0."""
+    from plugins.ranking.models import Ranking, RankingRow
+    from plugins.satisfaction import services
+    from plugins.satisfaction.models import Survey
+
+    h1 = ctx.summary["satisfaction"]["guiyang-2014h1"]
+    assert h1["valid"] == 6000 and h1["frozen"] and h1["complaints"] > 0
+    results = await services.results(await Survey.get(key="guiyang-2014h1"))
+    ranking = await Ranking.filter(period="2014H1", group="districts").order_by("-id").first()
+    rows = await RankingRow.filter(ranking_id=ranking.id)
+    assert len(rows) == 10
+    for row in rows:
+        got = row.inputs["public_satisfaction"]
+        assert got["s"] == "plugin:satisfaction.rate"
+        assert float(got["v"]) == results[row.unit_code]["index"]
+        assert "public_satisfaction" not in (row.missing or [])
 
 
 def test_spread_adds_up_exactly():
