@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -31,6 +31,7 @@ RecordStatus = choice(STATUSES)
 APPEAL_STATUSES = ("pending", "upheld", "reduced", "withdrawn", "superseded")
 AppealStatus = choice(APPEAL_STATUSES)
 MeasureCode = choice(MEASURES)
+QUEUE = "/accountability/queue"
 API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 
 
@@ -101,12 +102,35 @@ async def ladder_page(request: Request) -> Template:
                 tz=clock.tz())
 
 
+QUEUE_APPEALS = 20  # the oldest pending appeals on the queue; all of them on /appeals
+
+
 @get("/queue", opt=ADMIN, include_in_schema=False)
-async def queue_page(request: Request) -> Template:
-    proposed = await Record.filter(status="proposed").select_related("unit").order_by("id")
-    pending = await Appeal.filter(status="pending").select_related(
-        "record", "record__unit", "submitted_by").order_by("id")
-    return page(request, "accountability/queue.html", proposed=proposed, pending=pending)
+async def queue_page(request: Request, unit: Search = "", measure: MeasureCode = "",
+                     page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    """Proposals to approve or dismiss, oldest first, by unit and measure, a page at a time;
+    the oldest pending appeals below."""
+    qs = Record.filter(status="proposed")
+    if measure:
+        qs = qs.filter(measure=measure)
+    qs = await services.unit_text(qs, unit or "")
+    pager = await paginate(qs.select_related("unit").order_by("id"), page, size, request)
+    appeals_qs = Appeal.filter(status="pending")
+    pending = await appeals_qs.select_related("record", "record__unit", "submitted_by") \
+        .order_by("id").limit(QUEUE_APPEALS)
+    return web.page(request, "accountability/queue.html", pager=pager, proposed=pager.items,
+                    pending=pending, pending_total=await appeals_qs.count(),
+                    measures=MEASURES, q={"unit": unit or "", "measure": measure or ""})
+
+
+def _queue_back(data: dict[str, Any], key: str, request: Request, record_id: int) -> Redirect:
+    """Back to the queue page the admin acted from, its filters and page kept (only the
+    queue's own parameters: never another address)."""
+    back = str(data.get("back") or "")
+    kept = [(k, v) for k, v in parse_qsl(back.partition("?")[2])
+            if k in ("unit", "measure", "page", "size")] if back.startswith(QUEUE) else []
+    msg = i18n.t(f"accountability.{key}", language(request), id=record_id)
+    return Redirect(path=f"{QUEUE}?{urlencode([*kept, ('msg', msg)])}")
 
 
 @get("/records/{record_id:int}", opt=READERS, include_in_schema=False)
@@ -168,8 +192,7 @@ async def approve_form(request: Request, record_id: Id,
     except (Invalid, Conflict) as exc:
         return await _refused(request, record_id, exc, "approve", data)
     if data.get("next") == "queue":
-        msg = i18n.t("accountability.approved_msg", language(request), id=record_id)
-        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+        return _queue_back(data, "approved_msg", request, record_id)
     return _back(record_id, request, "approved_msg", id=record_id)
 
 
@@ -181,8 +204,7 @@ async def dismiss_form(request: Request, record_id: Id,
     except (Invalid, Conflict) as exc:
         return await _refused(request, record_id, exc, "dismiss", data)
     if data.get("next") == "queue":
-        msg = i18n.t("accountability.dismissed_msg", language(request), id=record_id)
-        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+        return _queue_back(data, "dismissed_msg", request, record_id)
     return _back(record_id, request, "dismissed_msg", id=record_id)
 
 
