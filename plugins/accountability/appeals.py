@@ -213,17 +213,3 @@ async def decide(appeal_id: int, decision: str, reason: str, new_points: Any = N
                measure=record.measure, unit=record.unit.name, ref=record.trigger_ref,
                points=points, reason=reason, record=record.id)
     return appeal
-
-
-def appeal_dict(appeal: Appeal) -> dict[str, Any]:
-    return audit.canonical({
-        "id": appeal.id, "record_id": appeal.record_id, "revision": appeal.record_revision,
-        "submitted_by": appeal.submitted_by_id, "submitted_at": appeal.submitted_at,
-        "reasons": appeal.reasons, "evidence_name": appeal.evidence_name,
-        "evidence_size": appeal.evidence_size, "evidence_sha256": appeal.evidence_sha256,
-        "status": appeal.status, "decided_by": appeal.decided_by, "decided_at": appeal.decided_at,
-        "decision_reason": appeal.decision_reason, "points_before": appeal.points_before,
-        "points_after": appeal.points_after,
-        "evidence_url": f"/api/accountability/appeals/{appeal.id}/evidence" if appeal.evidence_path
-        else "",
-    })

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import JSONBody, MultipartBody, URLEncodedBody
@@ -20,7 +21,7 @@ from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, UnitCo
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
-from plugins.accountability import appeals, notes, services
+from plugins.accountability import appeals, notes, services, shapes
 from plugins.accountability.ladder import MEASURES, TARGETS
 from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistory
 
@@ -30,6 +31,7 @@ RecordStatus = choice(STATUSES)
 APPEAL_STATUSES = ("pending", "upheld", "reduced", "withdrawn", "superseded")
 AppealStatus = choice(APPEAL_STATUSES)
 MeasureCode = choice(MEASURES)
+QUEUE = "/accountability/queue"
 API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 
 
@@ -69,7 +71,7 @@ async def records_page(request: Request, status: RecordStatus = "", period: Peri
     qs = await services.records_query(user, status=status, period=period, measure=measure,
                                       unit_text_filter=unit or "")
     pager = await paginate(qs, page, size, request)
-    views = [(r, services.record_dict(r, user)) for r in pager.items]
+    views = [(r, services.record_out(r, user)) for r in pager.items]
     return web.page(request, "accountability/records.html", rows=views, pager=pager,
                     statuses=STATUSES, measures=MEASURES,
                     q={"status": status or "", "period": period or "", "unit": unit or "",
@@ -100,12 +102,35 @@ async def ladder_page(request: Request) -> Template:
                 tz=clock.tz())
 
 
+QUEUE_APPEALS = 20  # the oldest pending appeals on the queue; all of them on /appeals
+
+
 @get("/queue", opt=ADMIN, include_in_schema=False)
-async def queue_page(request: Request) -> Template:
-    proposed = await Record.filter(status="proposed").select_related("unit").order_by("id")
-    pending = await Appeal.filter(status="pending").select_related(
-        "record", "record__unit", "submitted_by").order_by("id")
-    return page(request, "accountability/queue.html", proposed=proposed, pending=pending)
+async def queue_page(request: Request, unit: Search = "", measure: MeasureCode = "",
+                     page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    """Proposals to approve or dismiss, oldest first, by unit and measure, a page at a time;
+    the oldest pending appeals below."""
+    qs = Record.filter(status="proposed")
+    if measure:
+        qs = qs.filter(measure=measure)
+    qs = await services.unit_text(qs, unit or "")
+    pager = await paginate(qs.select_related("unit").order_by("id"), page, size, request)
+    appeals_qs = Appeal.filter(status="pending")
+    pending = await appeals_qs.select_related("record", "record__unit", "submitted_by") \
+        .order_by("id").limit(QUEUE_APPEALS)
+    return web.page(request, "accountability/queue.html", pager=pager, proposed=pager.items,
+                    pending=pending, pending_total=await appeals_qs.count(),
+                    measures=MEASURES, q={"unit": unit or "", "measure": measure or ""})
+
+
+def _queue_back(data: dict[str, Any], key: str, request: Request, record_id: int) -> Redirect:
+    """Back to the queue page the admin acted from, its filters and page kept (only the
+    queue's own parameters: never another address)."""
+    back = str(data.get("back") or "")
+    kept = [(k, v) for k, v in parse_qsl(back.partition("?")[2])
+            if k in ("unit", "measure", "page", "size")] if back.startswith(QUEUE) else []
+    msg = i18n.t(f"accountability.{key}", language(request), id=record_id)
+    return Redirect(path=f"{QUEUE}?{urlencode([*kept, ('msg', msg)])}")
 
 
 @get("/records/{record_id:int}", opt=READERS, include_in_schema=False)
@@ -120,7 +145,7 @@ async def _record_page(request: Request, record_id: int, *, status_code: int = 2
     input kept and the message beside its field."""
     user, lang = current_user(request), language(request)
     record = await services.get_record(record_id, user)
-    view = services.record_dict(record, user)
+    view = services.record_out(record, user)
     history = await services.history_for(record, user)
     appeal_rows = await Appeal.filter(record=record).order_by("id")
     deadline = await appeals.deadline(record) if record.approved_at else None
@@ -167,8 +192,7 @@ async def approve_form(request: Request, record_id: Id,
     except (Invalid, Conflict) as exc:
         return await _refused(request, record_id, exc, "approve", data)
     if data.get("next") == "queue":
-        msg = i18n.t("accountability.approved_msg", language(request), id=record_id)
-        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+        return _queue_back(data, "approved_msg", request, record_id)
     return _back(record_id, request, "approved_msg", id=record_id)
 
 
@@ -180,8 +204,7 @@ async def dismiss_form(request: Request, record_id: Id,
     except (Invalid, Conflict) as exc:
         return await _refused(request, record_id, exc, "dismiss", data)
     if data.get("next") == "queue":
-        msg = i18n.t("accountability.dismissed_msg", language(request), id=record_id)
-        return Redirect(path=f"/accountability/queue?msg={quote(msg)}")
+        return _queue_back(data, "dismissed_msg", request, record_id)
     return _back(record_id, request, "dismissed_msg", id=record_id)
 
 
@@ -277,115 +300,105 @@ def _paged(items: list[Any], pager: Any) -> Response:
 @get("/records", opt=READERS)
 async def api_records(request: Request, status: RecordStatus = "", period: PeriodCode = "",
                       unit: UnitCode = "", measure: Code12 = "", page: PageNo = 1,
-                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+                      size: PageSize = API_SIZE) -> Response[list[shapes.RecordOut]]:
     """Records the caller may see (unit officers: their unit subtree, approved measures only),
     newest first, one page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     user = current_user(request)
     qs = await services.records_query(user, status=status, period=period, unit_code=unit,
                                       measure=measure)
     pager = await paginate(qs, page, size)
-    return _paged([services.record_dict(r, user) for r in pager.items], pager)
+    return _paged([services.record_out(r, user) for r in pager.items], pager)
 
 
 @get("/records/{record_id:int}", opt=READERS)
-async def api_record(request: Request, record_id: Id) -> dict[str, Any]:
+async def api_record(request: Request, record_id: Id) -> shapes.RecordDetailOut:
     """One record with its history, appeals and appeal deadline."""
     user = current_user(request)
     record = await services.get_record(record_id, user)
-    out = services.record_dict(record, user)
-    out["history"] = [_history_dict(h) for h in await services.history_for(record, user)]
-    out["appeals"] = [appeals.appeal_dict(a) for a in await Appeal.filter(record=record).order_by("id")]
     deadline = await appeals.deadline(record) if record.approved_at else None
-    out["appeal_deadline"] = deadline.isoformat() if deadline else None
+    can = why = None
     if user.role == "unit_officer":
-        out["can_appeal"], out["why_not"] = await appeals.can_appeal(record, user)
-    return out
-
-
-def _history_dict(h: Any) -> dict[str, Any]:
-    from core.audit import canonical
-
-    return canonical({"at": h.at, "actor": h.actor, "action": h.action, "from_status": h.from_status,
-                      "to_status": h.to_status, "from_measure": h.from_measure,
-                      "to_measure": h.to_measure, "from_points": h.from_points,
-                      "to_points": h.to_points, "note": h.note, "event_key": h.event_key})
+        can, why = await appeals.can_appeal(record, user)
+    return shapes.RecordDetailOut(
+        **msgspec.structs.asdict(services.record_out(record, user)),
+        history=[shapes.HistoryOut.of(h) for h in await services.history_for(record, user)],
+        appeals=[shapes.AppealOut.of(a) for a in await Appeal.filter(record=record).order_by("id")],
+        appeal_deadline=deadline.isoformat() if deadline else None, can_appeal=can, why_not=why)
 
 
 @post("/records", opt=ADMIN, status_code=201)
-async def api_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_create(data: JSONBody[shapes.ManualIn]) -> shapes.RecordOut:
     """Record a measure by hand; the only way to 移送纪检监察 (refer). It stands at once."""
-    record = await services.create_manual(**_manual_args(data))
-    return services.record_dict(record)
+    record = await services.create_manual(**data.as_args())
+    return services.record_out(record)
 
 
 @post("/records/{record_id:int}/approve", opt=ADMIN, status_code=200)
-async def api_approve(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
-                      ) -> dict[str, Any]:
+async def api_approve(record_id: Id, data: JSONBody[shapes.ApproveIn | None] = None
+                      ) -> shapes.RecordOut:
     """Approve a proposal (optionally naming the responsible person or new points). 409 twice."""
-    data = data or {}
-    record = await services.approve(record_id, responsible_person=data.get("responsible_person"),
-                                    points=data.get("points"), note=str(data.get("note", "")))
-    return services.record_dict(record)
+    data = data or shapes.ApproveIn()
+    record = await services.approve(record_id, responsible_person=data.responsible_person,
+                                    points=data.points, note=data.note)
+    return services.record_out(record)
 
 
 @post("/records/{record_id:int}/dismiss", opt=ADMIN, status_code=200)
-async def api_dismiss(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
-                      ) -> dict[str, Any]:
+async def api_dismiss(record_id: Id, data: JSONBody[shapes.DismissIn | None] = None
+                      ) -> shapes.RecordOut:
     """Dismiss a proposal with a `reason`; a dismissed upgrade restores the earlier measure."""
-    record = await services.dismiss(record_id, str((data or {}).get("reason", "")))
+    record = await services.dismiss(record_id, (data or shapes.DismissIn()).reason)
     await record.fetch_related("unit")
-    return services.record_dict(record)
+    return services.record_out(record)
 
 
 @post("/records/{record_id:int}/carry-out", opt=ADMIN, status_code=200)
-async def api_carry_out(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
-                        ) -> dict[str, Any]:
+async def api_carry_out(record_id: Id, data: JSONBody[shapes.CarryOutIn | None] = None
+                        ) -> shapes.RecordOut:
     """Record that an approved measure was carried out: `date` (default today), `notes`."""
-    data = data or {}
-    record = await services.carry_out(record_id, on=data.get("date") or None,
-                                      notes=str(data.get("notes", "")))
-    return services.record_dict(record)
+    data = data or shapes.CarryOutIn()
+    record = await services.carry_out(record_id, on=data.date, notes=data.notes)
+    return services.record_out(record)
 
 
 @post("/records/{record_id:int}/close", opt=ADMIN, status_code=200)
-async def api_close(record_id: Id, data: JSONBody[dict[str, Any] | None] = None
-                    ) -> dict[str, Any]:
+async def api_close(record_id: Id, data: JSONBody[shapes.CloseIn | None] = None
+                    ) -> shapes.RecordOut:
     """Close a carried-out record (refused while an appeal is pending)."""
-    record = await services.close(record_id, str((data or {}).get("note", "")))
-    return services.record_dict(record)
+    record = await services.close(record_id, (data or shapes.CloseIn()).note)
+    return services.record_out(record)
 
 
 @post("/records/{record_id:int}/appeals", opt={"roles": ("unit_officer",)}, status_code=201)
 async def api_appeal(request: Request, record_id: Id,
-                     data: MultipartBody[dict]) -> dict[str, Any]:
+                     data: MultipartBody[dict]) -> shapes.AppealOut:
     """Appeal (申诉) as multipart: `reasons` and the `evidence` file."""
     name, content = await _upload(data)
     appeal = await appeals.submit(current_user(request), record_id,
                                   reasons=str(data.get("reasons", "")), evidence_name=name,
                                   evidence=content, evidence_dir=_evidence_dir(request),
                                   max_bytes=_max_bytes(request))
-    return appeals.appeal_dict(appeal)
+    return shapes.AppealOut.of(appeal)
 
 
 @get("/appeals", opt={"roles": ("admin", "leader")})
 async def api_appeals(status: AppealStatus = "", page: PageNo = 1,
-                      size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
+                      size: PageSize = API_SIZE) -> Response[list[shapes.AppealOut]]:
     """Appeals, newest first; `status=pending` for the ones to decide; one page at a time
     (headers X-Total-Count, X-Page, X-Page-Size)."""
     qs = Appeal.all() if not status else Appeal.filter(status=status)
     pager = await paginate(qs.order_by("-id"), page, size)
-    return _paged([appeals.appeal_dict(a) for a in pager.items], pager)
+    return _paged([shapes.AppealOut.of(a) for a in pager.items], pager)
 
 
 @post("/appeals/{appeal_id:int}/decide", opt=ADMIN, status_code=200)
-async def api_decide(appeal_id: Id, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_decide(appeal_id: Id, data: JSONBody[shapes.DecideIn]) -> shapes.AppealOut:
     """Decide an appeal: `decision` uphold|reduce|withdraw, `reason`, `new_points` for reduce."""
-    appeal = await appeals.decide(appeal_id, str(data.get("decision", "")),
-                                  str(data.get("reason", "")), data.get("new_points"))
-    return appeals.appeal_dict(appeal)
+    appeal = await appeals.decide(appeal_id, data.decision, data.reason, data.new_points)
+    return shapes.AppealOut.of(appeal)
 
 
-@get("/appeals/{appeal_id:int}/evidence", opt=READERS)
+@get("/appeals/{appeal_id:int}/evidence", opt=READERS, media_type=OCTET)
 async def api_evidence(request: Request, appeal_id: Id) -> Response:
     """The evidence file of an appeal (the appealing unit, admins and leaders)."""
     appeal = await Appeal.get_or_none(id=appeal_id).select_related("record__unit")
@@ -401,15 +414,9 @@ async def api_evidence(request: Request, appeal_id: Id) -> Response:
 
 
 @get("/ladder", opt={"roles": ("admin", "leader")})
-async def api_ladder() -> dict[str, Any]:
+async def api_ladder() -> shapes.LadderOut:
     """The escalation ladder of the current assessment definition."""
-    ladder = await services.current_ladder()
-    return {"appeal_window_days": ladder.appeal_window_days,
-            "repeat_within_days": ladder.repeat_within_days,
-            "points": {m: str(p) for m, p in ladder.points.items()},
-            "rules": [{"index": r.index, "trigger": r.trigger, "threshold": r.threshold,
-                       "measure": r.measure, "points": str(r.points), "target": r.target}
-                      for r in ladder.rules]}
+    return shapes.LadderOut.of(await services.current_ladder())
 
 
 PAGES = [index, records_page, appeals_page, queue_page, record_page, approve_form, dismiss_form, carry_out_form,

@@ -20,11 +20,11 @@ from core.notify import notify
 from core.orgs import OrgUnit, Period, PeriodClosedError, parse_period
 from core.scope import Scope, scope_for
 from plugins.accountability import ladder as ladder_mod
+from plugins.accountability import shapes
 from plugins.accountability.models import STANDING, Appeal, Record, RecordHistory
 
 OBJECT = "accountability_record"
-STATE_FIELDS = ("status", "measure", "points", "approved_at", "approved_by", "carried_out_on",
-                "carried_out_by", "carried_out_notes", "closed_at", "responsible_person", "target")
+STATE_FIELDS = shapes.STATE_FIELDS  # what a record's standing state is made of
 
 
 def now() -> dt.datetime:
@@ -453,22 +453,9 @@ async def create_manual(*, unit_code: str, measure: str, points: Any, reason: st
 
 # -- views -------------------------------------------------------------------------------
 
-def record_dict(record: Record, user: User | None = None) -> dict[str, Any]:
+def record_out(record: Record, user: User | None = None) -> shapes.RecordOut:
     """The API shape of a record; unit officers get the standing state only."""
-    state = {name: getattr(record, name) for name in STATE_FIELDS}
-    if user is not None and user.role == "unit_officer":
-        state = public_view(record) or {}
-    out = {
-        "id": record.id, "unit_code": record.unit.code, "unit_name": record.unit.name,
-        "trigger_type": record.trigger_type, "trigger_ref": record.trigger_ref,
-        "trigger_title": record.trigger_title, "trigger_link": record.trigger_link,
-        "trigger_detail": record.trigger_detail, "period": record.period,
-        "automatic": record.automatic, "revision": record.revision, "repeat_of": record.repeat_of,
-        "reason": record.reason if record.status != "proposed" else "",
-        "link": record_link(record),
-    }
-    out.update(audit.canonical(state))
-    if user is None or user.role != "unit_officer":
-        out["prev_state"] = record.prev_state
-        out["rule_index"] = record.rule_index
-    return out
+    officer = user is not None and user.role == "unit_officer"
+    state = (public_view(record) or {}) if officer else {n: getattr(record, n) for n in STATE_FIELDS}
+    return shapes.RecordOut.of(record, audit.canonical(state), record_link(record),
+                               internal=not officer)

@@ -37,8 +37,9 @@ async def unit_root(code: str | None) -> OrgUnit | None:
     return unit
 
 
-async def task_rows(period: str | None = None, unit: str | None = None,
-                    actor: Actor | None = None, **filters: Any) -> list[dict[str, Any]]:
+async def tasks_query(period: str | None = None, unit: str | None = None,
+                      actor: Actor | None = None, **filters: Any):
+    """The tasks of a period and unit subtree the actor may see, as a queryset to page."""
     qs = Task.all()
     if period:
         qs = qs.filter(period__code=period)
@@ -47,8 +48,12 @@ async def task_rows(period: str | None = None, unit: str | None = None,
         qs = qs.filter(unit__path__startswith=root.path)
     if actor is not None:
         qs = scoped(qs, actor)
-    if filters:
-        qs = qs.filter(**filters)
+    return qs.filter(**filters) if filters else qs
+
+
+async def task_rows(period: str | None = None, unit: str | None = None,
+                    actor: Actor | None = None, **filters: Any) -> list[dict[str, Any]]:
+    qs = await tasks_query(period, unit, actor, **filters)
     return await qs.order_by("id").values(*FIELDS)
 
 
@@ -75,6 +80,14 @@ async def with_days(rows: list[dict[str, Any]], today: dt.date | None = None) ->
         row["days_overdue"] = days_overdue(row, cal, today)
         row["late"] = bool(row["closed_late"] or (row["status"] == "dispatched" and row["overdue"]))
     return rows
+
+
+async def days_overdue_of(tasks: list[Task], today: dt.date | None = None) -> dict[int, int]:
+    """Working days overdue of each task (by id), as `days_overdue` counts them."""
+    cal = await WorkCalendar.load()
+    today = today or local_date(now_utc())
+    return {t.id: days_overdue({"deadline": t.deadline, "status": t.status,
+                                "responded_at": t.responded_at}, cal, today) for t in tasks}
 
 
 def state_of(row: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,7 +20,7 @@ from core.params import Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode
 from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev
-from plugins.rectification import exporters, queries, workflow
+from plugins.rectification import exporters, queries, shapes, workflow
 from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
 from plugins.rectification.config import current_definition
 from plugins.rectification.models import (
@@ -37,6 +36,7 @@ READ = ("admin", "unit_officer", "leader")
 WRITE = ("admin", "unit_officer")
 ADMIN = ("admin",)
 TaskStatus = choice(STATUSES)
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 STEPS = ("registered", "assessed", "dispatched", "responded", "closed", "evaluated", "rejected")
 
 
@@ -48,47 +48,13 @@ async def _actor(request: Request):
     return await actor_for(current_user(request))
 
 
-def task_dict(task: Task, cal_days: int | None = None) -> dict[str, Any]:
-    return {
-        "id": task.id, "number": task.number, "period": task.period.code, "source": task.source,
-        "category": task.category, "title": task.title, "description": task.description,
-        "severity": task.severity, "unit": task.unit.code, "unit_name": task.unit.name,
-        "responsible_person": task.responsible_person, "status": task.status,
-        "registered_at": task.registered_at.isoformat(),
-        "dispatched_at": task.dispatched_at.isoformat() if task.dispatched_at else None,
-        "deadline": task.deadline.isoformat() if task.deadline else None,
-        "deadline_manual": task.deadline_manual, "overdue": task.overdue,
-        "overdue_since": task.overdue_since.isoformat() if task.overdue_since else None,
-        "overdue_level": task.overdue_level, "fail_count": task.fail_count,
-        "extension_count": task.extension_count, "closed_late": task.closed_late,
-        "closed_at": task.closed_at.isoformat() if task.closed_at else None,
-        "days_to_close": task.days_to_close, "satisfaction": task.satisfaction,
-        "evaluation_comment": task.evaluation_comment, "version": task.version,
-    }
-
-
-async def _detail(task: Task, role: str) -> dict[str, Any]:
+async def _detail(task: Task, role: str) -> shapes.TaskDetailOut:
     events = await TaskEvent.filter(task_id=task.id).order_by("id")
     files = await Evidence.filter(task_id=task.id).order_by("id")
     exts = await ExtensionRequest.filter(task_id=task.id).order_by("id")
     pending = any(e.status == "pending" for e in exts)
-    return {
-        **task_dict(task),
-        "allowed": workflow.allowed_actions(task, role, pending),
-        "events": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                    "from": e.from_status, "to": e.to_status, "reason": e.reason,
-                    "data": e.data} for e in events],
-        "evidence": [{"id": f.id, "name": f.original_name, "size": f.size, "sha256": f.sha256,
-                      "round": f.round, "attached": f.attached, "extension_id": f.extension_id,
-                      "uploaded_by": f.uploaded_by, "url": f"/rectification/evidence/{f.id}"}
-                     for f in files],
-        "extensions": [{"id": x.id, "status": x.status, "reason": x.reason,
-                        "requested_deadline": x.requested_deadline.isoformat(),
-                        "granted_deadline": x.granted_deadline.isoformat()
-                        if x.granted_deadline else None, "requested_by": x.requested_by,
-                        "decided_by": x.decided_by, "decision_reason": x.decision_reason}
-                       for x in exts],
-    }
+    return shapes.TaskDetailOut.build(task, workflow.allowed_actions(task, role, pending),
+                                      events, files, exts)
 
 
 async def _files(form: Any) -> list[tuple[str, bytes]]:
@@ -105,31 +71,41 @@ async def _files(form: Any) -> list[tuple[str, bytes]]:
 
 # -- JSON API ----------------------------------------------------------------------------------
 
+def _paged(items: list[Any], pager: Any) -> Response:
+    """One page of a JSON list; the whole count and the page in headers (the body stays the
+    list it always was)."""
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})
+
+
 @get("/tasks", opt={"roles": READ})
 async def api_list(request: Request, period: PeriodCode = None,
                    status: TaskStatus = None, unit: UnitCode = None,
-                   overdue: FromQuery[bool | None] = None) -> list[dict[str, Any]]:
-    """Tasks the caller may see, filtered by period, status, unit subtree and overdue flag."""
+                   overdue: FromQuery[bool | None] = None, page: PageNo = 1,
+                   size: PageSize = API_SIZE) -> Response[list[shapes.TaskRowOut]]:
+    """Tasks the caller may see, filtered by period, status, unit subtree and overdue flag,
+    oldest first, one page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     actor = await _actor(request)
     filters: dict[str, Any] = {}
     if status:
         filters["status"] = status
     if overdue is not None:
         filters["overdue"] = overdue
-    rows = await queries.with_days(await queries.task_rows(period, unit, actor, **filters))
-    return [{k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
-             for k, v in r.items()} for r in rows]
+    qs = await queries.tasks_query(period, unit, actor, **filters)
+    pager = await paginate(qs.select_related("unit", "period").order_by("id"), page, size)
+    days = await queries.days_overdue_of(pager.items)
+    return _paged([shapes.TaskRowOut.of(t, days[t.id]) for t in pager.items], pager)
 
 
 @post("/tasks", opt={"roles": ADMIN}, status_code=201)
-async def api_register(request: Request, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_register(request: Request, data: JSONBody[shapes.TaskIn]) -> shapes.TaskOut:
     """Step 1 信息收集: register a problem."""
-    task = await workflow.register(await _actor(request), data)
-    return task_dict(task)
+    task = await workflow.register(await _actor(request), data.as_data())
+    return shapes.TaskOut.of(task)
 
 
 @get("/tasks/{task_id:int}", opt={"roles": READ})
-async def api_task(request: Request, task_id: Id) -> dict[str, Any]:
+async def api_task(request: Request, task_id: Id) -> shapes.TaskDetailOut:
     """A task with its timeline, evidence, extension requests and the caller's next steps."""
     actor = await _actor(request)
     return await _detail(await get_task(task_id, actor), actor.role)
@@ -137,14 +113,16 @@ async def api_task(request: Request, task_id: Id) -> dict[str, Any]:
 
 def _transition(action: str, path: str):
     rule = workflow.RULES[action]
+    body = shapes.STEP_BODIES[action]
 
-    async def handler(request: Request, task_id: Id,
-                      data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    async def handler(request: Request, task_id: Id, data: Any) -> shapes.TaskDetailOut:
         actor = await _actor(request)
-        task = await workflow.act(task_id, action, actor, data, settings=_settings(request))
+        task = await workflow.act(task_id, action, actor, data.as_data(),
+                                  settings=_settings(request))
         return await _detail(task, actor.role)
 
     handler.__name__ = f"api_{action}"
+    handler.__annotations__["data"] = JSONBody[body]  # each step's own body, in /schema too
     handler.__doc__ = f"{rule.step}: '{action}' from {', '.join(rule.from_states)} " \
                       f"(role {rule.role}). Send the task `version` you saw."
     return post(f"/tasks/{{task_id:int}}/{path}", opt={"roles": (rule.role,)},
@@ -159,22 +137,26 @@ TRANSITIONS = [_transition(a, p) for a, p in (
 
 
 @post("/tasks/{task_id:int}/evidence", opt={"roles": ("unit_officer",)}, status_code=201)
-async def api_upload(request: Request, task_id: Id) -> list[dict[str, Any]]:
+async def api_upload(request: Request, task_id: Id) -> list[shapes.EvidenceOut]:
     """Upload evidence files (multipart field `files`) to name later in respond/extensions."""
     form = await request.form()
     rows = await ev.upload_drafts(task_id, await _actor(request), await _files(form),
                                   settings=_settings(request))
-    return [{"id": r.id, "name": r.original_name, "size": r.size, "sha256": r.sha256}
+    return [shapes.EvidenceOut(id=r.id, name=r.original_name, size=r.size, sha256=r.sha256)
             for r in rows]
 
 
 @get("/summary", opt={"roles": ("admin", "leader")})
-async def api_summary(period: PeriodCode, unit: UnitCode = None) -> dict:
+async def api_summary(period: PeriodCode, unit: UnitCode = None) -> shapes.SummaryOut:
     """Per unit: received, closed on time, closed late, open, overdue."""
     rows, total = await queries.summary_by_unit(period, unit)
-    fix = lambda r: {**r, "on_time_rate": queries.q2(r["on_time_rate"] * 100)  # noqa: E731
-                     if r["on_time_rate"] is not None else None}
-    return {"units": [fix(r) for r in rows], "total": fix(total)}
+
+    def fix(r: dict[str, Any]) -> shapes.UnitSummaryOut:
+        rate = r["on_time_rate"]
+        return shapes.UnitSummaryOut(**{**r, "on_time_rate": queries.q2(rate * 100)
+                                        if rate is not None else None})
+
+    return shapes.SummaryOut(units=[fix(r) for r in rows], total=fix(total))
 
 
 API = [api_list, api_register, api_task, *TRANSITIONS, api_upload, api_summary]
@@ -325,7 +307,7 @@ async def _task_page(request: Request, task_id: Id, error: str = "", status_code
     detail = await _detail(task, actor.role)
     notices = await task.overdue_notices.all().order_by("id")
     errors = errors or {}
-    if errors and set(errors) <= FORM_FIELDS and failed in detail["allowed"]:
+    if errors and set(errors) <= FORM_FIELDS and failed in detail.allowed:
         error = ""  # each message stands beside its field
     return page(request, "rectification/task.html", status_code=status_code, task=task,
                 d=detail, notices=notices, error=error, defn=await current_definition(),

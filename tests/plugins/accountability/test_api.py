@@ -200,3 +200,47 @@ async def test_manual_referral_by_admin_only(app):
     assert r.status_code == 403
     h = await as_user(client, "yy")
     assert (await client.get("/api/accountability/records")).json() == []
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"unit_code": "5" * 33}, "unit_code", "最多 32 个字符"),
+    ({"points": [5]}, "points", "应为"),
+    ({"target": "everyone"}, "target", "不是可选的取值"),
+    ({"colour": "red"}, "colour", "不认识的字段 colour"),
+])
+async def test_a_malformed_manual_record_is_refused_naming_the_field(app, body, field, words):
+    client = app
+    h = await as_user(client, "adm")
+    good = {"unit_code": "520102001", "measure": "refer", "points": 5, "reason": "涉嫌违纪"}
+    r = await client.post("/api/accountability/records", json=good | body, headers=h)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["field"] == field and words in error["message"], error
+    assert await Record.all().count() == 0
+
+
+async def test_a_malformed_decision_is_refused_naming_the_field(app):
+    client = app
+    record_id = await overdue_series(client, task_id=4)
+    h = await as_user(client, "adm")
+    await client.post(f"/api/accountability/records/{record_id}/approve", json={}, headers=h)
+    h = await as_user(client, "nm")
+    r = await client.post(f"/api/accountability/records/{record_id}/appeals", headers=h,
+                          data={"reasons": "已整改"},
+                          files={"evidence": ("a.pdf", PDF, "application/pdf")})
+    decide = f"/api/accountability/appeals/{r.json()['id']}/decide"
+    h = await as_user(client, "adm")
+    for body, field, words in (({"reason": "x"}, "decision", "缺少必填字段 decision"),
+                               ({"decision": "forgive", "reason": "x"}, "decision", "forgive"),
+                               ({"decision": "uphold", "reason": "长" * 2001}, "reason",
+                                "最多 2000 个字符")):
+        r = await client.post(decide, headers=h, json=body)
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["field"] == field and words in error["message"], error
+    assert (await Appeal.get(record_id=record_id)).status == "pending"
+    # a refused carry-out date names its field too, and the record stays approved
+    r = await client.post(f"/api/accountability/records/{record_id}/carry-out", headers=h,
+                          json={"date": "下周一"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "date"
+    assert (await Record.get(id=record_id)).status == "approved"

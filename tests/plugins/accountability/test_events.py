@@ -229,7 +229,7 @@ async def test_approve_twice_is_refused_and_dismissed_upgrade_restores(ready):
     # While the upgrade waits, the unit still sees the standing reminder, not the proposal,
     # and the reminder's deduction still counts.
     [seen] = await services.list_records(officer)
-    assert services.record_dict(seen, officer)["measure"] == "remind"
+    assert services.record_out(seen, officer).measure == "remind"
     src = {s.key: s for p, s in host.collect("kaohe_indicator_sources") if p == "accountability"}
     assert await src["accountability.deduction_points"].values(str(YEAR), ["520102"]) == {
         "520102": 0.5}

@@ -112,3 +112,82 @@ async def test_json_lists_page_and_give_the_total(client, records):
     assert len(r.json()) == 4 and r.headers["x-total-count"] == "14"
     r = await client.get("/api/accountability/appeals?size=0")
     assert r.status_code == 400 and "size" in r.text
+
+
+@pytest.fixture
+async def queue(client, records):
+    """30 proposals (5 of 花果园社区, 25 of 云岩区) and 22 pending appeals."""
+    from core.accounts import User
+    from core.orgs import OrgUnit
+    from plugins.accountability.models import Appeal, Record
+
+    yy = await OrgUnit.get(code="520103")
+    await Record.bulk_create([Record(unit=yy, trigger_type="manual", measure="remind",
+                                     points=Decimal("0.5"), status="proposed", period="2014",
+                                     trigger_ref=f"Q{i}") for i in range(25)])
+    admin = await User.get(username="admin1")
+    closed = await Record.filter(status="closed").order_by("id").limit(12)
+    await Appeal.bulk_create([Appeal(record=r, record_revision=1, submitted_by=admin,
+                                     reasons="理由", status="pending") for r in closed])
+    return await Record.filter(status="proposed").order_by("id")
+
+
+def proposals(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r'id="proposal-(\d+)"', text)]
+
+
+async def test_queue_counts_pages_and_filters(client, queue):
+    await login(client, "admin1")
+    r = await client.get("/accountability/queue?size=20", headers=HTML)
+    assert r.status_code == 200 and total(r.text) == 30 and "共 30 条" in r.text
+    first = proposals(r.text)
+    assert first == [p.id for p in queue[:20]]  # oldest first
+    r = await client.get("/accountability/queue?size=20&page=2", headers=HTML)
+    assert proposals(r.text) == [p.id for p in queue[20:]]
+    # a page past the end shows the last one
+    r = await client.get("/accountability/queue?size=20&page=9", headers=HTML)
+    assert proposals(r.text) == [p.id for p in queue[20:]]
+    # filters narrow the list and stay in the pager's links
+    r = await client.get("/accountability/queue?unit=520103&size=20", headers=HTML)
+    assert total(r.text) == 25
+    link = re.search(r'rel="next" class="pager-next" href="([^"]+)"', r.text).group(1)
+    assert "unit=520103" in link and "page=2" in link
+    r = await client.get(link.replace("&amp;", "&"), headers=HTML)
+    assert len(proposals(r.text)) == 5
+    r = await client.get("/accountability/queue?measure=interview", headers=HX)
+    assert r.text.lstrip().startswith('<div id="results">') and 'id="nav"' not in r.text
+    assert total(r.text) == 5 and "约谈" in r.text
+    # the oldest pending appeals, and the way to all of them
+    r = await client.get("/accountability/queue", headers=HTML)
+    assert r.text.count('id="appeal-') == 20 and "共 22 条" in r.text
+    assert 'href="/accountability/appeals?status=pending"' in r.text
+
+
+async def test_queue_refuses_bad_paging_in_chinese(client, queue):
+    await login(client, "admin1")
+    for query, words in (("page=0", "不能小于 1"), ("size=201", "不能大于 200"),
+                         ("measure=shout", "shout")):
+        r = await client.get(f"/accountability/queue?{query}", headers=HTML)
+        assert r.status_code == 400 and words in r.text, (query, r.text[:200])
+
+
+async def test_approving_from_a_queue_page_comes_back_to_it(client, queue):
+    from plugins.accountability.models import Record
+
+    csrf = await login(client, "admin1")
+    page = await client.get("/accountability/queue?unit=520103&size=20&page=2", headers=HTML)
+    target = proposals(page.text)[0]
+    back = re.search(r'name="back" value="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    r = await client.post(f"/accountability/records/{target}/approve",
+                          data={"_csrf": csrf, "next": "queue", "back": back})
+    assert r.status_code in (302, 303)
+    location = r.headers["location"]
+    assert location.startswith("/accountability/queue?") and "unit=520103" in location
+    assert "page=2" in location and "size=20" in location and "msg=" in location
+    assert (await Record.get(id=target)).status == "approved"
+    # only the queue's own parameters come back: never another address
+    other = proposals(page.text)[1]
+    r = await client.post(f"/accountability/records/{other}/dismiss",
+                          data={"_csrf": csrf, "next": "queue", "reason": "重复",
+                                "back": "https://evil.example/?unit=1&x=2"})
+    assert r.headers["location"].startswith("/accountability/queue?msg=")

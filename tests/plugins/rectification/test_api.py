@@ -282,3 +282,25 @@ async def test_officer_sections_hold_only_their_status(client, web):
     closed = (await client.get("/rectification/mine?group=closed", headers=html)).text
     assert f"/rectification/tasks/{ids[0]}" in waiting and f"/rectification/tasks/{ids[1]}" not in waiting
     assert f"/rectification/tasks/{ids[1]}" in closed and f"/rectification/tasks/{ids[0]}" not in closed
+
+
+@pytest.mark.parametrize(("path", "body", "field", "words"), [
+    ("/tasks", {**TASK, "title": "问" * 201}, "title", "最多 200 个字符"),
+    ("/tasks", {**TASK, "severity": 3}, "severity", "应为"),
+    ("/tasks", {**TASK, "colour": "red"}, "colour", "不认识的字段 colour"),
+    ("/tasks/{tid}/reject", {"reason": "重复"}, "version", "缺少必填字段 version"),
+    ("/tasks/{tid}/reject", {"version": "一", "reason": "重复"}, "version", "应为整数"),
+    ("/tasks/{tid}/dispatch", {"version": 1, "deadline": "明天"}, "deadline", ""),
+    ("/tasks/{tid}/evaluate", {"version": 1, "satisfaction": 101}, "satisfaction", "不能大于 100"),
+])
+async def test_a_malformed_body_is_refused_naming_the_field(client, web, path, body, field,
+                                                            words):
+    admin = web["admin1"]
+    t = (await post(client, admin, "/tasks", TASK)).json()
+    before = await Task.all().count()
+    r = await post(client, admin, path.format(tid=t["id"]), body)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["field"] == field and words in error["message"], error
+    assert await Task.all().count() == before
+    assert (await Task.get(id=t["id"])).status == "registered"

@@ -122,3 +122,34 @@ async def test_mine_groups_count_and_page(client, tasks):
     # cards on a phone: every cell names its column
     page = (await client.get("/rectification/mine", headers=HTML)).text
     assert 'class="rect-tasks stack"' in page and 'data-label="整改期限"' in page
+
+
+async def test_api_list_is_paged_in_the_database(client, tasks):
+    await login(client, "admin1")
+    r = await client.get("/api/rectification/tasks?size=20")
+    assert r.status_code == 200 and r.headers["x-total-count"] == "57"
+    first = [t["number"] for t in r.json()]
+    assert len(first) == 20 and r.headers["x-page"] == "1" and r.headers["x-page-size"] == "20"
+    r = await client.get("/api/rectification/tasks?size=20&page=3")
+    assert [t["number"] for t in r.json()] == [f"HGY-{i:03d}" for i in range(40, 45)] + [
+        f"QL-{i:03d}" for i in range(12)]  # 57 = 20 + 20 + 17, oldest first
+    r = await client.get("/api/rectification/tasks?size=20&page=2&unit=520102&overdue=true")
+    assert r.headers["x-total-count"] == "30" and len(r.json()) == 10
+    row = r.json()[0]
+    assert row["unit__code"] == "520102001" and row["late"] and row["days_overdue"] > 0
+    assert not set(first[:20]) & {t["number"] for t in r.json()}
+    # the officer sees only the tasks of their unit, counted so
+    client.cookies.clear()
+    await login(client, "hgy_officer")
+    r = await client.get("/api/rectification/tasks?size=50")
+    assert r.headers["x-total-count"] == "45" and len(r.json()) == 45
+
+
+async def test_api_list_refuses_bad_paging_naming_the_field(client, tasks):
+    await login(client, "admin1")
+    for query, field, words in (("size=0", "size", "不能小于 1"), ("size=201", "size", "不能大于 200"),
+                                ("page=0", "page", "不能小于 1")):
+        r = await client.get(f"/api/rectification/tasks?{query}")
+        assert r.status_code == 400, query
+        error = r.json()["error"]
+        assert error["field"] == field and words in error["message"], error
