@@ -81,3 +81,51 @@ def test_expectations_differ_by_role(host):
     assert all(navs["admin"] != navs[r] for r in ROLES if r != "admin")
     assert ("nav.audit", "/audit", "审计日志") in navs["admin"]
     assert all(("nav.audit", "/audit", "审计日志") not in navs[r] for r in ROLES if r != "admin")
+
+
+def test_on_a_phone_the_menu_folds_and_opens_without_javascript(settings, tmp_path):
+    """At 390 px the admin's many links fold behind 菜单, so the page starts near the top; the
+    button is a checkbox and label, so it opens with JavaScript off too."""
+    from playwright.sync_api import sync_playwright
+
+    async def users():
+        await seed_units()
+        await make_user("b_admin", "admin", password=PASSWORD)
+
+    with_db(settings, users)
+    with serving(sys.executable, settings.source) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            for js in (True, False):
+                context = browser.new_context(locale="zh-CN", java_script_enabled=js,
+                                              viewport={"width": 390, "height": 800})
+                page = context.new_page()
+                page.goto(f"{base}/login")
+                page.fill("input[name=username]", "b_admin")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/")
+                header = page.locator("header.top").bounding_box()
+                assert header["height"] < 150, header
+                links = page.locator("#nav a[data-nav]")
+                assert links.count() == len(_expected("admin")) and not links.first.is_visible()
+                page.click("label.nav-toggle-label")
+                assert page.locator("label.nav-toggle-label").inner_text().startswith("菜单")
+                assert all(links.nth(i).is_visible() for i in range(links.count()))
+                page.screenshot(path=str(tmp_path / f"menu-js-{js}.png"))
+                links.nth(1).click()  # a folded link still leads to its page
+                page.wait_for_load_state()
+                assert page.url != f"{base}/"
+                context.close()
+            wide = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+            page = wide.new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "b_admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            assert page.locator("#nav a[data-nav]").first.is_visible()
+            assert not page.locator("label.nav-toggle-label").is_visible()
+            wide.close()
+        finally:
+            browser.close()

@@ -117,7 +117,7 @@ async def test_instructor_on_a_phone_reports_by_form_and_upload(server, tmp_path
             assert await CoverageReport.filter(period_code="2014Q3").count() == 2
             await admin.goto(f"{base}/coverage/review?period=2014Q3&status=submitted")
             assert await admin.locator("#reports tr[data-uscc]").count() == 2
-            await admin.check("input[type=checkbox]:not([name])")  # select all
+            await admin.check("input[data-check-all=ids]")  # select all
             await admin.click("#confirm-selected-button")  # htmx posts, then navigates
             await admin.wait_for_selector(".flash:has-text('已确认 2 份报送')")
             assert await _org_rate(admin, base) == "66.67%"  # 8 of 12
