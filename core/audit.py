@@ -296,11 +296,12 @@ async def update_audited(queryset: Any, action: str, *, reason: str = "",
 
 def search(*, actor: str = "", action: str = "", object_type: str = "", object_id: str = "",
            date_from: dt.date | None = None, date_to: dt.date | None = None,
-           tz: str = "Asia/Shanghai") -> Any:
+           tz: str | None = None) -> Any:
     """Entries matching the filters, newest first (a QuerySet).
 
     `actor` matches part of the name, `action` a prefix ("user." finds every user action),
-    object type and id exactly; dates are whole days in `tz`, both ends included.
+    object type and id exactly; dates are whole days in `tz` (the platform's zone unless
+    told), both ends included.
     """
     from zoneinfo import ZoneInfo
 
@@ -315,7 +316,7 @@ def search(*, actor: str = "", action: str = "", object_type: str = "", object_i
         qs = qs.filter(object_type=object_type)
     if object_id:
         qs = qs.filter(object_id=object_id)
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(tz) if tz else clock.tz()
     # Bounds in the zone Tortoise stores in: SQLite compares datetimes as text, so a UTC
     # bound against '+08:00' values would compare wrongly.
     if date_from:

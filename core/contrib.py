@@ -4,11 +4,21 @@ navigation items and dashboard panels. No web imports: domain code may use them.
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core import clock, downloads
+
+
+def plugin_messages(plugin_file: str, namespace: str) -> dict[str, dict[str, Any]]:
+    """A plugin's `messages.toml` ([zh] and [en] tables of its own keys) filed under its
+    namespace, for `kaohe_messages`: `plugin_messages(__file__, "coverage")`."""
+    path = Path(plugin_file).with_name("messages.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {lang: {namespace: entries} for lang, entries in data.items()}
 
 
 @dataclass(frozen=True)

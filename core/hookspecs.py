@@ -27,7 +27,8 @@ def kaohe_tortoise_app() -> dict[str, Any]:
 
 @hookspec
 def kaohe_messages() -> dict[str, dict[str, str]]:
-    """Return message catalog entries: {"zh": {key: text}, "en": {key: text}}."""
+    """Return message catalog entries: {"zh": {key: text}, "en": {key: text}}; usually
+    `core.contrib.plugin_messages(__file__, NAME)` over the plugin's messages.toml."""
 
 
 @hookspec

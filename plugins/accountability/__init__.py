@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from core.hookspecs import hookimpl
@@ -25,7 +24,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    return tomllib.loads((HERE / "messages.toml").read_text(encoding="utf-8"))
+    from core.contrib import plugin_messages
+
+    return plugin_messages(__file__, "accountability")
 
 
 @hookimpl
@@ -87,7 +88,7 @@ def kaohe_indicator_sources():
 
 @hookimpl
 def kaohe_event(event):
-    from plugins.accountability.triggers import handle
+    from plugins.accountability.listeners import handle
 
     return handle(event)
 
@@ -108,6 +109,6 @@ async def kaohe_demo_data(ctx):
 
 @hookimpl
 def kaohe_event_names():
-    from plugins.accountability.triggers import HANDLED
+    from plugins.accountability.listeners import NAMES
 
-    return list(HANDLED)
+    return list(NAMES)

@@ -26,9 +26,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    from plugins.coverage.locale import MESSAGES
+    from core.contrib import plugin_messages
 
-    return MESSAGES
+    return plugin_messages(__file__, "coverage")
 
 
 @hookimpl
@@ -51,7 +51,7 @@ def kaohe_template_dirs():
 @hookimpl
 def kaohe_pages():
     from plugins.coverage.org_routes import PAGES as ORG_PAGES
-    from plugins.coverage.pages import PAGES
+    from plugins.coverage.page_routes import PAGES
 
     return PAGES + ORG_PAGES
 
@@ -65,21 +65,26 @@ def kaohe_api_routes():
 
 @hookimpl
 def kaohe_nav_items():
-    from plugins.coverage.pages import NAV
+    from core.contrib import NavItem
 
-    return NAV
+    return [NavItem("coverage.nav.mine", "/coverage/", ("instructor",), 10),
+            NavItem("coverage.nav.stats", "/coverage/stats", ("admin", "leader", "unit_officer"),
+                    20),
+            NavItem("coverage.nav.registry", "/coverage/registry", ("admin",), 21),
+            NavItem("coverage.nav.review", "/coverage/review", ("admin",), 22),
+            NavItem("coverage.nav.compliance", "/coverage/compliance", ("admin", "leader"), 23)]
 
 
 @hookimpl
 async def kaohe_dashboard_panels(user):
-    from plugins.coverage.pages import dashboard_panels
+    from plugins.coverage.panels import panels
 
-    return await dashboard_panels(user)
+    return await panels(user)
 
 
 @hookimpl
 async def kaohe_user_panels(user):
-    from plugins.coverage.assignments import user_panels
+    from plugins.coverage.panels import user_panels
 
     return await user_panels(user)
 
@@ -100,41 +105,23 @@ def kaohe_jobs(settings):
 
 @hookimpl
 def kaohe_exporters():
-    from plugins.coverage.exporters import EXPORTERS
+    from plugins.coverage.exporters import exporters
 
-    return EXPORTERS
+    return exporters()
 
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer, ImportField
-    from plugins.coverage import intake, services
+    from plugins.coverage.importer import importers
 
-    async def blank_registry(ctx=None):
-        return await services.registry_template_bytes(getattr(ctx, "lang", "zh"), blank=True)
-
-    return [
-        Importer(intake.REPORTS, "coverage.page.import_reports", intake.importer_preview_reports,
-                 intake.importer_confirm_reports, intake.importer_template_reports,
-                 roles=("admin", "instructor"), allow_errors=True,
-                 fields=(ImportField("period", "common.period", kind="choice", required=True,
-                                     choices=intake.report_periods),),
-                 back=intake.reports_back, done=intake.importer_done,
-                 template_filename="coverage-reports.xlsx"),
-        Importer(intake.REGISTRY, "coverage.page.import_title", intake.importer_preview_registry,
-                 intake.importer_confirm_registry, blank_registry, allow_errors=True,
-                 fields=(ImportField("full", "coverage.page.full_import", kind="bool"),),
-                 back="/coverage/registry", done=intake.importer_done,
-                 template_filename="coverage-registry.xlsx",
-                 formats=("xlsx", "xls", "xlsb", "ods", "csv")),
-    ]
+    return importers()
 
 
 @hookimpl
 def kaohe_indicator_sources():
-    from plugins.coverage.indicators import SOURCES
+    from plugins.coverage.indicators import sources
 
-    return SOURCES
+    return sources()
 
 
 @hookimpl

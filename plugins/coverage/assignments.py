@@ -195,19 +195,6 @@ async def nearby_instructors(org: Organization, limit: int = 50) -> list[User]:
     return list(await User.filter(id__in=list(ids)[:limit]).order_by("username")) if ids else []
 
 
-async def user_panels(user: User) -> list[Any]:
-    """The admin's page of a user: the organizations they cover, and those their ended
-    assignments left without an instructor (with the way to reassign them)."""
-    from core.contrib import Panel
-
-    current = await current_of(user)
-    orphans = await orphans_of(user)
-    if user.role != "instructor" and not current and not orphans:
-        return []
-    return [Panel("coverage/user_panel.html", {"current": current, "orphans": orphans,
-                                               "user_id": user.id, "active": user.is_active},
-                  order=20)]
-
 
 async def leaves_role(user: User, role: str, reason: str) -> list[Notice]:
     """Hook `kaohe_user_leaves_role`: an instructor who leaves the role ends their

@@ -148,11 +148,12 @@ async def build_compliance(request: ExportRequest) -> bytes:
     return wb.to_bytes()
 
 
-EXPORTERS = [
-    Exporter("coverage-stats", "覆盖情况统计表", build_stats,
-             roles=("admin", "leader", "unit_officer")),
-    Exporter("coverage-should-establish", "应建未建清单", build_should_establish,
-             roles=("admin", "leader", "unit_officer")),
-    Exporter("coverage-instructor-compliance", "指导员报送情况表", build_compliance,
-             roles=("admin", "leader")),
-]
+def exporters() -> list[Exporter]:
+    return [
+        Exporter("coverage-stats", "覆盖情况统计表", build_stats,
+                 roles=("admin", "leader", "unit_officer")),
+        Exporter("coverage-should-establish", "应建未建清单", build_should_establish,
+                 roles=("admin", "leader", "unit_officer")),
+        Exporter("coverage-instructor-compliance", "指导员报送情况表", build_compliance,
+                 roles=("admin", "leader")),
+    ]

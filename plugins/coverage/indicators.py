@@ -50,10 +50,11 @@ async def report_compliance(period_code: str, unit_codes: list[str]) -> dict[str
     return out
 
 
-SOURCES = [
-    IndicatorSource("coverage.org_rate", "组织覆盖率", "%", org_rate),
-    IndicatorSource("coverage.work_rate", "工作覆盖率", "%", work_rate),
-    IndicatorSource("coverage.should_establish", "应建未建数", "个", should_establish,
-                    higher_is_better=False),
-    IndicatorSource("coverage.report_compliance", "指导员报送率", "%", report_compliance),
-]
+def sources() -> list[IndicatorSource]:
+    return [
+        IndicatorSource("coverage.org_rate", "组织覆盖率", "%", org_rate),
+        IndicatorSource("coverage.work_rate", "工作覆盖率", "%", work_rate),
+        IndicatorSource("coverage.should_establish", "应建未建数", "个", should_establish,
+                        higher_is_better=False),
+        IndicatorSource("coverage.report_compliance", "指导员报送率", "%", report_compliance),
+    ]

@@ -1,4 +1,4 @@
-"""The JSON API under /api/coverage (pages are in pages.py)."""
+"""The JSON API under /api/coverage (pages are in page_routes.py)."""
 
 from __future__ import annotations
 

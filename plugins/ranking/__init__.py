@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from core.hookspecs import hookimpl
@@ -25,7 +24,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    return tomllib.loads((HERE / "messages.toml").read_text(encoding="utf-8"))
+    from core.contrib import plugin_messages
+
+    return plugin_messages(__file__, "ranking")
 
 
 @hookimpl
@@ -116,15 +117,6 @@ def kaohe_demo_data(ctx):
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer, ImportField
-    from plugins.ranking import values_io
+    from plugins.ranking.importer import importers
 
-    return [Importer(
-        values_io.IMPORTER, "ranking.upload_title", values_io.importer_preview,
-        values_io.importer_confirm, values_io.importer_template, roles=("admin",),
-        fields=(ImportField("period", "common.period", kind="choice", required=True,
-                            choices=values_io.period_choices),
-                ImportField("group", "ranking.group", kind="choice", required=True,
-                            choices=values_io.group_choices)),
-        back=values_io.importer_back, done=values_io.importer_done,
-        template_filename="ranking_values.xlsx")]
+    return importers()

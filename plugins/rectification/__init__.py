@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from core.contrib import IndicatorSource, NavItem
+from core.contrib import NavItem
 from core.hookspecs import hookimpl
 
 HERE = Path(__file__).parent
@@ -26,8 +25,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    data = tomllib.loads((HERE / "messages.toml").read_text("utf-8"))
-    return {lang: {"rectification": entries} for lang, entries in data.items()}
+    from core.contrib import plugin_messages
+
+    return plugin_messages(__file__, "rectification")
 
 
 @hookimpl
@@ -57,9 +57,9 @@ def kaohe_nav_items():
 
 @hookimpl
 async def kaohe_dashboard_panels(user):
-    from plugins.rectification.routes import dashboard_panels
+    from plugins.rectification.panels import panels
 
-    return await dashboard_panels(user)
+    return await panels(user)
 
 
 @hookimpl
@@ -71,34 +71,23 @@ def kaohe_jobs(settings):
 
 @hookimpl
 def kaohe_exporters():
-    from plugins.rectification.exporters import EXPORTERS
+    from plugins.rectification.exporters import exporters
 
-    return EXPORTERS
+    return exporters()
 
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer
-    from plugins.rectification import importer
+    from plugins.rectification.importer import importers
 
-    return [Importer(importer.NAME, "rectification.import_title", importer.preview, importer.confirm,
-                     importer.template, roles=("admin",), done=importer.done,
-                     back="/rectification/queue?step=registered",
-                     template_filename="rectification-tasks.xlsx")]
+    return importers()
 
 
 @hookimpl
 def kaohe_indicator_sources():
-    from plugins.rectification import queries as q
+    from plugins.rectification.indicators import sources
 
-    return [
-        IndicatorSource("rectification.on_time_rate", "按期整改率", "%", q.on_time_rate),
-        IndicatorSource("rectification.overdue_count", "超期整改件数", "件", q.overdue_count,
-                        higher_is_better=False),
-        IndicatorSource("rectification.avg_days_to_close", "平均办结工作日", "工作日",
-                        q.avg_days_to_close, higher_is_better=False),
-        IndicatorSource("rectification.avg_satisfaction", "平均满意度", "分", q.avg_satisfaction),
-    ]
+    return sources()
 
 
 @hookimpl
@@ -124,13 +113,13 @@ def kaohe_apply_assessment(section, definition):
 
 @hookimpl
 def kaohe_event(event):
-    from plugins.rectification.complaints import handle
+    from plugins.rectification.listeners import handle
 
     return handle(event)
 
 
 @hookimpl
 def kaohe_event_names():
-    from plugins.rectification.complaints import EVENT
+    from plugins.rectification.listeners import NAMES
 
-    return [EVENT]
+    return list(NAMES)

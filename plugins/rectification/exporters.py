@@ -110,9 +110,13 @@ async def build_summary(req: ExportRequest) -> bytes:
 
 # Unit officers get their own subtree: core.exports narrows the request to it.
 ROLES = ("admin", "leader", "unit_officer")
-EXPORTERS = [
+_EXPORTERS = [
     Exporter("rectification-ledger", "整改台账", build_ledger, roles=ROLES),
     Exporter("rectification-overdue", "超期清单", build_overdue, roles=ROLES),
     Exporter("rectification-unit-summary", "整改情况分单位统计", build_summary, roles=ROLES),
 ]
-BUILDERS = {e.name: e for e in EXPORTERS}
+BUILDERS = {e.name: e for e in _EXPORTERS}
+
+
+def exporters() -> list[Exporter]:
+    return list(_EXPORTERS)

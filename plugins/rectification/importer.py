@@ -6,6 +6,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from core.contrib import Importer
 from core.i18n import t
 from core.orgs import OrgUnit, Period
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
@@ -114,3 +115,9 @@ async def template(ctx: Any = None) -> bytes:
     wb.add_table(sheet="整改事项", title="整改事项批量登记", subtitle="每行一件问题；删除本示例行后填写",
                  columns=cols, rows=[example])
     return wb.to_bytes()
+
+
+def importers() -> list[Importer]:
+    return [Importer(NAME, "rectification.import_title", preview, confirm, template,
+                     roles=("admin",), done=done, back="/rectification/queue?step=registered",
+                     template_filename="rectification-tasks.xlsx")]

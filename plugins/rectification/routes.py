@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from tortoise.expressions import Q
 
 from core import i18n, unit_picker, web
-from core.contrib import ExportRequest, Panel
+from core.contrib import ExportRequest
 from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.paging import DEFAULT_SIZE, paginate
@@ -347,7 +347,7 @@ async def evidence_file(request: Request, evidence_id: Id) -> Response:
 
 @get("/reports", opt={"roles": READ}, include_in_schema=False)
 async def reports(request: Request) -> Template:
-    return page(request, "rectification/reports.html", exporters=exporters.EXPORTERS,
+    return page(request, "rectification/reports.html", exporters=exporters.exporters(),
                 periods=await Period.all().order_by("-start"))
 
 
@@ -373,16 +373,3 @@ PAGES = [home, queue, mine, new_form, new_submit, task_page, task_act, evidence_
 
 # -- dashboard ------------------------------------------------------------------------------------
 
-async def dashboard_panels(user: Any) -> list[Panel]:
-    if user.role in ("admin", "leader"):
-        counts = await queries.overdue_by_district()
-        return [Panel("rectification/_panel.html", {
-            "rect_labels": [c[0] for c in counts], "rect_values": [c[1] for c in counts],
-            "rect_total": sum(c[1] for c in counts)}, order=20)]
-    if user.role == "unit_officer":
-        actor = await actor_for(user)
-        counts = await queries.status_counts(actor)
-        overdue = await scoped(Task.filter(status="dispatched", overdue=True), actor).count()
-        return [Panel("rectification/_panel_unit.html", {"rect_counts": counts,
-                                                         "rect_overdue": overdue}, order=20)]
-    return []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from core.hookspecs import hookimpl
@@ -25,8 +24,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    data = tomllib.loads((HERE / "messages.toml").read_text("utf-8"))
-    return {lang: {"satisfaction": entries} for lang, entries in data.items()}
+    from core.contrib import plugin_messages
+
+    return plugin_messages(__file__, "satisfaction")
 
 
 @hookimpl

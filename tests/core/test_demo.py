@@ -4,6 +4,8 @@ the walk through 2014 on the platform clock, the demo's pinned settings."""
 import datetime as dt
 import types
 
+import pytest
+
 from core import clock, demo
 from core.boot import boot
 from core.demo_cli import write_demo_settings
@@ -13,6 +15,7 @@ from core.settings import load_settings
 from tests.conftest import write_settings
 
 
+@pytest.mark.once
 async def test_demo_builds_tree_accounts_and_calls_plugins_in_order(db, settings, host):
     calls = []
 

@@ -43,6 +43,7 @@ EMPTY = {"rectification-ledger": "2013", "rectification-unit-summary": "2013",
          "accountability-ledger": "2013", "accountability-summary": "2013"}
 
 
+@pytest.mark.once
 async def test_every_export_prints_legibly_on_a4(db, settings, host, tmp_path):
     need("soffice", "pdftotext")
     await demo.build(settings, host, seed=2014)

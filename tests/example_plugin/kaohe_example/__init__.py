@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from core.hookspecs import hookimpl
@@ -24,8 +23,9 @@ def kaohe_tortoise_app():
 
 @hookimpl
 def kaohe_messages():
-    data = tomllib.loads((HERE / "messages.toml").read_text("utf-8"))
-    return {lang: {"example": entries} for lang, entries in data.items()}
+    from core.contrib import plugin_messages
+
+    return plugin_messages(__file__, "example")
 
 
 @hookimpl
@@ -63,20 +63,16 @@ def kaohe_jobs(settings):
 
 @hookimpl
 def kaohe_exporters():
-    from kaohe_example.exporters import EXPORTERS
+    from kaohe_example.exporters import exporters
 
-    return EXPORTERS
+    return exporters()
 
 
 @hookimpl
 def kaohe_importers():
-    from core.contrib import Importer, ImportField
-    from kaohe_example import importer
+    from kaohe_example.importer import importers
 
-    return [Importer(importer.NAME, "example.import", importer.preview, importer.confirm,
-                     importer.template, roles=("admin",), back="/example", done=importer.done,
-                     template_filename="example-notes.xlsx",
-                     fields=(ImportField("seen", "example.mark_seen", kind="bool"),))]
+    return importers()
 
 
 @hookimpl

@@ -24,5 +24,6 @@ async def build_notes(request: ExportRequest) -> bytes:
     return wb.to_bytes()
 
 
-EXPORTERS = [Exporter("example-notes", "示例记录", build_notes, roles=("admin", "leader"),
-                      needs_period=False)]
+def exporters() -> list[Exporter]:
+    return [Exporter("example-notes", "示例记录", build_notes, roles=("admin", "leader"),
+                     needs_period=False)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import audit
+from core.contrib import Importer, ImportField
 from core.i18n import t
 from core.orgs import OrgUnit
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
@@ -72,3 +73,9 @@ async def template(ctx: Any = None) -> bytes:
                  columns=[Column(c.key, c.header) for c in columns(lang)],
                  rows=[{"unit": "520102", "text": t("example.sample", lang)}])
     return wb.to_bytes()
+
+
+def importers() -> list[Importer]:
+    return [Importer(NAME, "example.import", preview, confirm, template, roles=("admin",),
+                     back="/example", done=done, template_filename="example-notes.xlsx",
+                     fields=(ImportField("seen", "example.mark_seen", kind="bool"),))]

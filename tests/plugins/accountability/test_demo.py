@@ -4,6 +4,8 @@ each step on its day of 2014."""
 import datetime as dt
 from collections import Counter
 
+import pytest
+
 from core import clock, demo
 from core.audit import AuditEntry
 from core.calendar import WorkCalendar
@@ -13,6 +15,7 @@ from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistor
 OUTCOMES = ("pending", "upheld", "reduced", "withdrawn")
 
 
+@pytest.mark.once
 async def test_demo_takes_records_through_every_state(db, settings, host):
     ctx = await demo.build(settings, host, seed=2014)
     admin, officer = ctx.users["admin"], ctx.users["unit_officer"]

@@ -4,6 +4,8 @@ Seed (000_a3ec4bcb99717cc7.txt): 全市7635个非公企业建立党组织2109个
 521个，选派党建指导员5288名，打造36个非公和社会组织党建工作示范点，实现非公和社会组织党建工作全覆盖.
 """
 
+import pytest
+
 from core import demo
 from core.contrib import ExportRequest
 from core.exports import build_export
@@ -24,6 +26,7 @@ def _table(rows: list[list]) -> tuple[dict[str, int], list[list]]:
     return headers, rows[at + 1:]
 
 
+@pytest.mark.once
 async def test_demo_city_export_reproduces_the_seed(db, settings, host):
     await demo.build(settings, host, seed=2014)
     data = await build_export("coverage-stats", ExportRequest(period=REPORT_PERIOD, unit="520100"))

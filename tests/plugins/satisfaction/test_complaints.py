@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.hookspecs import hookimpl
-from plugins.rectification.complaints import handle
+from plugins.rectification.listeners import handle
 from plugins.rectification.models import Task, TaskEvent
 from plugins.satisfaction import events, jobs
 from plugins.satisfaction.models import Response

@@ -17,6 +17,7 @@ from plugins.rectification.models import Task, TaskEvent
 
 log = logging.getLogger("kaohe.rectification")
 EVENT = "satisfaction.complaint"
+NAMES = (EVENT,)
 SOURCE = "survey"
 ACTOR = "satisfaction"
 

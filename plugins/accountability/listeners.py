@@ -36,7 +36,7 @@ log = logging.getLogger("kaohe.accountability")
 OVERDUE = "rectification.overdue"
 FAILED = "rectification.verification_failed"
 RANKING = "ranking.published"
-HANDLED = (OVERDUE, FAILED, RANKING)
+NAMES = (OVERDUE, FAILED, RANKING)
 
 TASK_FIELDS = {"task_id": int, "task_no": str, "title": str, "unit_code": str,
                "responsible_person": str, "period": str, "link": str}
@@ -71,7 +71,7 @@ def _result(event: Any, status: str, message: str = "", records: list[int] | Non
 
 async def handle(event: Any) -> dict[str, Any] | None:
     """Entry point of the kaohe_event hook; returns what happened (None: not our event)."""
-    if getattr(event, "name", None) not in HANDLED:
+    if getattr(event, "name", None) not in NAMES:
         return None
     try:
         if not isinstance(getattr(event, "key", None), str) or not event.key.strip():

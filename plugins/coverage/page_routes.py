@@ -11,8 +11,7 @@ from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
 from core import i18n, web
-from core.contrib import NavItem, Panel
-from core.errors import Invalid, KaoheError
+from core.errors import Invalid
 from core.orgs import Period
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
@@ -271,58 +270,3 @@ PAGES = [mine, report_form, report_submit, stats_page,
          drilldown_page, registry_page, registry_missing,
          review_page, review_confirm, review_confirm_all_ask, review_confirm_all, review_return,
          compliance_page]
-
-NAV = [
-    NavItem("coverage.nav.mine", "/coverage/", ("instructor",), 10),
-    NavItem("coverage.nav.stats", "/coverage/stats", ("admin", "leader", "unit_officer"), 20),
-    NavItem("coverage.nav.registry", "/coverage/registry", ("admin",), 21),
-    NavItem("coverage.nav.review", "/coverage/review", ("admin",), 22),
-    NavItem("coverage.nav.compliance", "/coverage/compliance", ("admin", "leader"), 23),
-]
-
-
-# -- dashboard -----------------------------------------------------------------------------
-async def dashboard_panels(user: Any) -> list[Panel]:
-    try:
-        if user.role == "instructor":
-            return await _instructor_panel(user)
-        return await _overview_panel(user)
-    except KaoheError:
-        return []  # no periods or units yet: no panel rather than a broken dashboard
-
-
-def _rate(value: Any) -> float | None:
-    return float(value) if value is not None else None
-
-
-async def _overview_panel(user: Any) -> list[Panel]:
-    code = await services.default_stats_period()
-    if code is None:
-        return []
-    root = await services.scoped_unit(user, None)
-    table = await services.stats_table(code, root)
-    children = [item for item in table if item["depth"] == 1]
-    silent = None
-    if user.role in ("admin", "leader"):
-        silent = sum(1 for r in await compliance.by_instructor(code)
-                     if r["assigned"] and not r["reported"])
-    return [Panel("coverage/panel.html", {
-        "cov_period": code, "cov_root": root, "cov_total": table[0]["figures"]["total"],
-        "cov_labels": [c["unit"].name for c in children],
-        # a unit with nothing to cover has no rate: the chart shows "—", not a bar at 0
-        "cov_org_rates": [_rate(c["figures"]["total"].org_rate) for c in children],
-        "cov_work_rates": [_rate(c["figures"]["total"].work_rate) for c in children],
-        "cov_silent": silent}, order=20)]
-
-
-async def _instructor_panel(user: Any) -> list[Panel]:
-    current = await services.current_report_period()
-    if current is None:
-        return []
-    items = await services.my_organizations(user, current)
-    done = sum(1 for i in items if i["report"] and i["report"].status in compliance.COUNTED)
-    returned = sum(1 for i in items if i["report"] and i["report"].status == "returned")
-    return [Panel("coverage/panel_instructor.html", {
-        "cov_period": current, "cov_assigned": len(items), "cov_done": done,
-        "cov_returned": returned, "cov_rate": stats.rate(done, len(items)),
-        "cov_left": await services.working_days_left(current)}, order=10)]
