@@ -7,9 +7,13 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.timezone import localtime
+
+from core import clock
 from core.calendar import WorkCalendar
 from core.errors import Invalid
-from core.orgs import OrgUnit
+from core.orgs import OrgUnit, Period
 from plugins.rectification.common import Actor, local_date, now_utc, scoped
 from plugins.rectification.models import Task
 
@@ -161,7 +165,23 @@ async def status_counts(actor: Actor) -> dict[str, int]:
 # -- indicator sources: a unit's value aggregates its whole subtree ---------------------------
 
 async def _indicator_rows(period: str) -> list[dict[str, Any]]:
-    return await Task.filter(period__code=period, status__in=RECEIVED).values(
+    """Tasks of the period: those filed under it or under a period inside it (a year holds its
+    quarters' tasks), and those filed under a longer period that were registered within its
+    days (a half-year ranking takes the half of the year's tasks registered in it)."""
+    asked = await Period.get_or_none(code=period)
+    if asked is None:
+        return []
+    inside = Period.filter(start__gte=asked.start, end__lte=asked.end).values_list("id", flat=True)
+    around = Period.filter(start__lte=asked.start, end__gte=asked.end).exclude(
+        id=asked.id).values_list("id", flat=True)
+    zone = clock.tz()
+    # bounds in the zone Tortoise stores in: SQLite compares datetimes as text
+    first = localtime(dt.datetime.combine(asked.start, dt.time(), zone))
+    after = localtime(dt.datetime.combine(asked.end + dt.timedelta(days=1), dt.time(), zone))
+    return await Task.filter(
+        Q(period_id__in=list(await inside))
+        | Q(period_id__in=list(await around), registered_at__gte=first, registered_at__lt=after),
+        status__in=RECEIVED).values(
         "status", "overdue", "closed_late", "days_to_close", "satisfaction", "unit__path")
 
 

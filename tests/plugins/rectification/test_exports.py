@@ -131,6 +131,26 @@ async def test_indicator_values(scene):
                                                                      "nope": None}
 
 
+async def test_a_shorter_period_takes_the_tasks_registered_in_it(scene):
+    """Tasks are filed under the year; a half-year or quarter ranking takes those registered
+    on its days, and a period of none of them has no value."""
+    from core import clock
+    from core.orgs import Period
+
+    days = {t.registered_at.astimezone(clock.tz()).date() for t in scene.values()}
+    year = await Period.get(code="2026")
+    holding = min(days).replace(day=1)
+    await Period.create(code="2026X1", kind="month", start=holding,
+                        end=max(days) + dt.timedelta(days=1))
+    await Period.create(code="2026X2", kind="month", start=year.start,
+                        end=min(days) - dt.timedelta(days=1))
+    units = ["520100", "520102", "520103"]
+    assert await queries.on_time_rate("2026X1", units) == await queries.on_time_rate("2026", units)
+    assert await queries.overdue_count("2026X2", units) == {u: 0.0 for u in units}
+    assert await queries.on_time_rate("2026X2", units) == {u: None for u in units}
+    assert await queries.on_time_rate("nope", units) == {u: None for u in units}
+
+
 async def test_indicator_sources_are_contributed(host):
     keys = {s.key for _, s in host.collect("kaohe_indicator_sources")}
     assert {"rectification.on_time_rate", "rectification.overdue_count",
