@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 from litestar.response import Template
 
 from core import audit, audit_anchor, clock, i18n, web
+from core.api_shapes import AnchorOut, AuditEntryOut, AuditPageOut, FindingOut, VerifyOut
 from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, paginate
-from core.params import Limit, PageNo, PageSize
+from core.params import PageNo, PageSize, text
 
 ADMIN = ("admin",)
 PAGE_SIZE = 50
@@ -91,21 +92,33 @@ async def audit_page(request: Request, page: PageNo = 1, size: PageSize = DEFAUL
                     pager=pager, size=pager.size, qs=qs_text)
 
 
+# The API's filters, bounded by their columns (a longer value is refused, 400, naming it);
+# the dates stay text so a bad one is explained as on the page (422, the field named).
+ActorQ = text(100, "操作人")
+ActionQ = text(64, "操作，前缀匹配，如 rectification.")
+ObjectTypeQ = text(64, "对象类型")
+ObjectIdQ = text(64, "对象编号")
+DateQ = text(10, "日期 yyyy-mm-dd（北京时间）")
+PerPage = Annotated[int, Parameter(ge=1, le=500, description="每页条数 (1 – 500)")]
+
+
 @get("/api/audit", opt={"roles": ADMIN}, tags=["platform"])
-async def api_audit(request: Request, page: PageNo = 1,
-                    per_page: Limit = PAGE_SIZE) -> dict[str, Any]:
-    """Audit entries, newest first, filtered like the page (actor, action, object_type,
-    object_id, date_from, date_to as yyyy-mm-dd in Asia/Shanghai)."""
+async def api_audit(request: Request, page: PageNo = 1, per_page: PerPage = PAGE_SIZE,
+                    actor: ActorQ = None, action: ActionQ = None,
+                    object_type: ObjectTypeQ = None, object_id: ObjectIdQ = None,
+                    date_from: DateQ = None, date_to: DateQ = None) -> Response[AuditPageOut]:
+    """Audit entries, newest first, filtered like the page, counted and paged in the database
+    (also in headers X-Total-Count, X-Page, X-Page-Size)."""
     tz = request.app.state.settings.app.timezone
-    qs = audit.search(**_parse_filters(_query(request), web.language(request)), tz=tz)
-    per_page = min(max(1, per_page), 500)
+    raw = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
+           "date_from": date_from, "date_to": date_to}
+    qs = audit.search(**_parse_filters(raw, web.language(request)), tz=tz)
     total = await qs.count()
-    entries = await qs.offset((max(1, page) - 1) * per_page).limit(per_page)
-    return {"total": total, "page": max(1, page), "per_page": per_page, "entries": [
-        {"id": e.id, "at": e.at.astimezone(dt.UTC).isoformat(), "actor": e.actor,
-         "action": e.action, "object_type": e.object_type, "object_id": e.object_id,
-         "before": e.before, "after": e.after, "reason": e.reason, "hash": e.hash,
-         "prev_hash": e.prev_hash} for e in entries]}
+    entries = await qs.offset((page - 1) * per_page).limit(per_page)
+    body = AuditPageOut(total=total, page=page, per_page=per_page,
+                        entries=[AuditEntryOut.of(e) for e in entries])
+    return Response(body, headers={"X-Total-Count": str(total), "X-Page": str(page),
+                                   "X-Page-Size": str(per_page)})
 
 
 async def build_workbook(filters: dict[str, Any], tz: str, lang: str) -> bytes:
@@ -189,7 +202,7 @@ async def verify_page(request: Request, run: FromQuery[bool] = False) -> Templat
 
 
 @get("/api/audit/verify", opt={"roles": ADMIN}, tags=["platform"])
-async def api_verify(request: Request) -> dict[str, Any]:
+async def api_verify(request: Request) -> VerifyOut:
     """Check the audit chain against the signed anchors kept outside the database:
     `ok`, the state (match, missing, rewritten, none, …), entries missing, and each finding."""
     lang = web.language(request)
@@ -199,13 +212,15 @@ async def api_verify(request: Request) -> dict[str, Any]:
     except audit_anchor.AnchorError as exc:
         raise Invalid("bad_anchor_file", i18n.t("audit_verify.bad_file", lang, error=str(exc)),
                       field="storage.audit_anchor_file") from None
-    return {"ok": result.ok, "entries_checked": result.walk.checked,
-            "broken_entry": result.walk.broken.id if result.walk.broken else None,
-            "state": result.state, "missing": result.missing,
-            "refused_anchor_lines": [a.line for a in result.bad],
-            "latest_anchor": _anchor_view(result.latest),
-            "findings": [{"level": level, "message": text}
-                         for level, text in audit_anchor.describe(result, lang)]}
+    latest = _anchor_view(result.latest)
+    return VerifyOut(
+        ok=result.ok, entries_checked=result.walk.checked,
+        broken_entry=result.walk.broken.id if result.walk.broken else None,
+        state=result.state, missing=result.missing,
+        refused_anchor_lines=[a.line for a in result.bad],
+        latest_anchor=AnchorOut(**latest) if latest else None,
+        findings=[FindingOut(level=level, message=text)
+                  for level, text in audit_anchor.describe(result, lang)])
 
 
 HANDLERS = [audit_page, api_audit, audit_export, verify_page, api_verify]

@@ -84,3 +84,12 @@ async def paginate(qs: Any, page: int, size: int, request: Any = None) -> Paged:
     page = min(page, pages)
     items = await qs.offset((page - 1) * size).limit(size)
     return Paged.of(items, total, page, size, request)
+
+
+def paged(items: list[Any], pager: Paged) -> Any:
+    """One page of a JSON list as a response: the whole count and the page in headers, so the
+    body stays the plain list."""
+    from litestar import Response  # here, so the pager itself stays free of the web framework
+
+    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                    "X-Page-Size": str(pager.size)})

@@ -11,8 +11,9 @@ from litestar.params import FromQuery, JSONBody, MultipartBody
 from litestar.response import Redirect, Response, Template
 
 from core import assessments, clock, i18n, login, web
+from core.api_shapes import ApplyIn, ApplyOut, DefinitionOut, InboxMessageOut, PluginOut
 from core.notify_models import InboxMessage
-from core.paging import DEFAULT_SIZE, paginate
+from core.paging import DEFAULT_SIZE, paged, paginate
 from core.params import Id, PageNo, PageSize, Slug, choice
 from core.plugins import get_host
 from core.security import current_user
@@ -21,13 +22,9 @@ ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
 
 
 @get("/api/plugins", opt={"roles": ("admin", "leader")}, tags=["platform"])
-async def api_plugins() -> list[dict[str, object]]:
+async def api_plugins() -> list[PluginOut]:
     """Every loaded plugin with its version and what it contributes."""
-    return [
-        {"name": p.name, "module": p.module, "version": p.version, "distribution": p.distribution,
-         "error": p.error, "contributes": p.contributes}
-        for p in get_host().describe()
-    ]
+    return [PluginOut.of(p) for p in get_host().describe()]
 
 
 INBOX_SHOWS = ("unread",)
@@ -77,14 +74,15 @@ async def inbox_read_all(request: Request) -> Redirect:
 
 
 @get("/api/inbox", opt={"roles": ANY_ROLE}, tags=["platform"])
-async def api_inbox(request: Request, unread: FromQuery[bool] = False) -> list[dict[str, object]]:
-    """The caller's inbox, newest first."""
+async def api_inbox(request: Request, unread: FromQuery[bool] = False, page: PageNo = 1,
+                    size: PageSize = DEFAULT_SIZE) -> Response[list[InboxMessageOut]]:
+    """The caller's inbox, newest first, one page at a time (headers X-Total-Count, X-Page,
+    X-Page-Size); `unread=true` for the unread messages only."""
     qs = InboxMessage.filter(user=current_user(request))
     if unread:
         qs = qs.filter(read_at=None)
-    rows = await qs.order_by("-id").limit(500)
-    return [{"id": m.id, "subject": m.subject, "body": m.body, "link": m.link,
-             "created_at": m.created_at.isoformat(), "read": m.read_at is not None} for m in rows]
+    pager = await paginate(qs.order_by("-id"), page, size)
+    return paged([InboxMessageOut.of(m) for m in pager.items], pager)
 
 
 @get("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
@@ -148,24 +146,24 @@ async def assessment_source(request: Request, slug: Slug, version: FromQuery[int
 
 
 @get("/api/assessments", opt={"roles": ("admin", "leader")}, tags=["platform"])
-async def api_assessments() -> list[dict[str, object]]:
-    """Every applied definition version."""
+async def api_assessments() -> list[DefinitionOut]:
+    """Every applied definition version (a handful per assessment, so one list)."""
     rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
-    return [{"slug": r.slug, "version": r.version, "title": r.title, "sha256": r.sha256,
-             "current": r.is_current, "applied_at": r.applied_at.isoformat()} for r in rows]
+    return [DefinitionOut.of(r) for r in rows]
 
 
 @post("/api/assessments/apply", opt={"roles": ("admin",)}, tags=["platform"])
-async def api_assessments_apply(request: Request, data: JSONBody[dict[str, str]]) -> dict[str, object]:
-    """Validate and apply a definition given as TOML text in `text`."""
+async def api_assessments_apply(request: Request, data: JSONBody[ApplyIn]) -> ApplyOut:
+    """Validate and apply a definition given as TOML text in `text`; a definition with errors
+    answers 422 with each problem in `error.details`."""
     from core.errors import Invalid
 
     try:
-        row, changed = await assessments.apply(data.get("text", ""), get_host(),
+        row, changed = await assessments.apply(data.text, get_host(),
                                                applied_by=current_user(request).username)
     except assessments.DefinitionError as exc:
         raise Invalid("definition_invalid", "the definition has errors", details=exc.errors) from None
-    return {"slug": row.slug, "version": row.version, "changed": changed}
+    return ApplyOut(slug=row.slug, version=row.version, changed=changed)
 
 
 HANDLERS = [
