@@ -46,7 +46,7 @@ def kaohe_pages():
 
 @hookimpl
 def kaohe_api_routes():
-    from plugins.ranking.routes import API
+    from plugins.ranking.api_routes import API
 
     return API
 

@@ -38,7 +38,7 @@ async def _view(result: am.AnnualResult, lang: str) -> dict:
                       "band": grade_name(a, r.band) if r.band else "—",
                       "rule": rule_text(a, r.rule, lang, quota) if r.rule else "",
                       "notes": notes_text(a, r.notes, lang, r.rule)})
-    from plugins.ranking.routes import f2
+    from plugins.ranking.shapes import f2
 
     return {"result": result, "a": a, "rows": shown, "f2": f2,
             "group_name": get_group(scheme, result.group).name}

@@ -1,30 +1,30 @@
-"""Pages (/ranking) and JSON API (/api/ranking) of the ranking plugin."""
+"""Pages of the ranking plugin (/ranking); its JSON API (/api/ranking) is api_routes."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar import Request, Response, get, post
+from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
 from core import i18n, web
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
 from core.paging import DEFAULT_SIZE, paginate
-from core.params import Id, PageNo, PageSize, PeriodCode, Slug, choice
+from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCodeInPath, choice
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
-from plugins.ranking import models, rankings, reports, subscriptions, values, workbook
+from plugins.ranking import models, rankings, reports, shapes, subscriptions, values, workbook
 from plugins.ranking.services import current_scheme, get_group, scheme_by_id, scheme_of
+from plugins.ranking.shapes import f2
 
 ADMIN = {"roles": ("admin",)}
 # draft, objection (published, objections open), final, superseded
 RankingStatus = choice(("draft", "objection", "final", "superseded"))
-API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 CheckFlag = choice(("1",))  # the compute form's "check missing values" button
 READERS = {"roles": ("admin", "leader", "unit_officer")}
 EXPORTERS = {"roles": ("admin", "leader")}
@@ -38,7 +38,7 @@ def _go(path: str, request: Request, key: str = "", **params: Any) -> Redirect:
     return Redirect(path=path)
 
 
-async def _visible(ranking_id: Id, request: Request) -> models.Ranking:
+async def visible_ranking(ranking_id: Id, request: Request) -> models.Ranking:
     """A draft is the admins' working copy: others see published rankings only."""
     ranking = await rankings.get_ranking(ranking_id)
     if ranking.status == "draft" and current_user(request).role != "admin":
@@ -65,44 +65,14 @@ async def _defaults(period: str, group: str) -> tuple[Any, Any, str, str]:
     return row, scheme, period, group
 
 
-def f2(text: Any) -> str:
-    """A stored score ("87.5") as shown and served: two decimals ("87.50"); "" when none."""
-    if text is None or text == "":
-        return ""
-    return str(Decimal(str(text)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 # The columns a ranking's page and JSON show: a row's scores and inputs (most of its bytes,
 # decoded as JSON) are for the drill-down, which reads its one row whole.
 LISTED = ("id", "position", "unit_code", "unit_name", "rank", "total", "prev_rank", "prev_total",
           "flag", "excluded", "missing", "aspects")
 
 
-def ranking_json(r: models.Ranking) -> dict[str, Any]:
-    return {"id": r.id, "period": r.period, "group": r.group, "revision": r.revision,
-            "status": r.status, "definition": r.definition_slug,
-            "definition_version": r.definition_version, "missing_policy": r.missing_policy,
-            "top_n": r.top_n, "bottom_n": r.bottom_n, "units": r.unit_count,
-            "excluded": r.excluded_count, "inputs_sha256": r.inputs_sha256,
-            "results_sha256": r.results_sha256, "previous_period": r.previous_period,
-            "computed_at": r.computed_at.isoformat() if r.computed_at else None,
-            "published_at": r.published_at.isoformat() if r.published_at else None,
-            "published_by": r.published_by,
-            "objection_until": r.objection_until.isoformat() if r.objection_until else None,
-            "superseded_by": r.superseded_by, "link": rankings.link(r.id)}
-
-
-def row_json(r: models.RankingRow) -> dict[str, Any]:
-    change = None if r.rank is None or r.prev_rank is None else r.prev_rank - r.rank
-    return {"unit_code": r.unit_code, "unit_name": r.unit_name, "rank": r.rank,
-            "total": str(r.total) if r.total is not None else None,
-            "prev_rank": r.prev_rank, "rank_change": change,
-            "prev_total": str(r.prev_total) if r.prev_total is not None else None,
-            "flag": r.flag, "excluded": r.excluded, "missing": r.missing,
-            "aspects": {k: f2(v) or None for k, v in r.aspects.items()}}
-
-
-async def drilldown(ranking: models.Ranking, unit_code: str, user: Any) -> dict[str, Any]:
+async def drilldown(ranking: models.Ranking, unit_code: str,
+                    user: Any) -> shapes.DrilldownOut:
     """A unit's total taken apart: each aspect, each indicator's value, source and score."""
     row = await models.RankingRow.get_or_none(ranking=ranking, unit_code=unit_code)
     if row is None:
@@ -123,19 +93,19 @@ async def drilldown(ranking: models.Ranking, unit_code: str, user: Any) -> dict[
         for i in a.indicators:
             frozen = row.inputs.get(i.key, {})
             value_row = entered.get(i.key)
-            inds.append({
-                "key": i.key, "name": i.name, "unit": i.unit, "core": i.core,
-                "weight": str(i.weight), "method": i.method,
-                "method_text": workbook.method_text(i), "source": i.source,
-                "source_label": workbook.source_label(i.source),
-                "value": frozen.get("v"), "sha256": frozen.get("h"),
-                "score": f2(row.scores.get(i.key)) or None,
-                "entered_by": value_row.updated_by if value_row and i.stored else "",
-                "origin": value_row.origin if value_row and i.stored else "",
-                "contribution": _contribution(row.scores.get(i.key), i.weight, a.weight)})
-        aspects.append({"key": a.key, "name": a.name, "weight": str(a.weight),
-                        "score": f2(row.aspects.get(a.key)) or None, "indicators": inds})
-    return {"ranking": ranking_json(ranking), "unit": row_json(row), "aspects": aspects}
+            inds.append(shapes.IndicatorScoreOut(
+                key=i.key, name=i.name, unit=i.unit, core=i.core, weight=str(i.weight),
+                method=i.method, method_text=workbook.method_text(i), source=i.source,
+                source_label=workbook.source_label(i.source), value=frozen.get("v"),
+                sha256=frozen.get("h"), score=f2(row.scores.get(i.key)) or None,
+                entered_by=value_row.updated_by if value_row and i.stored else "",
+                origin=value_row.origin if value_row and i.stored else "",
+                contribution=_contribution(row.scores.get(i.key), i.weight, a.weight)))
+        aspects.append(shapes.AspectScoreOut(
+            key=a.key, name=a.name, weight=str(a.weight),
+            score=f2(row.aspects.get(a.key)) or None, indicators=inds))
+    return shapes.DrilldownOut(ranking=shapes.RankingOut.of(ranking), unit=shapes.RowOut.of(row),
+                               aspects=aspects)
 
 
 def _contribution(score: str | None, weight: Decimal, aspect_weight: Decimal) -> str | None:
@@ -164,7 +134,8 @@ async def index_page(request: Request, period: PeriodCode = "", group: Slug = ""
     missing = None
     if user.role == "admin" and check and scheme is not None and compute_period and compute_group:
         try:
-            missing = await values.missing_values(compute_period, compute_group)
+            missing = await values.missing_values(compute_period, compute_group,
+                                                  language(request))
         except KaoheError as exc:
             missing = {"error": exc.message}
     periods = await Period.all().order_by("-end", "start")
@@ -188,7 +159,7 @@ async def compute_page(request: Request, data: URLEncodedBody[dict[str, str]]) -
 @get("/rankings/{ranking_id:int}", opt=READERS, include_in_schema=False)
 async def ranking_page(request: Request, ranking_id: Id) -> Template:
     user = current_user(request)
-    ranking = await _visible(ranking_id, request)
+    ranking = await visible_ranking(ranking_id, request)
     scheme = await scheme_by_id(ranking.scheme_id)
     rows = await models.RankingRow.filter(ranking=ranking).order_by("position").only(*LISTED)
     objections = await models.Objection.filter(ranking=ranking).order_by("id")
@@ -212,8 +183,8 @@ async def ranking_page(request: Request, ranking_id: Id) -> Template:
 
 @get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, include_in_schema=False)
 async def unit_page(request: Request, ranking_id: Id,
-                    unit_code: FromPath[str]) -> Template:
-    ranking = await _visible(ranking_id, request)
+                    unit_code: UnitCodeInPath) -> Template:
+    ranking = await visible_ranking(ranking_id, request)
     detail = await drilldown(ranking, unit_code, current_user(request))
     return page(request, "ranking/unit.html", d=detail, ranking=ranking,
                 group_name=await _group_name(ranking))
@@ -240,14 +211,14 @@ async def revise_page(request: Request, ranking_id: Id,
 
 @get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, include_in_schema=False)
 async def verify_page(request: Request, ranking_id: Id) -> Template:
-    ranking = await _visible(ranking_id, request)
+    ranking = await visible_ranking(ranking_id, request)
     return page(request, "ranking/verify.html", ranking=ranking,
                 v=await rankings.verify(ranking.id), group_name=await _group_name(ranking))
 
 
 @get("/rankings/{ranking_id:int}/export", opt=EXPORTERS, include_in_schema=False)
 async def export_page(request: Request, ranking_id: Id) -> Response:
-    ranking = await _visible(ranking_id, request)
+    ranking = await visible_ranking(ranking_id, request)
     book = await workbook.book_of(ranking)
     return download(workbook.write(book), f"ranking_{ranking.period}_{ranking.group}_"
                                        f"r{ranking.revision}.xlsx")
@@ -409,235 +380,7 @@ async def subscription_page(request: Request, sub_id: Id, page: PageNo = 1,
                     pager=pager, dry=await reports.dry_run(sub), **await _subscription_choices())
 
 
-# -- API ---------------------------------------------------------------------------------------
-
-@get("/scheme", opt=READERS, tags=["ranking"])
-async def api_scheme() -> dict[str, Any]:
-    """The current indicator scheme with its definition version."""
-    row, _ = await current_scheme()
-    return {"definition": row.slug, "definition_version": row.definition_version,
-            "sha256": row.sha256, "scheme": row.data}
-
-
-@get("/values", opt=ADMIN, tags=["ranking"])
-async def api_values(period: PeriodCode, group: Slug) -> dict[str, Any]:
-    """Entered values of a period for a peer group's units."""
-    _, scheme = await current_scheme()
-    grid = await values.grid(period, get_group(scheme, group), scheme)
-    return {"period": period, "group": group, "values": [
-        {"unit": c.unit_code, "indicator": c.indicator, "value": str(Decimal(c.value)),
-         "origin": c.origin, "updated_by": c.updated_by,
-         "updated_at": c.updated_at.isoformat() if c.updated_at else None}
-        for c in grid["cells"].values()]}
-
-
-@put("/values", opt=ADMIN, tags=["ranking"])
-async def api_set_values(request: Request, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-    """Set values: {period, group, values: [{unit, indicator, value}]}; all or nothing.
-    A null value clears it."""
-    items = data.get("values")
-    if not isinstance(items, list):
-        raise Invalid("values_required", "values: expected a list of {unit, indicator, value}",
-                      field="values")
-    entries = []
-    for n, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise Invalid("values_invalid", f"values[{n}]: expected an object", field="values")
-        entries.append(values.Entry(str(item.get("unit", "")), str(item.get("indicator", "")),
-                                    item.get("value"), where=f"values[{n}]"))
-    return await values.set_values(str(data.get("period", "")), str(data.get("group", "")),
-                                   entries, origin="api", actor=current_user(request).username)
-
-
-@get("/missing", opt=ADMIN, tags=["ranking"])
-async def api_missing(period: PeriodCode, group: Slug) -> dict[str, Any]:
-    """What is missing before computing, with the definition's missing-value policy."""
-    return await values.missing_values(period, group)
-
-
-@post("/rankings", opt=ADMIN, tags=["ranking"], status_code=201)
-async def api_compute(request: Request, data: JSONBody[dict[str, str]]) -> dict[str, Any]:
-    """Compute (or recompute) the draft ranking: {period, group}."""
-    ranking = await rankings.compute(data.get("period", ""), data.get("group", ""),
-                                     current_user(request).username)
-    return ranking_json(ranking)
-
-
-def _paged(items: list[Any], pager: Any) -> Response:
-    """One page of a JSON list; the whole count and the page in headers, so that a client
-    knows there is more (the body stays the list it always was)."""
-    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
-                                    "X-Page-Size": str(pager.size)})
-
-
-@get("/rankings", opt=READERS, tags=["ranking"])
-async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = "",
-                       status: RankingStatus = "", page: PageNo = 1,
-                       size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
-    """Rankings, newest first (drafts only for admins), one page at a time (headers
-    X-Total-Count, X-Page, X-Page-Size)."""
-    qs = models.Ranking.all()
-    if current_user(request).role != "admin":
-        qs = qs.exclude(status="draft")
-    for name, value in (("period", period), ("group", group), ("status", status)):
-        if value:
-            qs = qs.filter(**{name: value})
-    pager = await paginate(qs.order_by("-id"), page, size)
-    return _paged([ranking_json(r) for r in pager.items], pager)
-
-
-@get("/rankings/{ranking_id:int}", opt=READERS, tags=["ranking"])
-async def api_ranking(request: Request, ranking_id: Id) -> dict[str, Any]:
-    """One ranking with every unit's place, total, aspect scores and change."""
-    ranking = await _visible(ranking_id, request)
-    rows = await models.RankingRow.filter(ranking=ranking).order_by("position").only(*LISTED)
-    return {**ranking_json(ranking), "rows": [row_json(r) for r in rows]}
-
-
-@get("/rankings/{ranking_id:int}/units/{unit_code:str}", opt=READERS, tags=["ranking"])
-async def api_unit(request: Request, ranking_id: Id,
-                   unit_code: FromPath[str]) -> dict[str, Any]:
-    """Drill-down: a unit's total → aspects → each indicator's value, source and score."""
-    ranking = await _visible(ranking_id, request)
-    return await drilldown(ranking, unit_code, current_user(request))
-
-
-@post("/rankings/{ranking_id:int}/publish", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_publish(request: Request, ranking_id: Id,
-                      confirm_missing: FromQuery[bool] = False) -> dict[str, Any]:
-    """Publish a draft: frozen with its definition version and the hash of every input. While
-    values are missing it is refused (409 missing_values, naming them) unless
-    `?confirm_missing=true`."""
-    return ranking_json(await rankings.publish(ranking_id, current_user(request).username,
-                                               request.app.state.settings,
-                                               confirm_missing=confirm_missing))
-
-
-@get("/rankings/{ranking_id:int}/verify", opt=EXPORTERS, tags=["ranking"])
-async def api_verify(request: Request, ranking_id: Id) -> dict[str, Any]:
-    """Replay a ranking: identical, or exactly which inputs changed."""
-    ranking = await _visible(ranking_id, request)
-    return await rankings.verify(ranking.id)
-
-
-@post("/rankings/{ranking_id:int}/revise", opt=ADMIN, tags=["ranking"], status_code=201)
-async def api_revise(request: Request, ranking_id: Id,
-                     data: JSONBody[dict[str, str]]) -> dict[str, Any]:
-    """Start a new draft revision of a published ranking (the old one stays as it was)."""
-    return ranking_json(await rankings.revise(ranking_id, data.get("reason", ""),
-                                              current_user(request).username))
-
-
-@get("/rankings/{ranking_id:int}/objections", opt=READERS, tags=["ranking"])
-async def api_objections(request: Request, ranking_id: Id) -> list[dict[str, Any]]:
-    """Objections to a ranking (a unit officer sees their own unit's)."""
-    ranking = await _visible(ranking_id, request)
-    user = current_user(request)
-    items = await models.Objection.filter(ranking=ranking).order_by("id")
-    if user.role == "unit_officer":
-        scope = await scope_for(user)
-        paths = dict(await OrgUnit.filter(code__in=[o.unit_code for o in items])
-                     .values_list("code", "path"))
-        items = [o for o in items if scope.allows_unit_path(paths.get(o.unit_code, ""))]
-    return [objection_json(o) for o in items]
-
-
-def objection_json(o: models.Objection) -> dict[str, Any]:
-    return {"id": o.id, "ranking_id": o.ranking_id, "unit_code": o.unit_code,
-            "indicator": o.indicator, "reason": o.reason, "filed_by": o.filed_by,
-            "filed_at": o.filed_at.isoformat(), "status": o.status, "response": o.response,
-            "resolved_by": o.resolved_by}
-
-
-@post("/rankings/{ranking_id:int}/objections", opt=OFFICERS, tags=["ranking"], status_code=201)
-async def api_object(request: Request, ranking_id: Id,
-                     data: JSONBody[dict[str, str]]) -> dict[str, Any]:
-    """File an objection within the window: {unit, reason, indicator?}."""
-    obj = await rankings.file_objection(ranking_id, current_user(request), data.get("unit", ""),
-                                        data.get("reason", ""), data.get("indicator", ""))
-    return objection_json(obj)
-
-
-@post("/objections/{objection_id:int}/resolve", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_resolve(request: Request, objection_id: Id,
-                      data: JSONBody[dict[str, str]]) -> dict[str, Any]:
-    """Decide an objection: {decision: upheld|rejected, response}."""
-    obj = await rankings.resolve_objection(objection_id, data.get("decision", ""),
-                                           data.get("response", ""),
-                                           current_user(request).username)
-    return objection_json(obj)
-
-
-def subscription_json(s: models.Subscription) -> dict[str, Any]:
-    return {"id": s.id, "key": s.key, "title": s.title, "exporter": s.exporter, "group": s.group,
-            "unit": s.unit, "period_rule": s.period_rule, "period_kind": s.period_kind,
-            "cron": s.cron, "calendar": s.calendar, "recipients": s.recipients,
-            "detail_group": s.detail_group, "origin": s.origin, "active": s.active}
-
-
-@get("/subscriptions", opt=ADMIN, tags=["ranking"])
-async def api_subscriptions() -> list[dict[str, Any]]:
-    """Report subscriptions."""
-    return [subscription_json(s) for s in await models.Subscription.all().order_by("key")]
-
-
-@post("/subscriptions", opt=ADMIN, tags=["ranking"], status_code=201)
-async def api_subscription_create(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-    """Create a subscription; an invalid cron rule or unknown exporter is refused by field."""
-    return subscription_json(await subscriptions.save(data))
-
-
-@put("/subscriptions/{sub_id:int}", opt=ADMIN, tags=["ranking"])
-async def api_subscription_update(sub_id: Id,
-                                  data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-    """Replace a subscription's fields."""
-    return subscription_json(await subscriptions.save(data, subscription_id=sub_id))
-
-
-@post("/subscriptions/{sub_id:int}/run", opt=ADMIN, tags=["ranking"], status_code=200)
-async def api_subscription_run(request: Request, sub_id: Id) -> dict[str, Any]:
-    """Fire a subscription now: build, archive, queue the mail."""
-    sub = await subscriptions.get(sub_id)
-    firing = await reports.run_now(request.app.state.settings, sub)
-    return firing_json(firing, await models.Delivery.filter(firing=firing))
-
-
-@get("/subscriptions/{sub_id:int}/dry-run", opt=ADMIN, tags=["ranking"])
-async def api_subscription_dry_run(sub_id: Id) -> dict[str, Any]:
-    """Who would get what, without building or sending."""
-    return await reports.dry_run(await subscriptions.get(sub_id))
-
-
-@get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
-async def api_deliveries(sub_id: Id, page: PageNo = 1,
-                         size: PageSize = API_SIZE) -> Response[list[dict[str, Any]]]:
-    """Firings of a subscription, newest first, with each recipient's delivery state; one
-    page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
-    sub = await subscriptions.get(sub_id)
-    await reports.sync_deliveries()
-    pager = await paginate(models.Firing.filter(subscription=sub).order_by("-id"), page, size)
-    ids = [f.id for f in pager.items]
-    by_firing: dict[int, list[models.Delivery]] = {i: [] for i in ids}
-    for d in await models.Delivery.filter(firing_id__in=ids).order_by("id"):
-        by_firing[d.firing_id].append(d)
-    return _paged([firing_json(f, by_firing[f.id]) for f in pager.items], pager)
-
-
-def firing_json(f: models.Firing, deliveries: list[models.Delivery]) -> dict[str, Any]:
-    return {"id": f.id, "scheduled_for": f.scheduled_for.isoformat(), "manual": f.manual,
-            "period": f.period, "status": f.status, "error": f.error, "reports": f.report_ids,
-            "deliveries": [{"recipient": d.recipient, "address": d.address, "state": d.state,
-                            "attempts": d.attempts, "error": d.last_error,
-                            "reports": d.report_ids,
-                            "sent_at": d.sent_at.isoformat() if d.sent_at else None}
-                           for d in deliveries]}
-
-
 PAGES = [index_page, compute_page, ranking_page, unit_page, publish_page, revise_page,
          verify_page, export_page, objection_page, resolve_page, values_page, values_save,
          subscriptions_page, subscription_create, subscription_toggle, subscription_run,
          subscription_page]
-API = [api_scheme, api_values, api_set_values, api_missing, api_compute, api_rankings,
-       api_ranking, api_unit, api_publish, api_verify, api_revise, api_objections, api_object,
-       api_resolve, api_subscriptions, api_subscription_create, api_subscription_update,
-       api_subscription_run, api_subscription_dry_run, api_deliveries]

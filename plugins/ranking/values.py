@@ -217,10 +217,17 @@ def _plugin_value(raw: Any, ind: Indicator) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-async def missing_values(period: str, group_key: str) -> dict[str, Any]:
-    """What is missing before computing: per unit, the indicators without a value."""
+async def missing_values(period: str, group_key: str, lang: str = "en") -> dict[str, Any]:
+    """What is missing before computing: per unit, the indicators without a value. An unknown
+    period is refused first, in `lang`: the plugin sources would otherwise be asked for it
+    and fail."""
+    from core import i18n
+
     _, scheme = await current_scheme()
     group = get_group(scheme, group_key)
+    if not period or not await Period.exists(code=period):
+        raise NotFound("unknown_period", i18n.t("ranking.unknown_period", lang, period=period or ""),
+                       field="period", params={"period": period or ""})
     units = await group_units(group)
     inputs = await gather_inputs(scheme, period, units)
     out = []
