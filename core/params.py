@@ -71,10 +71,12 @@ def describe(problem: str, lang: str) -> str:
 
 
 def field_of(key: str, problem: str) -> str:
-    """The body field a problem is about: the validator names the whole body ("data") when a
-    field is missing or unknown."""
+    """The body field a problem is about: the validator names the object holding it ("data"
+    for the body, "recipients[0]" for an item) when a field is missing or unknown."""
     found = _FIELD_OF.search(problem)
-    return found.group(1) if found and key == "data" else key
+    if not found:
+        return key
+    return found.group(1) if key == "data" else f"{key}.{found.group(1)}"
 
 
 def path_text(max_length: int) -> Any:

@@ -38,7 +38,7 @@ VALUES = {"period": "2014", "group": "districts"}
     ("post", "/api/ranking/subscriptions", {**SUBSCRIPTION, "active": "yes"}, "active",
      "应为是/否，收到的是文本"),
     ("post", "/api/ranking/subscriptions", {**SUBSCRIPTION, "recipients": [
-        {"user": "leader1", "phone": "123"}]}, "recipients[0]", "不认识的字段 phone"),
+        {"user": "leader1", "phone": "123"}]}, "recipients[0].phone", "不认识的字段 phone"),
     ("put", "/api/ranking/subscriptions/1", {**SUBSCRIPTION, "cron": "*" * 101}, "cron",
      "最多 100 个字符"),
 ])
