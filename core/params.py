@@ -52,6 +52,7 @@ _PROBLEMS = (
     (re.compile(r"Object contains unknown field `(.*)`"), "params.unknown_field"),
     (re.compile(r"Expected `(\w+)[^`]*`, got `(\w+)`"), "params.type"),
     (re.compile(r"Expected `int`"), "params.integer"),
+    (re.compile(r"Invalid RFC3339 encoded date"), "params.date"),  # a body field typed dt.date
 )
 _FIELD_OF = re.compile(r"(?:missing required|contains unknown) field `(.*)`")
 

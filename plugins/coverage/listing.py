@@ -149,12 +149,14 @@ async def drilldown_page(period_code: str, unit: OrgUnit, kind: str | None, figu
     known = None if (q or "").strip() else counts[tab]
     if tab == "party_orgs":
         pager = await _page("c.id AS id, p.name AS name, p.type AS type, c.formation AS formation, "
-                            "p.established AS established, c.organizations AS organizations",
+                            "p.established AS established, p.dissolved_on AS dissolved_on, "
+                            "c.organizations AS organizations",
                             from_where, "c.formation DESC, p.name, c.id", page, size, request,
                             known)
         for row in pager.items:
             row["name"] = row["name"] or f"#{row['id']}"
-            row["established"] = str(row["established"]) if row["established"] else None
+            for day in ("established", "dissolved_on"):  # SQLite gives text, PostgreSQL dates
+                row[day] = str(row[day]) if row[day] else None
     elif tab == "instructors":
         pager = await _page("usr.id AS id, usr.username AS username, "
                             "usr.display_name AS display_name, c.organizations AS organizations",

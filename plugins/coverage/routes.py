@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from core import clock, downloads, web
 from core.errors import Invalid, NotFound
-from core.params import Code12, Id, Limit, PeriodCode, Search, Slug, UnitCode, choice
+from core.params import (
+    Code12,
+    Id,
+    PageNo,
+    PageSize,
+    PeriodCode,
+    Search,
+    Slug,
+    UnitCode,
+    choice,
+    path_text,
+)
 from core.security import current_user
 from core.web import download
-from plugins.coverage import compliance, registry, review, services, stats
-from plugins.coverage.codes import FieldError, check_date
+from plugins.coverage import listing, registry, review, services, shapes, stats
 from plugins.coverage.models import (
     REPORT_STATUSES,
     CoverageReport,
@@ -25,6 +36,20 @@ from plugins.coverage.reporting import report_period, submit_one
 READERS = ("admin", "leader", "unit_officer")
 REPORTERS = ("admin", "instructor")
 ReportStatus = choice(REPORT_STATUSES)
+DrillTab = choice(tuple(dict.fromkeys(t for tabs in listing.TABS.values() for t in tabs)),
+                  "列表：numerator、denominator、organizations、party_orgs、instructors；"
+                  "空 = 该指标的第一个")
+ComplianceState = choice(listing.COMPLIANCE_STATES,
+                         "silent、partial、complete、unassigned；空 = 不筛选")
+UsccInPath = path_text(18)  # 统一社会信用代码
+OrgLimit = Annotated[int, Parameter(ge=1, le=1000, description="最多返回的条数 (1 – 1000)")]
+API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
+PAGED_HEADERS = [
+    ResponseHeader(name="X-Total-Count", documentation_only=True,
+                   description="符合条件的总条数"),
+    ResponseHeader(name="X-Page", documentation_only=True, description="本页页码"),
+    ResponseHeader(name="X-Page-Size", documentation_only=True, description="每页条数"),
+]
 
 
 async def period_or_default(period: str | None) -> str:
@@ -34,67 +59,64 @@ async def period_or_default(period: str | None) -> str:
     return code
 
 
-def unit_json(unit: Any) -> dict[str, Any]:
-    return {"code": unit.code, "name": unit.name, "level": unit.level}
-
-
-def figures_json(figures: stats.UnitFigures) -> dict[str, Any]:
-    return {kind: figures[kind].as_dict() for kind in stats.SCOPES}
-
-
-def report_json(r: CoverageReport) -> dict[str, Any]:
-    return {"id": r.id, "uscc": r.uscc, "period": r.period_code, "status": r.status,
-            "party_members": r.party_members, "formal_members": r.formal_members,
-            "probationary_members": r.probationary_members,
-            "party_org_change": r.party_org_change, "party_org_type": r.party_org_type,
-            "change_date": r.change_date.isoformat() if r.change_date else None,
-            "secretary": r.secretary, "visits": r.visits, "activities": r.activities,
-            "remarks": r.remarks, "return_reason": r.return_reason,
-            "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
-            "reviewed_by": r.reviewed_by}
+def _paged(body: Any, pager: Any) -> Response:
+    """One page; the whole count and the page in headers."""
+    return Response(body, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                   "X-Page-Size": str(pager.size)})
 
 
 # -- figures -------------------------------------------------------------------------------
 @get("/stats", opt={"roles": READERS})
 async def api_stats(request: Request, period: PeriodCode = None,
-                    unit: UnitCode = None) -> dict[str, Any]:
+                    unit: UnitCode = None) -> shapes.StatsOut:
     """Coverage figures of a unit's subtree and of each of its child units, per kind."""
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
     table = await services.stats_table(code, root)
     src = await stats.source_for(code)
-    return {"period": code, "as_of": src.as_of.isoformat(), "frozen": src.frozen,
-            "unit": unit_json(root), "figures": figures_json(table[0]["figures"]),
-            "children": [{**unit_json(item["unit"]), "depth": item["depth"],
-                          "figures": figures_json(item["figures"])} for item in table[1:]]}
+    return shapes.StatsOut(
+        period=code, as_of=src.as_of.isoformat(), frozen=src.frozen,
+        unit=shapes.UnitOut.of(root), figures=shapes.KindFiguresOut.of(table[0]["figures"]),
+        children=[shapes.ChildOut(code=item["unit"].code, name=item["unit"].name,
+                                  level=item["unit"].level, depth=item["depth"],
+                                  figures=shapes.KindFiguresOut.of(item["figures"]))
+                  for item in table[1:]])
 
 
-@get("/drilldown", opt={"roles": READERS})
+@get("/drilldown", opt={"roles": READERS}, response_headers=PAGED_HEADERS)
 async def api_drilldown(request: Request, figure: Slug, period: PeriodCode = None,
-                        unit: UnitCode = None,
-                        kind: Code12 = None) -> dict[str, Any]:
-    """The organizations (or instructors) behind one figure: numerator and denominator of a
-    rate, the members of a count."""
+                        unit: UnitCode = None, kind: Code12 = None, tab: DrillTab = None,
+                        q: Search = "", page: PageNo = 1,
+                        size: PageSize = API_SIZE) -> Response[shapes.DrilldownOut]:
+    """The organizations (party organizations, instructors) behind one figure, one page of one
+    list at a time: a rate's numerator or denominator (`tab`), the members of a count. `q`
+    searches names and credit codes; headers X-Total-Count, X-Page, X-Page-Size."""
     code = await period_or_default(period)
     root = await services.scoped_unit(current_user(request), unit)
-    return {"period": code, "unit": unit_json(root), "kind": kind or "total",
-            **await stats.drilldown(code, root, kind, figure)}
+    result = await listing.drilldown_page(code, root, kind, figure, tab, q or "", page, size,
+                                          None)
+    return _paged(shapes.DrilldownOut.build(code, root, kind or "total", result),
+                  result["pager"])
 
 
-@get("/compliance", opt={"roles": ("admin", "leader")})
-async def api_compliance(period: PeriodCode = None) -> list[dict[str, Any]]:
-    """Reporting per instructor: assigned organizations, reported, rate, last report."""
+@get("/compliance", opt={"roles": ("admin", "leader")}, response_headers=PAGED_HEADERS)
+async def api_compliance(request: Request, period: PeriodCode = None, unit: UnitCode = None,
+                         reporting: ComplianceState = None, q: Search = "", page: PageNo = 1,
+                         size: PageSize = API_SIZE) -> Response[list[shapes.ComplianceOut]]:
+    """Reporting per instructor (assigned organizations, reported, rate, last report) by
+    username, one page at a time; `unit` counts the organizations under a unit code only,
+    `reporting` keeps the silent, partial, complete or unassigned instructors, `q` searches
+    names. Headers X-Total-Count, X-Page, X-Page-Size."""
     code = await period_or_default(period)
-    return [{**r, "rate": float(r["rate"]) if r["rate"] is not None else None,
-             "last_report_at": r["last_report_at"].isoformat() if r["last_report_at"] else None}
-            for r in await compliance.by_instructor(code)]
+    pager = await listing.compliance_page(code, unit or "", reporting or "", q or "", page,
+                                          size, None)
+    return _paged([shapes.ComplianceOut.of(r) for r in pager.items], pager)
 
 
 # -- registry ------------------------------------------------------------------------------
 @get("/organizations", opt={"roles": ("admin", "leader", "unit_officer", "instructor")})
-async def api_organizations(request: Request, q: Search = "",
-                            unit: UnitCode = None,
-                            limit: Limit = 200) -> list[dict[str, Any]]:
+async def api_organizations(request: Request, q: Search = "", unit: UnitCode = None,
+                            limit: OrgLimit = 200) -> list[shapes.OrganizationOut]:
     """Registry entries the caller may see (an instructor: their assigned ones)."""
     user = current_user(request)
     qs = Organization.all()
@@ -105,22 +127,19 @@ async def api_organizations(request: Request, q: Search = "",
         qs = qs.filter(community__path__startswith=root.path)
     if q:
         qs = qs.filter(name__icontains=q) if not q[:1].isdigit() else qs.filter(uscc__startswith=q.upper())
-    rows = await qs.select_related("community").order_by("uscc").limit(max(1, min(limit, 1000)))
-    return [{"uscc": o.uscc, "name": o.name, "kind": o.kind, "industry": o.industry,
-             "community": o.community.code, "employees": o.employees,
-             "formal_members": o.formal_members, "probationary_members": o.probationary_members,
-             "status": o.status, "demo_site": o.demo_site,
-             "closed_on": o.closed_on.isoformat() if o.closed_on else None} for o in rows]
+    rows = await qs.select_related("community").order_by("uscc").limit(limit)
+    return [shapes.OrganizationOut.of(o) for o in rows]
 
 
 @put("/organizations/{uscc:str}", opt={"roles": ("admin",)})
-async def api_put_organization(request: Request, uscc: FromPath[str],
-                               data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_put_organization(request: Request, uscc: UsccInPath,
+                               data: JSONBody[shapes.OrganizationIn]
+                               ) -> shapes.SavedOrganizationOut:
     """Create or update one organization with the registry sheet's fields (same checks)."""
     from plugins.coverage.registry_import import plan_registry, save_registry, typed_values
 
     lang = web.language(request)
-    values, problems = typed_values({**data, "uscc": uscc}, lang)
+    values, problems = typed_values({**data.as_data(), "uscc": uscc}, lang)
     if problems:
         raise Invalid(f"invalid_{problems[0].field}", f"{problems[0].field}: "
                       f"{problems[0].message(lang)}", field=problems[0].field)
@@ -131,60 +150,49 @@ async def api_put_organization(request: Request, uscc: FromPath[str],
         raise Invalid("invalid_organization", f"{e.header}: {e.message}", field=field,
                       details=[x.as_dict() for x in plan.errors])
     result = await save_registry(plan, current_user(request).username, filename="api")
-    return {"action": plan.outcomes[0].action, **result}
+    return shapes.SavedOrganizationOut(action=plan.outcomes[0].action, **result)
 
 
 @post("/organizations/{uscc:str}/close", opt={"roles": ("admin",)}, status_code=200)
-async def api_close_organization(uscc: FromPath[str], data: JSONBody[dict[str, Any]]
-                                 ) -> dict[str, Any]:
+async def api_close_organization(uscc: UsccInPath, data: JSONBody[shapes.CloseIn]
+                                 ) -> shapes.ClosedOut:
     """Close (注销) or move away (迁出) an organization from a date on; it is never deleted."""
     org = await registry.org_by_uscc(uscc)
-    try:
-        closed_on = check_date(data.get("closed_on"), "closed_on")
-    except FieldError as exc:
-        raise Invalid("invalid_closed_on", f"closed_on: {exc.message()}", field="closed_on") from None
-    org = await registry.close_organization(org, status=data.get("status", "closed"),
-                                            closed_on=closed_on, reason=str(data.get("reason", "")))
-    return {"uscc": org.uscc, "status": org.status, "closed_on": org.closed_on.isoformat()}
+    org = await registry.close_organization(org, status=data.status, closed_on=data.closed_on,
+                                            reason=data.reason)
+    return shapes.ClosedOut(uscc=org.uscc, status=org.status,
+                            closed_on=org.closed_on.isoformat())
 
 
 @get("/missing", opt={"roles": ("admin",)})
-async def api_missing() -> list[dict[str, Any]]:
+async def api_missing() -> list[shapes.MissingOut]:
     """Organizations a full registry import did not list, waiting for close or keep."""
     marks = await MissingOrganization.filter(decision="").select_related("organization",
                                                                         "registry_import")
-    return [{"id": m.id, "uscc": m.organization.uscc, "name": m.organization.name,
-             "import_id": m.registry_import_id,
-             "imported_at": m.registry_import.imported_at.isoformat()} for m in marks]
+    return [shapes.MissingOut.of(m) for m in marks]
 
 
 @post("/missing/{mark_id:int}", opt={"roles": ("admin",)}, status_code=200)
 async def api_decide_missing(request: Request, mark_id: Id,
-                             data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+                             data: JSONBody[shapes.DecideMissingIn]) -> shapes.DecidedOut:
     """Decide `close` (with optional closed_on) or `keep` for a missing organization."""
-    try:
-        closed_on = check_date(data.get("closed_on"), "closed_on")
-    except FieldError as exc:
-        raise Invalid("invalid_closed_on", f"closed_on: {exc.message()}", field="closed_on") from None
-    mark = await registry.decide_missing(mark_id, str(data.get("decision", "")),
-                                         current_user(request).username, closed_on=closed_on,
-                                         reason=str(data.get("reason", "")))
-    return {"id": mark.id, "decision": mark.decision}
+    mark = await registry.decide_missing(mark_id, data.decision, current_user(request).username,
+                                         closed_on=data.closed_on, reason=data.reason)
+    return shapes.DecidedOut(id=mark.id, decision=mark.decision)
 
 
 # -- reports -------------------------------------------------------------------------------
 @get("/my-organizations", opt={"roles": REPORTERS})
 async def api_my_organizations(request: Request, period: PeriodCode = None
-                               ) -> dict[str, Any]:
+                               ) -> shapes.MyOrganizationsOut:
     """The caller's organizations for a reporting period, with their report if any."""
     user = current_user(request)
     p = await _reporting_period(period)
     items = await services.my_organizations(user, p)
-    return {"period": p.code, "end": p.end.isoformat(),
-            "organizations": [{"uscc": i["org"].uscc, "name": i["org"].name,
-                               "kind": i["org"].kind,
-                               "report": report_json(i["report"]) if i["report"] else None}
-                              for i in items]}
+    return shapes.MyOrganizationsOut(period=p.code, end=p.end.isoformat(), organizations=[
+        shapes.MyOrganizationOut(uscc=i["org"].uscc, name=i["org"].name, kind=i["org"].kind,
+                                 report=shapes.ReportOut.of(i["report"]) if i["report"] else None)
+        for i in items])
 
 
 async def _reporting_period(code: str | None):
@@ -197,38 +205,37 @@ async def _reporting_period(code: str | None):
 
 
 @post("/reports", opt={"roles": REPORTERS}, status_code=200)
-async def api_submit_report(request: Request, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def api_submit_report(request: Request, data: JSONBody[shapes.ReportIn]
+                            ) -> shapes.SubmittedOut:
     """Report for one organization: {period, uscc, party_members, formal_members, ...}."""
-    period = data.get("period")
-    if not period:
-        raise Invalid("period_required", "period: required", field="period")
-    report, action = await submit_one(current_user(request), str(period), data,
+    values = data.as_data()
+    report, action = await submit_one(current_user(request), values.pop("period"), values,
                                       web.language(request))
-    return {"action": action, "report": report_json(report)}
+    return shapes.SubmittedOut(action=action, report=shapes.ReportOut.of(report))
 
 
 @get("/reports", opt={"roles": ("admin", "leader")})
 async def api_reports(period: PeriodCode = None, status: ReportStatus = None
-                      ) -> list[dict[str, Any]]:
+                      ) -> list[shapes.ReportOut]:
     """Reports of a period, optionally of one status (submitted, confirmed, returned)."""
     qs = CoverageReport.filter(period_code=await period_or_default(period))
     if status:
         qs = qs.filter(status=status)
-    return [report_json(r) for r in await qs.order_by("uscc").limit(5000)]
+    return [shapes.ReportOut.of(r) for r in await qs.order_by("uscc").limit(5000)]
 
 
 @post("/reports/{report_id:int}/confirm", opt={"roles": ("admin",)}, status_code=200)
-async def api_confirm_report(request: Request, report_id: Id) -> dict[str, Any]:
+async def api_confirm_report(request: Request, report_id: Id) -> shapes.ReportOut:
     """Accept a report: the registry takes its member counts and party organization change."""
-    return report_json(await review.confirm(report_id, current_user(request)))
+    return shapes.ReportOut.of(await review.confirm(report_id, current_user(request)))
 
 
 @post("/reports/{report_id:int}/return", opt={"roles": ("admin",)}, status_code=200)
 async def api_return_report(request: Request, report_id: Id,
-                            data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+                            data: JSONBody[shapes.ReturnIn]) -> shapes.ReportOut:
     """Return a report with a reason; the instructor finds it in their inbox."""
-    return report_json(await review.return_report(report_id, current_user(request),
-                                                  str(data.get("reason", ""))))
+    return shapes.ReportOut.of(await review.return_report(report_id, current_user(request),
+                                                          data.reason or ""))
 
 
 # -- workbooks -----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """/schema describes API bodies by their fields, and a malformed body is refused naming the
 field, in the caller's language.
 
-Every core operation declares its request and response shapes; only the plugin APIs named by
-prefix below still answer hand-built dictionaries, and that list may only shrink.
+Every operation of core and of every plugin declares its request and response shapes: a new
+operation answering a hand-built dictionary fails here.
 """
 
 from __future__ import annotations
@@ -10,11 +10,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import login, make_user
-
-# Still untyped: the plugin APIs that keep hand-built dictionaries (to be typed next).
-UNTYPED_PREFIXES = ("/api/coverage/",)
-UNTYPED: set[str] = set()
-
 
 def _described(schema: dict, components: dict) -> bool:
     if not schema:
@@ -54,12 +49,10 @@ def _untyped(spec: dict) -> set[str]:
     return found
 
 
-async def test_schema_describes_every_core_and_survey_body(client):
+async def test_schema_describes_every_body(client):
     spec = (await client.get("/schema/openapi.json")).json()
     untyped = _untyped(spec)
-    new = {op for op in untyped - UNTYPED if not op.split(" ", 1)[1].startswith(UNTYPED_PREFIXES)}
-    assert not new, f"operations without a described body: {sorted(new)}"
-    assert UNTYPED <= untyped, f"typed now, drop from UNTYPED: {sorted(UNTYPED - untyped)}"
+    assert not untyped, f"operations without a described body: {sorted(untyped)}"
     me = spec["paths"]["/api/me"]["get"]["responses"]["200"]["content"]["application/json"]
     fields = spec["components"]["schemas"][me["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]
     assert {"username", "role", "display_name", "unit", "csrf"} <= set(fields)

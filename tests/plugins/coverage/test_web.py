@@ -38,7 +38,12 @@ async def test_stats_and_drilldown_api(client):
     assert d["value"] == 66.67
     assert sorted(o["uscc"] for o in d["numerator"]) == sorted(
         [w["orgs"]["S1"].uscc, w["orgs"]["S2"].uscc])
-    assert len(d["denominator"]) == 3
+    assert d["tab"] == "numerator" and d["counts"] == {"numerator": 2, "denominator": 3}
+    assert "denominator" not in d and r.headers["X-Total-Count"] == "2"
+    r = await client.get("/api/coverage/drilldown", params={
+        "period": "2014Q3", "unit": "520102001", "kind": "social", "figure": "work_rate",
+        "tab": "denominator"})
+    assert len(r.json()["denominator"]) == 3 and "numerator" not in r.json()
     r = await client.get("/api/coverage/drilldown", params={"period": "2014Q3", "figure": "nope"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "figure"
     r = await client.get("/api/coverage/stats", params={"period": "2099Q1"})
@@ -68,8 +73,8 @@ async def test_instructor_reports_by_json_and_bad_input_names_the_field(client):
     assert r.status_code == 200 and r.json()["action"] == "create"
     cases = [
         ({"uscc": w["orgs"]["E1"].uscc}, 403, "uscc"),
-        ({"formal_members": -3}, 422, "formal_members"),
-        ({"formal_members": "2.5"}, 422, "formal_members"),
+        ({"formal_members": -3}, 400, "formal_members"),  # refused by the typed body
+        ({"formal_members": "2.5"}, 400, "formal_members"),
         ({"formal_members": 4}, 422, "formal_members"),  # probationary counted as formal
         ({"uscc": uscc(4)[:17] + "0"}, 422, "uscc"),
         ({"period": "2014Q2"}, 409, None),
@@ -161,7 +166,7 @@ async def test_registry_api_put_and_close(client):
     assert r.status_code == 422 and "校验位" in r.json()["error"]["message"]
     r = await client.put(f"/api/coverage/organizations/{code}", headers=h, json={
         "name": "新公司", "kind": "非公企业", "community": "520103001", "employees": -1})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "employees"
+    assert r.status_code == 400 and r.json()["error"]["field"] == "employees"
     r = await client.post(f"/api/coverage/organizations/{code}/close", headers=h,
                           json={"closed_on": "2014-10-01", "status": "moved"})
     assert r.status_code == 200 and r.json()["status"] == "moved"
@@ -169,7 +174,7 @@ async def test_registry_api_put_and_close(client):
     assert org.closed_on.isoformat() == "2014-10-01"
     r = await client.post(f"/api/coverage/organizations/{code}/close", headers=h,
                           json={"closed_on": "someday"})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "closed_on"
+    assert r.status_code == 400 and r.json()["error"]["field"] == "closed_on"
 
 
 PAGES = {
