@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import login, make_user
 
+
 def _described(schema: dict, components: dict) -> bool:
     if not schema:
         return False
