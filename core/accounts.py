@@ -12,8 +12,9 @@ from tortoise import fields
 from tortoise.models import Model
 
 from core import clock
+from core.roles import ALL
 
-ROLES = ("admin", "instructor", "unit_officer", "leader")
+ROLES = ALL
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
 # Tokens issued before expiry existed, and a token issued without settings, last this long.

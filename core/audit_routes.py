@@ -16,8 +16,9 @@ from core.api_shapes import AnchorOut, AuditEntryOut, AuditPageOut, FindingOut, 
 from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import PageNo, PageSize, text
+from core.roles import ADMIN_ONLY
 
-ADMIN = ("admin",)
+ADMIN = ADMIN_ONLY
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 FILTERS = ("actor", "action", "object_type", "object_id", "date_from", "date_to")

@@ -14,8 +14,9 @@ from litestar.response import Redirect, Template
 from core import clock, i18n, web
 from core.calendar import WorkCalendar, apply_schedule, year_summary
 from core.params import Code12
+from core.roles import ADMIN_ONLY
 
-ADMIN = ("admin",)
+ADMIN = ADMIN_ONLY
 MAX_BYTES = 64 * 1024
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core import clock, downloads
+from core.roles import ADMIN_LEADER, ADMIN_ONLY
 
 
 def plugin_messages(plugin_file: str, namespace: str) -> dict[str, dict[str, Any]]:
@@ -54,7 +55,7 @@ class Exporter:
     name: str
     title: str
     build: Callable[[ExportRequest], Awaitable[bytes]]
-    roles: tuple[str, ...] = ("admin", "leader")
+    roles: tuple[str, ...] = ADMIN_LEADER
     needs_period: bool = True
     kind: str = "workbook"
     # The groups of units the exporter takes as `group` ([(key, name)], async), so the archive
@@ -106,7 +107,7 @@ class Importer:
     preview: Callable[..., Awaitable[Any]]
     confirm: Callable[..., Awaitable[Any]]
     template: Callable[..., Awaitable[bytes]] | None = None
-    roles: tuple[str, ...] = ("admin",)
+    roles: tuple[str, ...] = ADMIN_ONLY
     fields: tuple[ImportField, ...] = ()
     back: str | Callable[[dict[str, str]], str] = "/"  # the page to return to (from the fields)
     done: Callable[[Any, str], str] | None = None

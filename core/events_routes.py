@@ -15,8 +15,9 @@ from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, Paged, clamp
 from core.params import PageNo, PageSize, Slug, choice
 from core.plugins import get_host
+from core.roles import ADMIN_ONLY
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 SHOWS = ("waiting", "refused")
 Show = choice(SHOWS)
 

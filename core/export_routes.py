@@ -20,9 +20,10 @@ from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, Paged, clamp
 from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCode
+from core.roles import ADMIN_OFFICER_INSTRUCTOR, ALL
 from core.security import current_user
 
-ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
+ANY_ROLE = ALL
 
 
 def _request(request: Request, period: str | None, unit: str | None, group: str | None,
@@ -70,7 +71,7 @@ async def export_download(request: Request, name: FromPath[str],
                         exporter.media_type)
 
 
-@post("/exports/{name:str}/archive", opt={"roles": ("admin", "instructor", "unit_officer")},
+@post("/exports/{name:str}/archive", opt={"roles": ADMIN_OFFICER_INSTRUCTOR},
       tags=["platform"], status_code=201,
       # a form post is redirected to the archive page; a JSON caller gets the stored file
       responses={201: ResponseSpec(archive.ReportOut, description="已归档的报表",

@@ -24,11 +24,12 @@ from litestar.response import Redirect, Response, Template
 from core import clock, downloads, i18n, import_flow, upload_format, uploads, web
 from core.errors import Invalid, KaoheError, field_errors
 from core.params import path_text
+from core.roles import ADMIN_OFFICER_INSTRUCTOR, ALL
 from core.security import current_user
 
-ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
+ANY_ROLE = ALL
 TokenInPath = path_text(64)  # the staged upload's token column
-WRITERS = ("admin", "instructor", "unit_officer")
+WRITERS = ADMIN_OFFICER_INSTRUCTOR
 
 
 def _ctx(request: Request, filename: str = "upload.xlsx") -> import_flow.ImportContext:

@@ -15,10 +15,11 @@ from litestar.response import Redirect, Template
 from core import audit, events, events_admin, i18n, web
 from core.errors import Invalid, NotFound
 from core.params import Slug, choice
+from core.roles import ADMIN_ONLY
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
 from core.scheduler_models import JobRun
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 RUN_STATUSES = ("running", "ok", "failed")
 RunStatus = choice(RUN_STATUSES)
 RunLimit = Annotated[int, Parameter(ge=1, le=1000, description="最多返回的条数 (1 – 1000)")]

@@ -12,10 +12,11 @@ from litestar.response import Redirect, Template
 
 from core import accounts, audit, i18n
 from core.errors import KaoheError
+from core.roles import ALL
 from core.security import SESSION_COOKIE, current_user
 from core.web import language, local_path, page
 
-ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
+ANY_ROLE = ALL
 
 
 def _address(request: Request) -> str:

@@ -15,8 +15,9 @@ from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, Limit, PageNo, PageSize, Search, choice
+from core.roles import ADMIN_ONLY
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 MailStatus = choice(STATUSES)
 
 

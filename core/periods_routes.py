@@ -12,8 +12,9 @@ from litestar.response import Redirect, Template
 from core import clock, i18n, periods, web
 from core.errors import KaoheError, field_errors
 from core.params import path_text
+from core.roles import ADMIN_ONLY
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 Code = path_text(16)
 Action = path_text(8)
 ACTIONS = ("close", "reopen")

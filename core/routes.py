@@ -16,12 +16,13 @@ from core.notify_models import InboxMessage
 from core.paging import DEFAULT_SIZE, paged, paginate
 from core.params import Id, PageNo, PageSize, Slug, choice
 from core.plugins import get_host
+from core.roles import ADMIN_LEADER, ADMIN_ONLY, ALL
 from core.security import current_user
 
-ANY_ROLE = ("admin", "instructor", "unit_officer", "leader")
+ANY_ROLE = ALL
 
 
-@get("/api/plugins", opt={"roles": ("admin", "leader")}, tags=["platform"])
+@get("/api/plugins", opt={"roles": ADMIN_LEADER}, tags=["platform"])
 async def api_plugins() -> list[PluginOut]:
     """Every loaded plugin with its version and what it contributes."""
     return [PluginOut.of(p) for p in get_host().describe()]
@@ -85,14 +86,14 @@ async def api_inbox(request: Request, unread: FromQuery[bool] = False, page: Pag
     return paged([InboxMessageOut.of(m) for m in pager.items], pager)
 
 
-@get("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
+@get("/assessments", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def assessments_page(request: Request) -> Template:
     rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
     return web.page(request, "assessments.html", rows=rows, errors=[], diff="", result="",
                     summary=None)
 
 
-@post("/assessments", opt={"roles": ("admin",)}, include_in_schema=False)
+@post("/assessments", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def assessments_upload(
     request: Request,
     data: MultipartBody[dict],
@@ -125,7 +126,7 @@ async def assessments_upload(
                     text=text, summary=summary)
 
 
-@get("/assessments/{slug:str}/source", opt={"roles": ("admin",)}, include_in_schema=False)
+@get("/assessments/{slug:str}/source", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def assessment_source(request: Request, slug: Slug, version: FromQuery[int] = 0
                             ) -> Response:
     """The definition file as it was applied (the current version unless `version`), to edit
@@ -145,14 +146,14 @@ async def assessment_source(request: Request, slug: Slug, version: FromQuery[int
                         "application/toml; charset=utf-8")
 
 
-@get("/api/assessments", opt={"roles": ("admin", "leader")}, tags=["platform"])
+@get("/api/assessments", opt={"roles": ADMIN_LEADER}, tags=["platform"])
 async def api_assessments() -> list[DefinitionOut]:
     """Every applied definition version (a handful per assessment, so one list)."""
     rows = await assessments.AssessmentDefinition.all().order_by("slug", "-version")
     return [DefinitionOut.of(r) for r in rows]
 
 
-@post("/api/assessments/apply", opt={"roles": ("admin",)}, tags=["platform"])
+@post("/api/assessments/apply", opt={"roles": ADMIN_ONLY}, tags=["platform"])
 async def api_assessments_apply(request: Request, data: JSONBody[ApplyIn]) -> ApplyOut:
     """Validate and apply a definition given as TOML text in `text`; a definition with errors
     answers 422 with each problem in `error.details`."""

@@ -15,9 +15,10 @@ from litestar.response import Template
 from core import i18n, unit_picker, web
 from core.orgs import OrgUnit
 from core.params import Search, Slug, UnitCode
+from core.roles import ALL
 from core.security import current_user
 
-EVERYONE = {"roles": ("admin", "instructor", "unit_officer", "leader")}
+EVERYONE = {"roles": ALL}
 FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 FieldName = Annotated[str, QueryParameter(max_length=32)]
 

@@ -12,8 +12,9 @@ from litestar.response import Redirect, Template
 from core import i18n, units, web
 from core.errors import KaoheError, field_errors
 from core.params import UnitCode, UnitCodeInPath
+from core.roles import ADMIN_ONLY
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 FIELDS = ("level", "code", "name", "households")
 
 

@@ -15,9 +15,10 @@ from core.accounts import User
 from core.errors import KaoheError, NotFound, field_errors
 from core.params import Id
 from core.plugins import get_host
+from core.roles import ADMIN_ONLY
 from core.security import current_user
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 
 
 async def _user(user_id: int, lang: str) -> User:

@@ -20,9 +20,10 @@ from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, PageNo, PageSize, Search, UnitCode, choice
+from core.roles import ADMIN_ONLY
 from core.security import current_user
 
-ADMIN = ("admin",)
+ADMIN = ADMIN_ONLY
 USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")
 
 

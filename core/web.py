@@ -14,21 +14,22 @@ from litestar.response import Redirect, Response, Template
 from core import clock, downloads, i18n
 from core.contrib import NavItem, Panel
 from core.plugins import get_host
+from core.roles import ADMIN_LEADER_OFFICER, ADMIN_ONLY, ALL
 from core.security import current_user
 
 CORE_NAV = [
-    NavItem("nav.dashboard", "/", ("admin", "instructor", "unit_officer", "leader"), 0),
-    NavItem("nav.inbox", "/inbox", ("admin", "instructor", "unit_officer", "leader"), 90),
-    NavItem("nav.archive", "/archive", ("admin", "leader", "unit_officer"), 91),
-    NavItem("nav.assessments", "/assessments", ("admin",), 92),
-    NavItem("periods.nav", "/periods", ("admin",), 92),
-    NavItem("units.nav", "/units", ("admin",), 92),
-    NavItem("nav.jobs", "/jobs", ("admin",), 93),
-    NavItem("nav.audit", "/audit", ("admin",), 94),
-    NavItem("nav.users", "/users", ("admin",), 95),
-    NavItem("nav.calendar", "/calendar", ("admin",), 96),
-    NavItem("nav.mail", "/mail", ("admin",), 97),
-    NavItem("tokens.nav", "/tokens", ("admin", "instructor", "unit_officer", "leader"), 98),
+    NavItem("nav.dashboard", "/", ALL, 0),
+    NavItem("nav.inbox", "/inbox", ALL, 90),
+    NavItem("nav.archive", "/archive", ADMIN_LEADER_OFFICER, 91),
+    NavItem("nav.assessments", "/assessments", ADMIN_ONLY, 92),
+    NavItem("periods.nav", "/periods", ADMIN_ONLY, 92),
+    NavItem("units.nav", "/units", ADMIN_ONLY, 92),
+    NavItem("nav.jobs", "/jobs", ADMIN_ONLY, 93),
+    NavItem("nav.audit", "/audit", ADMIN_ONLY, 94),
+    NavItem("nav.users", "/users", ADMIN_ONLY, 95),
+    NavItem("nav.calendar", "/calendar", ADMIN_ONLY, 96),
+    NavItem("nav.mail", "/mail", ADMIN_ONLY, 97),
+    NavItem("tokens.nav", "/tokens", ALL, 98),
 ]
 
 
@@ -94,7 +95,7 @@ async def panels_for(user: Any) -> list[Panel]:
     return sorted(found, key=lambda p: p.order)
 
 
-@get("/", opt={"roles": ("admin", "instructor", "unit_officer", "leader")}, include_in_schema=False)
+@get("/", opt={"roles": ALL}, include_in_schema=False)
 async def dashboard(request: Request) -> Template:
 
     from core.calendar import WorkCalendar

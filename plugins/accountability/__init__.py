@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER_OFFICER, ADMIN_ONLY
 
 HERE = Path(__file__).parent
 
@@ -53,9 +54,9 @@ def kaohe_nav_items():
     from core.contrib import NavItem
 
     return [NavItem("accountability.nav.records", "/accountability/records",
-                    ("admin", "leader", "unit_officer"), 40),
-            NavItem("accountability.nav.queue", "/accountability/queue", ("admin",), 41),
-            NavItem("accountability.nav.appeals", "/accountability/appeals", ("admin",), 42)]
+                    ADMIN_LEADER_OFFICER, 40),
+            NavItem("accountability.nav.queue", "/accountability/queue", ADMIN_ONLY, 41),
+            NavItem("accountability.nav.appeals", "/accountability/appeals", ADMIN_ONLY, 42)]
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from core import i18n
 from core.contrib import Exporter, ExportRequest
 from core.errors import Invalid
 from core.orgs import OrgUnit
+from core.roles import ADMIN_LEADER
 from plugins.accountability.ladder import MEASURES
 from plugins.accountability.models import Appeal, Record
 from plugins.accountability.services import counted, local_date, period_dates, period_records
@@ -204,9 +205,9 @@ async def _criticism(request: ExportRequest) -> bytes:
 
 def exporters() -> list[Exporter]:
     return [
-        Exporter("accountability-ledger", "责任追究台账", build_ledger, roles=("admin", "leader")),
+        Exporter("accountability-ledger", "责任追究台账", build_ledger, roles=ADMIN_LEADER),
         Exporter("accountability-summary", "责任追究情况汇总", build_summary,
-                 roles=("admin", "leader")),
-        Exporter("accountability-criticism", "通报批评", _criticism, roles=("admin", "leader"),
+                 roles=ADMIN_LEADER),
+        Exporter("accountability-criticism", "通报批评", _criticism, roles=ADMIN_LEADER,
                  needs_period=False, kind="document"),
     ]

@@ -18,6 +18,7 @@ from core.downloads import OCTET
 from core.errors import Conflict, Forbidden, Invalid, KaoheError, NotFound, field_errors
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, UnitCode, choice
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_ONLY, OFFICER_ONLY
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
@@ -25,8 +26,8 @@ from plugins.accountability import appeals, notes, services, shapes
 from plugins.accountability.ladder import MEASURES, TARGETS
 from plugins.accountability.models import STATUSES, Appeal, Record, RecordHistory
 
-ADMIN = {"roles": ("admin",)}
-READERS = {"roles": ("admin", "leader", "unit_officer")}
+ADMIN = {"roles": ADMIN_ONLY}
+READERS = {"roles": ADMIN_LEADER_OFFICER}
 RecordStatus = choice(STATUSES)
 APPEAL_STATUSES = ("pending", "upheld", "reduced", "withdrawn", "superseded")
 AppealStatus = choice(APPEAL_STATUSES)
@@ -92,7 +93,7 @@ async def appeals_page(request: Request, status: AppealStatus = "", unit: Search
                     statuses=APPEAL_STATUSES, tz=clock.tz(), q={"status": status or "", "unit": unit or ""})
 
 
-@get("/ladder", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+@get("/ladder", opt={"roles": ADMIN_LEADER}, include_in_schema=False)
 async def ladder_page(request: Request) -> Template:
     """The escalation ladder of the current definition, and how it is changed."""
     from core import clock
@@ -158,7 +159,7 @@ async def _record_page(request: Request, record_id: int, *, status_code: int = 2
     errors = field_errors(exc, lang) if exc else {}
     # The steps an event caused (the core event store keeps the deliveries themselves).
     events = (await RecordHistory.filter(record=record).exclude(event_key="").order_by("id")
-              if user.role in ("admin", "leader") else [])
+              if user.role in ADMIN_LEADER else [])
     pending_appeal = any(a.status == "pending" for a in appeal_rows)
     return page(request, "accountability/record.html", status_code=status_code, record=record,
                 view=view, history=history, appeals=appeal_rows, deadline=deadline,
@@ -229,7 +230,7 @@ async def close_form(request: Request, record_id: Id,
     return _back(record_id, request, "closed_msg", id=record_id)
 
 
-@post("/records/{record_id:int}/appeal", opt={"roles": ("unit_officer",)}, include_in_schema=False)
+@post("/records/{record_id:int}/appeal", opt={"roles": OFFICER_ONLY}, include_in_schema=False)
 async def appeal_form(request: Request, record_id: Id,
                       data: MultipartBody[dict]) -> Redirect | Template:
     name, content = await _upload(data)
@@ -369,7 +370,7 @@ async def api_close(record_id: Id, data: JSONBody[shapes.CloseIn | None] = None
     return services.record_out(record)
 
 
-@post("/records/{record_id:int}/appeals", opt={"roles": ("unit_officer",)}, status_code=201)
+@post("/records/{record_id:int}/appeals", opt={"roles": OFFICER_ONLY}, status_code=201)
 async def api_appeal(request: Request, record_id: Id,
                      data: MultipartBody[dict]) -> shapes.AppealOut:
     """Appeal (申诉) as multipart: `reasons` and the `evidence` file."""
@@ -381,7 +382,7 @@ async def api_appeal(request: Request, record_id: Id,
     return shapes.AppealOut.of(appeal)
 
 
-@get("/appeals", opt={"roles": ("admin", "leader")})
+@get("/appeals", opt={"roles": ADMIN_LEADER})
 async def api_appeals(status: AppealStatus = "", page: PageNo = 1,
                       size: PageSize = API_SIZE) -> Response[list[shapes.AppealOut]]:
     """Appeals, newest first; `status=pending` for the ones to decide; one page at a time
@@ -413,7 +414,7 @@ async def api_evidence(request: Request, appeal_id: Id) -> Response:
     return download(path.read_bytes(), appeal.evidence_name, OCTET, cache="private, no-store")
 
 
-@get("/ladder", opt={"roles": ("admin", "leader")})
+@get("/ladder", opt={"roles": ADMIN_LEADER})
 async def api_ladder() -> shapes.LadderOut:
     """The escalation ladder of the current assessment definition."""
     return shapes.LadderOut.of(await services.current_ladder())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_ONLY, INSTRUCTOR_ONLY
 
 HERE = Path(__file__).parent
 
@@ -67,12 +68,12 @@ def kaohe_api_routes():
 def kaohe_nav_items():
     from core.contrib import NavItem
 
-    return [NavItem("coverage.nav.mine", "/coverage/", ("instructor",), 10),
-            NavItem("coverage.nav.stats", "/coverage/stats", ("admin", "leader", "unit_officer"),
+    return [NavItem("coverage.nav.mine", "/coverage/", INSTRUCTOR_ONLY, 10),
+            NavItem("coverage.nav.stats", "/coverage/stats", ADMIN_LEADER_OFFICER,
                     20),
-            NavItem("coverage.nav.registry", "/coverage/registry", ("admin",), 21),
-            NavItem("coverage.nav.review", "/coverage/review", ("admin",), 22),
-            NavItem("coverage.nav.compliance", "/coverage/compliance", ("admin", "leader"), 23)]
+            NavItem("coverage.nav.registry", "/coverage/registry", ADMIN_ONLY, 21),
+            NavItem("coverage.nav.review", "/coverage/review", ADMIN_ONLY, 22),
+            NavItem("coverage.nav.compliance", "/coverage/compliance", ADMIN_LEADER, 23)]
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from typing import Any
 from core import i18n
 from core.contrib import Exporter, ExportRequest
 from core.orgs import OrgUnit
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER
 from core.xlsx import GREY, RED, Column, WorkbookBuilder, no_records, period_subtitle
 from plugins.coverage import codes, compliance, stats
 from plugins.coverage.models import InstructorAssignment, Organization
@@ -151,9 +152,9 @@ async def build_compliance(request: ExportRequest) -> bytes:
 def exporters() -> list[Exporter]:
     return [
         Exporter("coverage-stats", "覆盖情况统计表", build_stats,
-                 roles=("admin", "leader", "unit_officer")),
+                 roles=ADMIN_LEADER_OFFICER),
         Exporter("coverage-should-establish", "应建未建清单", build_should_establish,
-                 roles=("admin", "leader", "unit_officer")),
+                 roles=ADMIN_LEADER_OFFICER),
         Exporter("coverage-instructor-compliance", "指导员报送情况表", build_compliance,
-                 roles=("admin", "leader")),
+                 roles=ADMIN_LEADER),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.contrib import Importer, ImportField
+from core.roles import ADMIN_INSTRUCTOR
 from plugins.coverage import intake, services
 
 
@@ -17,7 +18,7 @@ def importers() -> list[Importer]:
     return [
         Importer(intake.REPORTS, "coverage.page.import_reports", intake.importer_preview_reports,
                  intake.importer_confirm_reports, intake.importer_template_reports,
-                 roles=("admin", "instructor"), allow_errors=True,
+                 roles=ADMIN_INSTRUCTOR, allow_errors=True,
                  fields=(ImportField("period", "common.period", kind="choice", required=True,
                                      choices=intake.report_periods),),
                  back=intake.reports_back, done=intake.importer_done,

@@ -15,11 +15,12 @@ from core import clock, i18n, periods, web
 from core.accounts import User
 from core.errors import FieldsInvalid, KaoheError, NotFound, field_errors
 from core.params import Id, PageNo, PeriodCode, path_text
+from core.roles import ADMIN_ONLY
 from plugins.coverage import assignments, codes, denominator, org_edit
 from plugins.coverage.models import Organization, OrganizationHistory
 from plugins.coverage.registry import party_orgs_of
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 Uscc = path_text(32)
 HISTORY_PAGE = 50
 

@@ -15,6 +15,7 @@ from core.errors import Invalid
 from core.orgs import Period
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
+from core.roles import ADMIN_LEADER, ADMIN_ONLY, INSTRUCTOR_ONLY
 from core.security import current_user
 from plugins.coverage import (
     codes,
@@ -53,7 +54,7 @@ def _back(path: str, **params: Any) -> Redirect:
 
 
 # -- the instructor's page -----------------------------------------------------------------
-@get("/", opt={"roles": ("instructor",)}, include_in_schema=False)
+@get("/", opt={"roles": INSTRUCTOR_ONLY}, include_in_schema=False)
 async def mine(request: Request, period: PeriodCode = None) -> Template:
     user = current_user(request)
     periods = await services.open_report_periods()
@@ -149,7 +150,7 @@ async def drilldown_page(request: Request, figure: Slug = "orgs",
 
 
 # -- registry ------------------------------------------------------------------------------
-@get("/registry", opt={"roles": ("admin",)}, include_in_schema=False)
+@get("/registry", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def registry_page(request: Request, q: Search = "", page: PageNo = 1,
                         size: PageSize = DEFAULT_SIZE) -> Template:
     """The registry, searched by name or by the first characters of the credit code."""
@@ -165,7 +166,7 @@ async def registry_page(request: Request, q: Search = "", page: PageNo = 1,
                     q=q, missing=missing, codes=codes)
 
 
-@post("/registry/missing/{mark_id:int}", opt={"roles": ("admin",)}, include_in_schema=False)
+@post("/registry/missing/{mark_id:int}", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def registry_missing(request: Request, mark_id: Id,
                            data: URLEncodedBody[dict[str, str]]) -> Redirect:
     from plugins.coverage.codes import FieldError, check_date
@@ -180,7 +181,7 @@ async def registry_missing(request: Request, mark_id: Id,
 
 
 # -- review --------------------------------------------------------------------------------
-@get("/review", opt={"roles": ("admin",)}, include_in_schema=False)
+@get("/review", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_page(request: Request, period: PeriodCode = None,
                       status: ReportStatus = "submitted", q: Search = "", unit: UnitCode = "",
                       page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
@@ -204,7 +205,7 @@ def _done(request: Request, path: str, **params: Any) -> Response | Redirect:
     return _back(path, **params)
 
 
-@post("/review/confirm", opt={"roles": ("admin",)}, include_in_schema=False)
+@post("/review/confirm", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_confirm(request: Request) -> Response | Redirect:
     """Confirm the reports ticked on the page (in one transaction, like confirming all)."""
     form = await request.form()
@@ -224,7 +225,7 @@ def _form_text(form: Any, name: str, max_length: int, request: Request) -> str:
     return value
 
 
-@get("/review/confirm-all", opt={"roles": ("admin",)}, include_in_schema=False)
+@get("/review/confirm-all", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_confirm_all_ask(request: Request, period: PeriodCode = None, q: Search = "",
                                  unit: UnitCode = "") -> Template:
     """The confirmation step: how many reports confirming all would confirm."""
@@ -234,7 +235,7 @@ async def review_confirm_all_ask(request: Request, period: PeriodCode = None, q:
                     unit=unit or "", count=count)
 
 
-@post("/review/confirm-all", opt={"roles": ("admin",)}, include_in_schema=False)
+@post("/review/confirm-all", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_confirm_all(request: Request) -> Response | Redirect:
     """Confirm every submitted report that matches the review page's filters."""
     form = await request.form()
@@ -245,7 +246,7 @@ async def review_confirm_all(request: Request) -> Response | Redirect:
                  msg=_t(request)("coverage.list.confirmed_n", n=done))
 
 
-@post("/review/{report_id:int}/return", opt={"roles": ("admin",)}, include_in_schema=False)
+@post("/review/{report_id:int}/return", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_return(request: Request, report_id: Id,
                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
     report = await review.return_report(report_id, current_user(request), data.get("reason", ""))
@@ -253,7 +254,7 @@ async def review_return(request: Request, report_id: Id,
                  msg=f"{_t(request)('coverage.page.returned')}：{report.uscc}")
 
 
-@get("/compliance", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+@get("/compliance", opt={"roles": ADMIN_LEADER}, include_in_schema=False)
 async def compliance_page(request: Request, period: PeriodCode = None, unit: UnitCode = "",
                           reporting: ComplianceState = "", q: Search = "", page: PageNo = 1,
                           size: PageSize = DEFAULT_SIZE) -> Template:

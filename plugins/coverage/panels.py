@@ -9,6 +9,7 @@ from typing import Any
 from core.accounts import User
 from core.contrib import Panel
 from core.errors import KaoheError
+from core.roles import ADMIN_LEADER
 from plugins.coverage import assignments, compliance, services, stats
 
 
@@ -33,7 +34,7 @@ async def _overview_panel(user: Any) -> list[Panel]:
     table = await services.stats_table(code, root)
     children = [item for item in table if item["depth"] == 1]
     silent = None
-    if user.role in ("admin", "leader"):
+    if user.role in ADMIN_LEADER:
         silent = sum(1 for r in await compliance.by_instructor(code)
                      if r["assigned"] and not r["reported"])
     return [Panel("coverage/panel.html", {

@@ -22,6 +22,7 @@ from core.params import (
     choice,
     path_text,
 )
+from core.roles import ADMIN_INSTRUCTOR, ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_ONLY, ALL
 from core.security import current_user
 from core.web import download
 from plugins.coverage import listing, registry, review, services, shapes, stats
@@ -33,8 +34,8 @@ from plugins.coverage.models import (
 )
 from plugins.coverage.reporting import report_period, submit_one
 
-READERS = ("admin", "leader", "unit_officer")
-REPORTERS = ("admin", "instructor")
+READERS = ADMIN_LEADER_OFFICER
+REPORTERS = ADMIN_INSTRUCTOR
 ReportStatus = choice(REPORT_STATUSES)
 DrillTab = choice(tuple(dict.fromkeys(t for tabs in listing.TABS.values() for t in tabs)),
                   "列表：numerator、denominator、organizations、party_orgs、instructors；"
@@ -99,7 +100,7 @@ async def api_drilldown(request: Request, figure: Slug, period: PeriodCode = Non
                   result["pager"])
 
 
-@get("/compliance", opt={"roles": ("admin", "leader")}, response_headers=PAGED_HEADERS)
+@get("/compliance", opt={"roles": ADMIN_LEADER}, response_headers=PAGED_HEADERS)
 async def api_compliance(request: Request, period: PeriodCode = None, unit: UnitCode = None,
                          reporting: ComplianceState = None, q: Search = "", page: PageNo = 1,
                          size: PageSize = API_SIZE) -> Response[list[shapes.ComplianceOut]]:
@@ -114,7 +115,7 @@ async def api_compliance(request: Request, period: PeriodCode = None, unit: Unit
 
 
 # -- registry ------------------------------------------------------------------------------
-@get("/organizations", opt={"roles": ("admin", "leader", "unit_officer", "instructor")})
+@get("/organizations", opt={"roles": ALL})
 async def api_organizations(request: Request, q: Search = "", unit: UnitCode = None,
                             limit: OrgLimit = 200) -> list[shapes.OrganizationOut]:
     """Registry entries the caller may see (an instructor: their assigned ones)."""
@@ -131,7 +132,7 @@ async def api_organizations(request: Request, q: Search = "", unit: UnitCode = N
     return [shapes.OrganizationOut.of(o) for o in rows]
 
 
-@put("/organizations/{uscc:str}", opt={"roles": ("admin",)})
+@put("/organizations/{uscc:str}", opt={"roles": ADMIN_ONLY})
 async def api_put_organization(request: Request, uscc: UsccInPath,
                                data: JSONBody[shapes.OrganizationIn]
                                ) -> shapes.SavedOrganizationOut:
@@ -153,7 +154,7 @@ async def api_put_organization(request: Request, uscc: UsccInPath,
     return shapes.SavedOrganizationOut(action=plan.outcomes[0].action, **result)
 
 
-@post("/organizations/{uscc:str}/close", opt={"roles": ("admin",)}, status_code=200)
+@post("/organizations/{uscc:str}/close", opt={"roles": ADMIN_ONLY}, status_code=200)
 async def api_close_organization(uscc: UsccInPath, data: JSONBody[shapes.CloseIn]
                                  ) -> shapes.ClosedOut:
     """Close (注销) or move away (迁出) an organization from a date on; it is never deleted."""
@@ -164,7 +165,7 @@ async def api_close_organization(uscc: UsccInPath, data: JSONBody[shapes.CloseIn
                             closed_on=org.closed_on.isoformat())
 
 
-@get("/missing", opt={"roles": ("admin",)})
+@get("/missing", opt={"roles": ADMIN_ONLY})
 async def api_missing() -> list[shapes.MissingOut]:
     """Organizations a full registry import did not list, waiting for close or keep."""
     marks = await MissingOrganization.filter(decision="").select_related("organization",
@@ -172,7 +173,7 @@ async def api_missing() -> list[shapes.MissingOut]:
     return [shapes.MissingOut.of(m) for m in marks]
 
 
-@post("/missing/{mark_id:int}", opt={"roles": ("admin",)}, status_code=200)
+@post("/missing/{mark_id:int}", opt={"roles": ADMIN_ONLY}, status_code=200)
 async def api_decide_missing(request: Request, mark_id: Id,
                              data: JSONBody[shapes.DecideMissingIn]) -> shapes.DecidedOut:
     """Decide `close` (with optional closed_on) or `keep` for a missing organization."""
@@ -214,7 +215,7 @@ async def api_submit_report(request: Request, data: JSONBody[shapes.ReportIn]
     return shapes.SubmittedOut(action=action, report=shapes.ReportOut.of(report))
 
 
-@get("/reports", opt={"roles": ("admin", "leader")})
+@get("/reports", opt={"roles": ADMIN_LEADER})
 async def api_reports(period: PeriodCode = None, status: ReportStatus = None
                       ) -> list[shapes.ReportOut]:
     """Reports of a period, optionally of one status (submitted, confirmed, returned)."""
@@ -224,13 +225,13 @@ async def api_reports(period: PeriodCode = None, status: ReportStatus = None
     return [shapes.ReportOut.of(r) for r in await qs.order_by("uscc").limit(5000)]
 
 
-@post("/reports/{report_id:int}/confirm", opt={"roles": ("admin",)}, status_code=200)
+@post("/reports/{report_id:int}/confirm", opt={"roles": ADMIN_ONLY}, status_code=200)
 async def api_confirm_report(request: Request, report_id: Id) -> shapes.ReportOut:
     """Accept a report: the registry takes its member counts and party organization change."""
     return shapes.ReportOut.of(await review.confirm(report_id, current_user(request)))
 
 
-@post("/reports/{report_id:int}/return", opt={"roles": ("admin",)}, status_code=200)
+@post("/reports/{report_id:int}/return", opt={"roles": ADMIN_ONLY}, status_code=200)
 async def api_return_report(request: Request, report_id: Id,
                             data: JSONBody[shapes.ReturnIn]) -> shapes.ReportOut:
     """Return a report with a reason; the instructor finds it in their inbox."""
@@ -248,7 +249,7 @@ async def api_template(request: Request, period: PeriodCode = None) -> Response:
     return download(data, f"报送模板_{p.code}_{user.username}.xlsx")
 
 
-@get("/registry-template", opt={"roles": ("admin",)}, media_type=downloads.XLSX)
+@get("/registry-template", opt={"roles": ADMIN_ONLY}, media_type=downloads.XLSX)
 async def api_registry_template(request: Request, blank: FromQuery[bool] = False) -> Response:
     """The registry as an editable sheet (or a blank one) for the registry import."""
     data = await services.registry_template_bytes(web.language(request), blank=blank)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY
 
 HERE = Path(__file__).parent
 
@@ -55,13 +56,13 @@ def kaohe_api_routes():
 def kaohe_nav_items():
     from core.contrib import NavItem
 
-    return [NavItem("ranking.nav.rankings", "/ranking", ("admin", "leader", "unit_officer"), 30),
-            NavItem("ranking.nav.annual", "/ranking/annual", ("admin", "leader", "unit_officer"),
+    return [NavItem("ranking.nav.rankings", "/ranking", ADMIN_LEADER_OFFICER, 30),
+            NavItem("ranking.nav.annual", "/ranking/annual", ADMIN_LEADER_OFFICER,
                     30),
-            NavItem("ranking.nav.self", "/ranking/self", ("admin", "unit_officer"), 30),
-            NavItem("ranking.nav.review", "/ranking/review", ("admin", "unit_officer"), 30),
-            NavItem("ranking.nav.values", "/ranking/values", ("admin",), 31),
-            NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ("admin",), 32)]
+            NavItem("ranking.nav.self", "/ranking/self", ADMIN_OFFICER, 30),
+            NavItem("ranking.nav.review", "/ranking/review", ADMIN_OFFICER, 30),
+            NavItem("ranking.nav.values", "/ranking/values", ADMIN_ONLY, 31),
+            NavItem("ranking.nav.subscriptions", "/ranking/subscriptions", ADMIN_ONLY, 32)]
 
 
 @hookimpl

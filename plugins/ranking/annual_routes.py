@@ -14,6 +14,7 @@ from core.contrib import ExportRequest
 from core.errors import NotFound
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, PageNo, PageSize
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY
 from core.security import current_user
 from core.web import download, language, page
 from plugins.ranking import annual, annual_workbook, config
@@ -22,10 +23,10 @@ from plugins.ranking.annual_text import grade_name, notes_text, rule_text
 from plugins.ranking.services import current_scheme, get_group, today
 
 CSS = Path(__file__).parent / "static" / "annual.css"
-ADMIN = {"roles": ("admin",)}
-READERS = {"roles": ("admin", "leader", "unit_officer")}
-EXPORTERS = {"roles": ("admin", "leader")}
-OFFICERS = {"roles": ("admin", "unit_officer")}
+ADMIN = {"roles": ADMIN_ONLY}
+READERS = {"roles": ADMIN_LEADER_OFFICER}
+EXPORTERS = {"roles": ADMIN_LEADER}
+OFFICERS = {"roles": ADMIN_OFFICER}
 
 
 async def _view(result: am.AnnualResult, lang: str) -> dict:

@@ -13,6 +13,7 @@ from litestar.params import FromQuery, JSONBody
 from core.orgs import OrgUnit
 from core.paging import paginate
 from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCodeInPath
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY
 from core.scope import scope_for
 from core.security import current_user
 from core.web import language
@@ -20,10 +21,10 @@ from plugins.ranking import models, rankings, reports, shapes, subscriptions, va
 from plugins.ranking.routes import LISTED, RankingStatus, drilldown, visible_ranking
 from plugins.ranking.services import current_scheme, get_group
 
-ADMIN = {"roles": ("admin",)}
-READERS = {"roles": ("admin", "leader", "unit_officer")}
-EXPORTERS = {"roles": ("admin", "leader")}
-OFFICERS = {"roles": ("admin", "unit_officer")}
+ADMIN = {"roles": ADMIN_ONLY}
+READERS = {"roles": ADMIN_LEADER_OFFICER}
+EXPORTERS = {"roles": ADMIN_LEADER}
+OFFICERS = {"roles": ADMIN_OFFICER}
 API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 
 

@@ -4,6 +4,7 @@ archive and the report subscriptions all build it through here."""
 from __future__ import annotations
 
 from core.contrib import Exporter, ExportRequest
+from core.roles import ADMIN_LEADER
 from plugins.ranking import workbook
 
 
@@ -27,15 +28,15 @@ async def peer_groups() -> list[tuple[str, str]]:
 def exporters() -> list[Exporter]:
     from plugins.ranking import annual_workbook
 
-    return [Exporter("ranking", "工作绩效排位", build_ranking, roles=("admin", "leader"),
+    return [Exporter("ranking", "工作绩效排位", build_ranking, roles=ADMIN_LEADER,
                      needs_period=True, groups=peer_groups),
             # The year's workbooks: --period is the year's period code, --group the peer group.
             Exporter("ranking-annual", "年度考核结果汇总表", annual_workbook.build_summary,
-                     roles=("admin", "leader"), needs_period=True, groups=peer_groups),
+                     roles=ADMIN_LEADER, needs_period=True, groups=peer_groups),
             Exporter("ranking-annual-grades", "年度考核等次名单", annual_workbook.build_grades,
-                     roles=("admin", "leader"), needs_period=True, groups=peer_groups),
+                     roles=ADMIN_LEADER, needs_period=True, groups=peer_groups),
             Exporter("ranking-notice", "工作绩效排位通报", build_notice,
-                     roles=("admin", "leader"), kind="document", groups=peer_groups)]
+                     roles=ADMIN_LEADER, kind="document", groups=peer_groups)]
 
 
 async def build_notice(request: ExportRequest) -> bytes:

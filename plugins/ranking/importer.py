@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from core.contrib import Importer, ImportField
+from core.roles import ADMIN_ONLY
 from plugins.ranking import values_io
 
 
 def importers() -> list[Importer]:
     return [Importer(
         values_io.IMPORTER, "ranking.upload_title", values_io.importer_preview,
-        values_io.importer_confirm, values_io.importer_template, roles=("admin",),
+        values_io.importer_confirm, values_io.importer_template, roles=ADMIN_ONLY,
         fields=(ImportField("period", "common.period", kind="choice", required=True,
                             choices=values_io.period_choices),
                 ImportField("group", "ranking.group", kind="choice", required=True,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.contrib import Panel
+from core.roles import ADMIN_LEADER_OFFICER
 from plugins.ranking import models
 
 
 async def panels(user: Any) -> list[Panel]:
-    if user is None or user.role not in ("admin", "leader", "unit_officer"):
+    if user is None or user.role not in ADMIN_LEADER_OFFICER:
         return []
     ranking = await models.Ranking.filter(status__in=("objection", "final")) \
         .order_by("-published_at", "-id").first()

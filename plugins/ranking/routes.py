@@ -15,6 +15,7 @@ from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCodeInPath, choice
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, language, page
@@ -22,13 +23,13 @@ from plugins.ranking import models, rankings, reports, shapes, subscriptions, va
 from plugins.ranking.services import current_scheme, get_group, scheme_by_id, scheme_of
 from plugins.ranking.shapes import f2
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 # draft, objection (published, objections open), final, superseded
 RankingStatus = choice(("draft", "objection", "final", "superseded"))
 CheckFlag = choice(("1",))  # the compute form's "check missing values" button
-READERS = {"roles": ("admin", "leader", "unit_officer")}
-EXPORTERS = {"roles": ("admin", "leader")}
-OFFICERS = {"roles": ("admin", "unit_officer")}
+READERS = {"roles": ADMIN_LEADER_OFFICER}
+EXPORTERS = {"roles": ADMIN_LEADER}
+OFFICERS = {"roles": ADMIN_OFFICER}
 
 
 def _go(path: str, request: Request, key: str = "", **params: Any) -> Redirect:

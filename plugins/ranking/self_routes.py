@@ -15,6 +15,7 @@ from core.errors import Forbidden, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, PageNo, PageSize
+from core.roles import ADMIN_OFFICER, ADMIN_OFFICER_INSTRUCTOR, ALL
 from core.scope import scope_for
 from core.security import current_user
 from core.web import download, page
@@ -24,9 +25,9 @@ from plugins.ranking.annual import current_annual
 from plugins.ranking.scoring import num
 from plugins.ranking.services import get_group, group_units
 
-OFFICERS = {"roles": ("admin", "unit_officer")}
-REVIEWERS = {"roles": ("admin", "unit_officer", "instructor")}
-RATERS = {"roles": ("admin", "leader", "unit_officer", "instructor"), "leader_write": True}
+OFFICERS = {"roles": ADMIN_OFFICER}
+REVIEWERS = {"roles": ADMIN_OFFICER_INSTRUCTOR}
+RATERS = {"roles": ALL, "leader_write": True}
 
 
 async def _own_units(user: Any, scheme: Any) -> list[OrgUnit]:

@@ -12,11 +12,12 @@ from litestar.response import Redirect, Template
 from core import i18n, periods
 from core.errors import FieldsInvalid, Invalid
 from core.params import Id
+from core.roles import ADMIN_ONLY
 from core.web import language, page
 from plugins.ranking import models, reports, subscription_form, subscriptions
 from plugins.ranking.services import current_scheme
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = {"roles": ADMIN_ONLY}
 
 
 async def _page(request: Request, sub: Any, status_code: int = 200,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.contrib import NavItem
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER_OFFICER
 
 HERE = Path(__file__).parent
 
@@ -51,7 +52,7 @@ def kaohe_api_routes():
 
 @hookimpl
 def kaohe_nav_items():
-    return [NavItem("rectification.nav", "/rectification/", ("admin", "unit_officer", "leader"),
+    return [NavItem("rectification.nav", "/rectification/", ADMIN_LEADER_OFFICER,
                     20)]
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from core.contrib import Exporter, ExportRequest
 from core.i18n import t
+from core.roles import ADMIN_LEADER_OFFICER
 from core.xlsx import Column, WorkbookBuilder, no_records, period_subtitle
 from plugins.rectification import queries
 from plugins.rectification.config import current_definition
@@ -109,7 +110,7 @@ async def build_summary(req: ExportRequest) -> bytes:
 
 
 # Unit officers get their own subtree: core.exports narrows the request to it.
-ROLES = ("admin", "leader", "unit_officer")
+ROLES = ADMIN_LEADER_OFFICER
 _EXPORTERS = [
     Exporter("rectification-ledger", "整改台账", build_ledger, roles=ROLES),
     Exporter("rectification-overdue", "超期清单", build_overdue, roles=ROLES),

@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 from core.contrib import Importer
 from core.i18n import t
 from core.orgs import OrgUnit, Period
+from core.roles import ADMIN_ONLY
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
 from core.xlsx import Column, WorkbookBuilder
 from plugins.rectification import workflow
@@ -119,5 +120,5 @@ async def template(ctx: Any = None) -> bytes:
 
 def importers() -> list[Importer]:
     return [Importer(NAME, "rectification.import_title", preview, confirm, template,
-                     roles=("admin",), done=done, back="/rectification/queue?step=registered",
+                     roles=ADMIN_ONLY, done=done, back="/rectification/queue?step=registered",
                      template_filename="rectification-tasks.xlsx")]

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.contrib import Panel
+from core.roles import ADMIN_LEADER
 from plugins.rectification import queries
 from plugins.rectification.common import actor_for, scoped
 from plugins.rectification.models import Task
 
 
 async def panels(user: Any) -> list[Panel]:
-    if user.role in ("admin", "leader"):
+    if user.role in ADMIN_LEADER:
         counts = await queries.overdue_by_district()
         return [Panel("rectification/_panel.html", {
             "rect_labels": [c[0] for c in counts], "rect_values": [c[1] for c in counts],

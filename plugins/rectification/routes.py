@@ -17,6 +17,7 @@ from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
 from core.paging import DEFAULT_SIZE, paginate
 from core.params import Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
+from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY, OFFICER_ONLY
 from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev
@@ -32,9 +33,9 @@ from plugins.rectification.models import (
     TaskEvent,
 )
 
-READ = ("admin", "unit_officer", "leader")
-WRITE = ("admin", "unit_officer")
-ADMIN = ("admin",)
+READ = ADMIN_LEADER_OFFICER
+WRITE = ADMIN_OFFICER
+ADMIN = ADMIN_ONLY
 TaskStatus = choice(STATUSES)
 API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
 STEPS = ("registered", "assessed", "dispatched", "responded", "closed", "evaluated", "rejected")
@@ -136,7 +137,7 @@ TRANSITIONS = [_transition(a, p) for a, p in (
     ("verify", "verify"), ("evaluate", "evaluate"))]
 
 
-@post("/tasks/{task_id:int}/evidence", opt={"roles": ("unit_officer",)}, status_code=201)
+@post("/tasks/{task_id:int}/evidence", opt={"roles": OFFICER_ONLY}, status_code=201)
 async def api_upload(request: Request, task_id: Id) -> list[shapes.EvidenceOut]:
     """Upload evidence files (multipart field `files`) to name later in respond/extensions."""
     form = await request.form()
@@ -146,7 +147,7 @@ async def api_upload(request: Request, task_id: Id) -> list[shapes.EvidenceOut]:
             for r in rows]
 
 
-@get("/summary", opt={"roles": ("admin", "leader")})
+@get("/summary", opt={"roles": ADMIN_LEADER})
 async def api_summary(period: PeriodCode, unit: UnitCode = None) -> shapes.SummaryOut:
     """Per unit: received, closed on time, closed late, open, overdue."""
     rows, total = await queries.summary_by_unit(period, unit)
@@ -193,7 +194,7 @@ async def _unit_text(qs, text: str | None):
     return qs.filter(Q(unit__code__startswith=text) | Q(unit__name__icontains=text))
 
 
-@get("/queue", opt={"roles": ("admin", "leader")}, include_in_schema=False)
+@get("/queue", opt={"roles": ADMIN_LEADER}, include_in_schema=False)
 async def queue(request: Request, step: Slug = "registered", period: PeriodCode = "",
                 unit: Search = "", overdue: YES_NO = "", page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     actor = await _actor(request)
@@ -219,7 +220,7 @@ async def queue(request: Request, step: Slug = "registered", period: PeriodCode 
                 kept=urlencode(kept), periods=await Period.all().order_by("-start"))
 
 
-@get("/mine", opt={"roles": ("unit_officer",)}, include_in_schema=False)
+@get("/mine", opt={"roles": OFFICER_ONLY}, include_in_schema=False)
 async def mine(request: Request, group: MineGroup = "", page: PageNo = 1,
                size: PageSize = DEFAULT_SIZE) -> Template:
     from core.calendar import WorkCalendar

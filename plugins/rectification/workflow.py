@@ -19,7 +19,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, events, notify
+from core import audit, events, notify, roles
 from core.calendar import WorkCalendar
 from core.contrib import DomainEvent
 from core.errors import Conflict, Forbidden, Invalid
@@ -39,7 +39,7 @@ from plugins.rectification.common import (
 from plugins.rectification.config import Definition, current_definition
 from plugins.rectification.models import SEVERITIES, ExtensionRequest, Task, TaskEvent
 
-ADMIN, OFFICER = "admin", "unit_officer"
+ADMIN, OFFICER = roles.ADMIN, roles.UNIT_OFFICER
 log = logging.getLogger("kaohe.rectification")
 
 

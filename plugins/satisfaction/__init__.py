@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER
 
 HERE = Path(__file__).parent
 
@@ -52,7 +53,7 @@ def kaohe_api_routes():
 def kaohe_nav_items():
     from core.contrib import NavItem
 
-    return [NavItem("satisfaction.nav", "/satisfaction/", ("admin", "leader"), 35)]
+    return [NavItem("satisfaction.nav", "/satisfaction/", ADMIN_LEADER, 35)]
 
 
 @hookimpl

@@ -7,6 +7,7 @@ from typing import Any
 from core.contrib import Exporter, ExportRequest
 from core.errors import Invalid, NotFound
 from core.i18n import t
+from core.roles import ADMIN_LEADER, ADMIN_ONLY
 from core.xlsx import Column, WorkbookBuilder
 from plugins.satisfaction import services
 from plugins.satisfaction.models import Response, Survey
@@ -115,6 +116,6 @@ def _labels(q: dict[str, Any], lang: str) -> dict[int, str]:
 
 def exporters() -> list[Exporter]:
     return [Exporter("satisfaction-results", "群众满意度测评结果", build_results,
-                     roles=("admin", "leader")),
+                     roles=ADMIN_LEADER),
             Exporter("satisfaction-answers", "群众满意度测评答卷（含标记）", build_answers,
-                     roles=("admin",))]
+                     roles=ADMIN_ONLY)]

@@ -17,6 +17,7 @@ from core import clock, i18n
 from core.errors import Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit
 from core.params import Id, UnitCodeInPath, path_text
+from core.roles import ADMIN_LEADER, ADMIN_ONLY
 from core.web import language, page
 from plugins.satisfaction import answering, services, shapes
 from plugins.satisfaction.config import CHOICES
@@ -28,8 +29,8 @@ SurveyKey = path_text(40)
 ShortCode = path_text(64)
 
 PUBLIC = {"public": True}
-READERS = {"roles": ("admin", "leader")}
-ADMIN = {"roles": ("admin",)}
+READERS = {"roles": ADMIN_LEADER}
+ADMIN = {"roles": ADMIN_ONLY}
 CSS = (Path(__file__).parent / "static" / "survey.css").read_bytes()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.hookspecs import hookimpl
+from core.roles import ADMIN_LEADER
 
 HERE = Path(__file__).parent
 
@@ -51,7 +52,7 @@ def kaohe_api_routes():
 def kaohe_nav_items():
     from core.contrib import NavItem
 
-    return [NavItem("example.nav", "/example", ("admin", "leader"), 80)]
+    return [NavItem("example.nav", "/example", ADMIN_LEADER, 80)]
 
 
 @hookimpl

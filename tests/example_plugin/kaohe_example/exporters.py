@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.contrib import Exporter, ExportRequest
 from core.i18n import t
+from core.roles import ADMIN_LEADER
 from core.xlsx import GREY, Column, WorkbookBuilder, period_subtitle
 from kaohe_example import services
 
@@ -25,5 +26,5 @@ async def build_notes(request: ExportRequest) -> bytes:
 
 
 def exporters() -> list[Exporter]:
-    return [Exporter("example-notes", "示例记录", build_notes, roles=("admin", "leader"),
+    return [Exporter("example-notes", "示例记录", build_notes, roles=ADMIN_LEADER,
                      needs_period=False)]

@@ -9,6 +9,7 @@ from core import audit
 from core.contrib import Importer, ImportField
 from core.i18n import t
 from core.orgs import OrgUnit
+from core.roles import ADMIN_ONLY
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
 from core.xlsx import Column, WorkbookBuilder
 from kaohe_example.models import Note
@@ -76,6 +77,6 @@ async def template(ctx: Any = None) -> bytes:
 
 
 def importers() -> list[Importer]:
-    return [Importer(NAME, "example.import", preview, confirm, template, roles=("admin",),
+    return [Importer(NAME, "example.import", preview, confirm, template, roles=ADMIN_ONLY,
                      back="/example", done=done, template_filename="example-notes.xlsx",
                      fields=(ImportField("seen", "example.mark_seen", kind="bool"),))]

@@ -6,11 +6,12 @@ from litestar import Request, get, post
 from litestar.params import JSONBody
 from litestar.response import Template
 
+from core.roles import ADMIN_LEADER, ADMIN_ONLY
 from core.security import current_user
 from core.web import page
 from kaohe_example import services
 
-READERS = ("admin", "leader")
+READERS = ADMIN_LEADER
 
 
 @get("/", opt={"roles": READERS}, include_in_schema=False)
@@ -26,7 +27,7 @@ async def api_notes() -> list[dict]:
     return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
 
 
-@post("/notes", opt={"roles": ("admin",)})
+@post("/notes", opt={"roles": ADMIN_ONLY})
 async def api_add_note(request: Request, data: JSONBody[dict[str, str]]) -> dict:
     """Add a note: {"text": "...", "unit": "520102"}."""
     note = await services.add_note(data.get("text", ""), data.get("unit"),
