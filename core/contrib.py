@@ -24,8 +24,8 @@ def plugin_messages(plugin_file: str, namespace: str) -> dict[str, dict[str, Any
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A scheduled check. `trigger` is a cron string ("0 2 * * *") in Asia/Shanghai time,
-    or an APScheduler trigger object. `func(ctx)` is async and returns a dict of what it
+    """A scheduled check. `trigger` is a cron string ("0 2 * * *") in the platform's timezone
+    ([app] timezone), or an APScheduler trigger object. `func(ctx)` is async and returns a dict of what it
     changed (recorded with the run)."""
 
     id: str

@@ -76,7 +76,7 @@ def _crontab_weekdays(field: str) -> str:
 
 
 def make_trigger(trigger: Any, tz: str) -> Any:
-    """A cron string (Asia/Shanghai unless told) or an APScheduler trigger object.
+    """A cron string (in the platform's timezone unless told) or an APScheduler trigger object.
 
     Five fields are crontab (minute hour day month weekday, 0 or 7 = Sunday); six fields put
     seconds first, for fast checks in tests and demos.
