@@ -15,6 +15,8 @@ PROPOSED = re.compile(_WHAT + r": rule accountability\.rules\[(?P<rule>\d+)\] â†
                       r"(?P<raised>\w+))?$")
 SUPERSEDED = re.compile(r"^superseded by the upgrade to (?P<measure>\w+)$")
 APPEAL = re.compile(r"^appeal #(?P<id>\d+): (?P<text>.*)$", re.S)
+# Closed by the daily job once no appeal can come (jobs.py).
+WINDOW_PASSED = "appeal window passed"
 
 
 def note_text(note: str | None, lang: str = i18n.DEFAULT) -> str:
@@ -33,6 +35,8 @@ def note_text(note: str | None, lang: str = i18n.DEFAULT) -> str:
     if found:
         return i18n.t("accountability.note.superseded", lang,
                       measure=_measure(found["measure"], lang))
+    if note == WINDOW_PASSED:
+        return i18n.t("accountability.note.window_passed", lang)
     found = APPEAL.match(note)
     if found:
         return i18n.t("accountability.note.appeal", lang, id=found["id"], text=found["text"])

@@ -11,7 +11,7 @@ from core.orgs import OrgUnit, Period
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
 from core.xlsx import Column, WorkbookBuilder
 from plugins.rectification import workflow
-from plugins.rectification.common import actor_for
+from plugins.rectification.common import BULK_REASON, actor_for
 from plugins.rectification.config import Definition, current_definition
 from plugins.rectification.models import SEVERITIES
 
@@ -101,7 +101,7 @@ async def confirm(data: bytes, ctx: Any) -> dict[str, Any]:
     numbers = []
     async with in_transaction():
         for _row_no, values in table.rows:
-            task = await workflow.register(actor, {**values, "reason": "Excel bulk registration"},
+            task = await workflow.register(actor, {**values, "reason": BULK_REASON},
                                            defn=defn)
             numbers.append(task.number)
     return {"created": len(numbers), "numbers": numbers}

@@ -201,6 +201,8 @@ async def test_bulk_registration_through_the_page(client, settings):
     r = await client.post("/imports/rectification-tasks", data={"_csrf": csrf},
                           files={"file": ("t.xlsx", data)}, headers={"accept": "text/html"})
     assert r.status_code == 200 and "路灯不亮" in r.text
+    # The preview names the source, category and severity, not their codes.
+    assert "网格上报" in r.text and "紧急" in r.text and ">grid<" not in r.text
     import re
 
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
@@ -210,6 +212,13 @@ async def test_bulk_registration_through_the_page(client, settings):
     r = await client.post("/imports/rectification-tasks/confirm", data={"_csrf": csrf, "token": token},
                           headers={"accept": "text/html"})
     assert r.status_code == 409 and await Task.all().count() == 1  # confirmed once only
+    # The timeline's reason the platform wrote reads in the reader's language.
+    task = await Task.get(title="路灯不亮")
+    for lang, shown in (("zh", "Excel 批量登记"), ("en", "Registered in bulk from an Excel workbook")):
+        client.cookies.set("lang", lang)
+        r = await client.get(f"/rectification/tasks/{task.id}", headers={"accept": "text/html"})
+        assert r.status_code == 200 and shown in r.text, r.text
+        assert "Excel bulk registration" not in r.text
 
 
 def test_definition_section_is_validated():
