@@ -170,8 +170,11 @@ async def test_bulk_registration_preview_and_confirm(people):
     ctx = {"user": people["admin"].user, "filename": "tasks.xlsx"}
     preview = await importer.preview(_workbook(good), ctx)
     assert not preview.errors and len(preview.create) == 2
-    assert preview.create[0]["values"]["source"] == "grid"
-    assert preview.create[0]["values"]["severity"] == "urgent"
+    # Read as codes, shown by their names (the second row typed the codes themselves).
+    assert preview.create[0]["values"]["source"] == "网格上报"
+    assert preview.create[0]["values"]["severity"] == "紧急"
+    assert preview.create[1]["values"]["category"] == "综合"
+    assert preview.create[1]["values"]["source"] != "hotline_12319"
     bad = good + [["2013", "网格上报", "综合", "紧急", "旧问题", "", "520102", ""],
                   ["2026", "微博", "综合", "紧急", "x", "", "999999", ""]]
     preview = await importer.preview(_workbook(bad), ctx)
