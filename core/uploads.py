@@ -364,8 +364,9 @@ def converter(spec: ColumnSpec, lang: str = i18n.DEFAULT) -> Callable[[Any], tup
     mapping = dict(spec.choices) if isinstance(spec.choices, Mapping) else None
     allowed = (list(mapping.values()) if mapping is not None
                else None if spec.choices is None else list(spec.choices))
-    labels = ("、".join(_choice_labels(mapping, lang)) if mapping is not None
-              else "、".join(map(str, spec.choices)) if spec.choices is not None else "")
+    sep = "、" if lang == "zh" else ", "
+    labels = (sep.join(_choice_labels(mapping, lang)) if mapping is not None
+              else sep.join(map(str, spec.choices)) if spec.choices is not None else "")
     check = spec.check
 
     def conv(value: Any) -> tuple[Any, str | None]:
