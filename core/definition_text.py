@@ -1,7 +1,8 @@
 """Refusals of an assessment definition in the reader's language. Validators (core and the
 plugins') write "where: what" in English, `where` being the key path in the TOML file the
-author edits (ranking.aspects[2].weight); the common kinds of `what` are told in the catalog
-(`definition.*`), the rest are shown as written."""
+author edits (ranking.aspects[2].weight); each kind of `what` the validators write is told in
+the catalog (`definition.*`); a text of no known kind (a TOML parser's or a plugin's own) is
+shown as written."""
 
 from __future__ import annotations
 
@@ -61,8 +62,8 @@ KINDS = [
     (r"not an answer value of a (?P<kind>\w+) question \((?P<allowed>.*)\)", "not_answer"),
     (r"only a text question can be marked as a complaint", "complaint_text"),
     (r"a (?P<kind>\w+) question needs (?P<need>\d+) labels, not (?P<have>\d+)", "labels"),
-    (r"'(?P<value>.*)' is not 'manual', 'import' or 'plugin:<indicator key>'", "source_kind"),
-    (r"expected a list of tables", "expected_list"),
+    (r"'?(?P<value>.*?)'? is not 'manual', 'import' or 'plugin:<indicator key>'", "source_kind"),
+    (r"expected (?:a list|an array) of tables.*", "expected_list"),
     (r"expected a lower-case identifier of at most 32 characters, got (?P<value>.*)", "identifier_32"),
     (r"expected a unit code", "unit_code"),
     (r"unit '(?P<value>.*)' is not among the definition's units", "not_unit"),
@@ -100,7 +101,7 @@ KINDS = [
     (r"expected \[lowest, highest\], got (?P<value>.*)", "scale"),
     (r"expected a whole number ≥ (?P<need>\d+) \(more than the (?P<dropped>\d+) dropped\)", "min_raters"),
     (r"expected a table", "expected_table"),
-    (r"expected a list of tables", "expected_list"),
+    (r"expected (?:a list|an array) of tables.*", "expected_list"),
     (r"'(?P<value>.*)' appears twice", "twice"),
     (r"expected a number > 0, got (?P<value>.*)", "positive"),
     (r"expected a number(?:, got (?P<value>.*))?", "number"),
