@@ -341,6 +341,21 @@ def convert(value: Any, spec: ColumnSpec, lang: str = i18n.DEFAULT) -> tuple[Any
     return converter(spec, lang)(value)
 
 
+def _choice_labels(mapping: dict[str, Any], lang: str) -> list[str]:
+    """One name per allowed value for a refusal to list: a mapping accepts a value's code and
+    its names in several languages, and the reader is told the name in their own (a name of
+    Latin letters for English, another for Chinese), never the code unless it has no name."""
+    by_value: dict[Any, list[str]] = {}
+    for key, value in mapping.items():
+        by_value.setdefault(value, []).append(str(key))
+    out = []
+    for value, keys in by_value.items():
+        names = [k for k in keys if k != str(value)] or keys
+        mine = [k for k in names if k.isascii() == (lang != "zh")]
+        out.append((mine or names)[0])
+    return out
+
+
 def converter(spec: ColumnSpec, lang: str = i18n.DEFAULT) -> Callable[[Any], tuple[Any, str | None]]:
     """`convert` for one column, with its lookups done once: read_table calls it per cell."""
     t = i18n.t
@@ -349,7 +364,9 @@ def converter(spec: ColumnSpec, lang: str = i18n.DEFAULT) -> Callable[[Any], tup
     mapping = dict(spec.choices) if isinstance(spec.choices, Mapping) else None
     allowed = (list(mapping.values()) if mapping is not None
                else None if spec.choices is None else list(spec.choices))
-    labels = "、".join(map(str, spec.choices)) if spec.choices is not None else ""
+    sep = "、" if lang == "zh" else ", "
+    labels = (sep.join(_choice_labels(mapping, lang)) if mapping is not None
+              else sep.join(map(str, spec.choices)) if spec.choices is not None else "")
     check = spec.check
 
     def conv(value: Any) -> tuple[Any, str | None]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.calendar import WorkCalendar
 from core.contrib import JobSpec
-from plugins.accountability import appeals, services
+from plugins.accountability import appeals, notes, services
 from plugins.accountability.models import Appeal, Record
 
 
@@ -22,7 +22,7 @@ async def close_settled(ctx: Any = None) -> dict[str, Any]:
             continue
         last = await appeals.deadline(record, ladder.appeal_window_days, cal)
         if last is None or today > last:
-            await services.close(record.id, "appeal window passed")
+            await services.close(record.id, notes.WINDOW_PASSED)
             closed.append(record.id)
     return {"closed": closed}
 

@@ -15,6 +15,10 @@ PROPOSED = re.compile(_WHAT + r": rule accountability\.rules\[(?P<rule>\d+)\] �
                       r"(?P<raised>\w+))?$")
 SUPERSEDED = re.compile(r"^superseded by the upgrade to (?P<measure>\w+)$")
 APPEAL = re.compile(r"^appeal #(?P<id>\d+): (?P<text>.*)$", re.S)
+# The title of a bottom-ranking record (triggers.py), written in Chinese as the group's name.
+BOTTOM_TITLE = re.compile(r"^(?P<group>.+)：连续(?P<n>\d+)次末位$")
+# Closed by the daily job once no appeal can come (jobs.py).
+WINDOW_PASSED = "appeal window passed"
 
 
 def note_text(note: str | None, lang: str = i18n.DEFAULT) -> str:
@@ -33,6 +37,12 @@ def note_text(note: str | None, lang: str = i18n.DEFAULT) -> str:
     if found:
         return i18n.t("accountability.note.superseded", lang,
                       measure=_measure(found["measure"], lang))
+    found = BOTTOM_TITLE.match(note)
+    if found:
+        return i18n.t("accountability.note.bottom_title", lang, group=found["group"],
+                      n=found["n"])
+    if note == WINDOW_PASSED:
+        return i18n.t("accountability.note.window_passed", lang)
     found = APPEAL.match(note)
     if found:
         return i18n.t("accountability.note.appeal", lang, id=found["id"], text=found["text"])

@@ -121,7 +121,8 @@ async def queue_page(request: Request, unit: Search = "", measure: MeasureCode =
         .order_by("id").limit(QUEUE_APPEALS)
     return web.page(request, "accountability/queue.html", pager=pager, proposed=pager.items,
                     pending=pending, pending_total=await appeals_qs.count(),
-                    measures=MEASURES, q={"unit": unit or "", "measure": measure or ""})
+                    measures=MEASURES, q={"unit": unit or "", "measure": measure or ""},
+                    note_text=partial(notes.note_text, lang=web.language(request)))
 
 
 def _queue_back(data: dict[str, Any], key: str, request: Request, record_id: int) -> Redirect:

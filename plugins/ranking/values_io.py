@@ -141,7 +141,9 @@ async def plan(data: bytes, filename: str, period: str, group_key: str,
                                                       for c in changes)}})
         else:
             pv.change.append({"row": row, "label": unit, "changes": changes})
-    pv.summary = f"考核期 {period} · 排位组 {group_key}"
+    group = next((g for g in scheme.groups if g.key == group_key), None)
+    pv.summary = i18n.t("ranking.values_preview", lang, period=period,
+                        group=group.name if group else group_key)
     return pv
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from core import clock
@@ -101,3 +102,27 @@ def officers_for(path: str, by_path: dict[str, list[User]]) -> list[User]:
 
 async def admins() -> list[User]:
     return await User.filter(role="admin", is_active=True)
+
+
+# Reasons the platform writes on a task's timeline, kept as written (the audit trail and the
+# complaint importer's idempotency read them) and told in the reader's words when shown.
+BULK_REASON = "Excel bulk registration"
+COMPLAINT_REASON = re.compile(r"^群众满意度测评投诉（答卷 (?P<id>\d+)）$")
+
+
+def complaint_reason(response_id: int) -> str:
+    """The registering step's reason of a complaint's task: names the response, once."""
+    return f"群众满意度测评投诉（答卷 {response_id}）"
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """A timeline reason as the reader reads it; a reason a person typed is shown as typed."""
+    from core import i18n
+
+    reason = reason or ""
+    if reason == BULK_REASON:
+        return i18n.t("rectification.system_reason.bulk", lang)
+    found = COMPLAINT_REASON.match(reason)
+    if found:
+        return i18n.t("rectification.system_reason.complaint", lang, id=found["id"])
+    return reason

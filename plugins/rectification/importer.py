@@ -13,7 +13,7 @@ from core.roles import ADMIN_ONLY
 from core.uploads import ColumnSpec, Preview, UploadRejected, read_table
 from core.xlsx import Column, WorkbookBuilder
 from plugins.rectification import workflow
-from plugins.rectification.common import actor_for
+from plugins.rectification.common import BULK_REASON, actor_for
 from plugins.rectification.config import Definition, current_definition
 from plugins.rectification.models import SEVERITIES
 
@@ -74,11 +74,20 @@ async def _read(data: bytes, ctx: Any):
     return defn, cols, table
 
 
+def _shown(values: dict[str, Any], defn: Definition, lang: str) -> dict[str, Any]:
+    """A row as the preview shows it: the source, category and severity by their names."""
+    return {**values, "source": t(f"rectification.source.{values['source']}", lang),
+            "category": defn.categories.get(values["category"], values["category"]),
+            "severity": t(f"rectification.severity.{values['severity']}", lang)}
+
+
 async def preview(data: bytes, ctx: Any) -> Preview:
-    _, cols, table = await _read(data, ctx)
+    defn, cols, table = await _read(data, ctx)
     good = table.valid_rows()
+    lang = _get(ctx, "lang", "zh")
     return Preview(columns=[(c.key, c.header) for c in cols],
-                   create=[{"row": n, "values": v} for n, v in good], errors=table.errors,
+                   create=[{"row": n, "values": _shown(v, defn, lang)} for n, v in good],
+                   errors=table.errors,
                    summary=t("upload.rows.summary", _get(ctx, "lang", "zh"), good=len(good),
                              errors=len(table.errors)))
 
@@ -94,7 +103,7 @@ async def confirm(data: bytes, ctx: Any) -> dict[str, Any]:
     numbers = []
     async with in_transaction():
         for _row_no, values in table.rows:
-            task = await workflow.register(actor, {**values, "reason": "Excel bulk registration"},
+            task = await workflow.register(actor, {**values, "reason": BULK_REASON},
                                            defn=defn)
             numbers.append(task.number)
     return {"created": len(numbers), "numbers": numbers}

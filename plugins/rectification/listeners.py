@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from core import audit
 from core.orgs import OrgUnit, Period
-from plugins.rectification.common import local_date, now_utc
+from plugins.rectification.common import complaint_reason, local_date, now_utc
 from plugins.rectification.models import Task, TaskEvent
 
 log = logging.getLogger("kaohe.rectification")
@@ -50,7 +50,7 @@ async def handle(event: Any) -> Task | dict[str, Any] | None:
     # One complaint per survey response: the registering step names the response, so a second
     # delivery finds it and stops (an exact match: JSON containment is not
     # available on SQLite).
-    reason = f"群众满意度测评投诉（答卷 {response_id}）"
+    reason = complaint_reason(response_id)
     if await TaskEvent.filter(action="register", actor=ACTOR, reason=reason).exists():
         return None
     unit = await OrgUnit.get_or_none(code=unit_code[:32])

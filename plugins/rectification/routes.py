@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -22,7 +23,14 @@ from core.security import current_user
 from core.web import download, language, page
 from plugins.rectification import evidence as ev
 from plugins.rectification import exporters, queries, shapes, workflow
-from plugins.rectification.common import actor_for, get_task, local_date, now_utc, scoped
+from plugins.rectification.common import (
+    actor_for,
+    get_task,
+    local_date,
+    now_utc,
+    reason_text,
+    scoped,
+)
 from plugins.rectification.config import current_definition
 from plugins.rectification.models import (
     SEVERITIES,
@@ -312,7 +320,8 @@ async def _task_page(request: Request, task_id: Id, error: str = "", status_code
         error = ""  # each message stands beside its field
     return page(request, "rectification/task.html", status_code=status_code, task=task,
                 d=detail, notices=notices, error=error, defn=await current_definition(),
-                failed=failed, errors=errors, values=values or {})
+                failed=failed, errors=errors, values=values or {},
+                reason_text=partial(reason_text, lang=language(request)))
 
 
 @post("/tasks/{task_id:int}/act/{action:str}", opt={"roles": WRITE}, include_in_schema=False)

@@ -77,3 +77,48 @@ async def test_admin_uploads_definition_in_page(client):
                           data={"_csrf": csrf})
     assert r.status_code == 422 and "各方面权重合计为 105，应为 100" in r.text
     assert "add up to" not in r.text
+
+
+# Refusals of the less common kinds, from the core and each plugin's validator: the zh page
+# tells them in Chinese (no English sentence left) and the en page in English.
+REFUSALS = [
+    (lambda t: t.replace('parent = "520100"', 'parent = "520102"', 1),
+     "units[1].parent", "上级单位“520102”应在本单位之前列出", "must be listed above this unit"),
+    (lambda t: t.replace("year = 2014", 'year = "2014"', 1),
+     "assessment.year", "应为整数，实际为文本", "expected a whole number, got text"),
+    (lambda t: t.replace("appeal_window_days = 10", "appeal_window_days = 0"),
+     "accountability.appeal_window_days", "至少为 1（单位须有申诉的时间）", "must be at least 1"),
+    (lambda t: t.replace("overdue_thresholds = [1, 15, 30]", "overdue_thresholds = [15, 1, 30]"),
+     "rectification.overdue_thresholds", "应为递增且不重复的值", "expected increasing values"),
+    (lambda t: t.replace('number_pattern = "{code}〔{year}〕{seq}号"', 'number_pattern = "{code}"'),
+     "documents.number_pattern", "必须包含 {year} 和 {seq}", "must contain {year} and {seq}"),
+    (lambda t: t.replace("quota = 60", "quota = -3", 1),
+     ".quota", "-3 是负数", "-3 is negative"),
+    (lambda t: t.replace("top_n = 3", "top_n = -1", 1),
+     "ranking.top_n", "应为不小于 0 的整数，实际为 -1", "expected a whole number ≥ 0, got -1"),
+]
+
+
+@pytest.mark.parametrize("edit, where, zh, en", REFUSALS)
+async def test_less_common_refusals_read_in_the_readers_language(client, edit, where, zh, en):
+    import html
+    import re
+
+    from tests.conftest import login, make_user
+    from tests.core.test_page_words import ENGLISH
+
+    await make_user("adm", "admin")
+    csrf = await login(client, "adm")
+    bad = edit(GUIYANG)
+    assert bad != GUIYANG
+    for lang, expected in (("zh", zh), ("en", en)):
+        client.cookies.set("lang", lang)
+        r = await client.post("/assessments", data={"_csrf": csrf},
+                              files={"file": ("b.toml", bad.encode(), "application/toml")})
+        assert r.status_code == 422, r.text
+        text = html.unescape(r.text)
+        refusals = [re.sub(r"<code>.*?</code>|<[^>]+>", " ", li)
+                    for li in re.findall(r'<li class="error">(.*?)</li>', text, re.S)]
+        assert where in text and any(expected in x for x in refusals), refusals
+        if lang == "zh":
+            assert not ENGLISH.findall(" ".join(refusals)), refusals

@@ -75,6 +75,15 @@ def test_reads_back_our_own_writer_output_with_title_rows():
     assert table.rows == [(4, {"code": "520102", "name": "南明区", "n": 7})]
 
 
+def test_a_refused_choice_lists_the_names_in_the_readers_language():
+    """A column taking a code or its Chinese or English name lists one name per choice."""
+    spec = ColumnSpec("severity", "严重程度", choices={"紧急": "urgent", "Urgent": "urgent",
+                                                    "urgent": "urgent", "一般": "minor",
+                                                    "Minor": "minor", "minor": "minor"})
+    assert uploads.convert("x", spec, "zh")[1] == "“x”不是可选值（可选：紧急、一般）"
+    assert uploads.convert("x", spec, "en")[1].endswith("(choose from: Urgent, Minor)")
+
+
 def test_cell_errors_name_row_column_and_header():
     rows = [
         ["520102", "南明区", 3.5, "abc", "2014-13-01", "也许", "罚款"],

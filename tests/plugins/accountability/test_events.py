@@ -171,6 +171,16 @@ async def test_ranking_bottom_twice_running_interviews_the_head(ready):
         "520103", "interview", "head", "bottom_ranking")
     assert record.trigger_key == "bottom:district:520103:101"
     assert [r["ranking_id"] for r in record.trigger_detail["rankings"]] == [101, 102]
+    # Its title, and the note of the proposal, read in the reader's language.
+    from plugins.accountability.models import RecordHistory
+    from plugins.accountability.notes import note_text
+
+    group = record.trigger_detail["group_name"]
+    assert note_text(record.trigger_title, "zh") == f"{group}：连续2次末位"
+    assert note_text(record.trigger_title, "en") == f"{group}: bottom place 2 times in a row"
+    step = await RecordHistory.filter(record_id=record.id).order_by("id").first()
+    assert note_text(step.note, "zh").startswith("连续 2 次排位末位")
+    assert note_text(step.note, "en").startswith("bottom place in 2 published rankings")
     # A third bottom place continues the same streak: same record, no higher rung.
     r3 = ours(await publish(ranking(103, ["520103"], t0 + dt.timedelta(days=60))))
     assert r3["status"] == "unchanged" and r3["records"] == [record.id]

@@ -157,6 +157,13 @@ async def test_close_job_waits_for_the_window_and_pending_appeals(db, host, tmp_
     statuses = [(await Record.get(id=i)).status for i in ids]
     assert statuses == ["closed", "carried_out", "carried_out"]
     assert (await Record.get(id=ids[0])).points == Decimal("0.50")
+    # The closing step's note, written by the job, reads in the reader's language.
+    from plugins.accountability.models import RecordHistory
+    from plugins.accountability.notes import note_text
+
+    step = await RecordHistory.get(record_id=ids[0], action="closed")
+    assert note_text(step.note, "zh") == "申诉期已过，记录关闭"
+    assert note_text(step.note, "en") == "the appeal window has passed; the record is closed"
 
 
 async def test_ledger_of_a_period_holds_its_records_whenever_they_were_entered(db, host):

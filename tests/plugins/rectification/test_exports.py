@@ -190,8 +190,11 @@ async def test_bulk_registration_preview_and_confirm(people):
     ctx = {"user": people["admin"].user, "filename": "tasks.xlsx"}
     preview = await importer.preview(_workbook(good), ctx)
     assert not preview.errors and len(preview.create) == 2
-    assert preview.create[0]["values"]["source"] == "grid"
-    assert preview.create[0]["values"]["severity"] == "urgent"
+    # Read as codes, shown by their names (the second row typed the codes themselves).
+    assert preview.create[0]["values"]["source"] == "网格上报"
+    assert preview.create[0]["values"]["severity"] == "紧急"
+    assert preview.create[1]["values"]["category"] == "综合"
+    assert preview.create[1]["values"]["source"] != "hotline_12319"
     bad = good + [["2013", "网格上报", "综合", "紧急", "旧问题", "", "520102", ""],
                   ["2026", "微博", "综合", "紧急", "x", "", "999999", ""]]
     preview = await importer.preview(_workbook(bad), ctx)
@@ -221,6 +224,8 @@ async def test_bulk_registration_through_the_page(client, settings):
     r = await client.post("/imports/rectification-tasks", data={"_csrf": csrf},
                           files={"file": ("t.xlsx", data)}, headers={"accept": "text/html"})
     assert r.status_code == 200 and "路灯不亮" in r.text
+    # The preview names the source, category and severity, not their codes.
+    assert "网格上报" in r.text and "紧急" in r.text and ">grid<" not in r.text
     import re
 
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
@@ -230,6 +235,13 @@ async def test_bulk_registration_through_the_page(client, settings):
     r = await client.post("/imports/rectification-tasks/confirm", data={"_csrf": csrf, "token": token},
                           headers={"accept": "text/html"})
     assert r.status_code == 409 and await Task.all().count() == 1  # confirmed once only
+    # The timeline's reason the platform wrote reads in the reader's language.
+    task = await Task.get(title="路灯不亮")
+    for lang, shown in (("zh", "Excel 批量登记"), ("en", "Registered in bulk from an Excel workbook")):
+        client.cookies.set("lang", lang)
+        r = await client.get(f"/rectification/tasks/{task.id}", headers={"accept": "text/html"})
+        assert r.status_code == 200 and shown in r.text, r.text
+        assert "Excel bulk registration" not in r.text
 
 
 def test_definition_section_is_validated():
