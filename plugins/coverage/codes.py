@@ -16,7 +16,8 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from core import cells, i18n
 
-# code → Chinese label; the label is what people type or pick in a workbook.
+# code → Chinese label; the label is what people type or pick in a workbook (pages show the
+# catalog's coverage.label.* in the reader's language).
 KIND_LABELS = {"enterprise": "非公企业", "social": "社会组织"}
 STATUS_LABELS = {"active": "正常", "closed": "注销", "moved": "迁出"}
 PARTY_ORG_TYPE_LABELS = {"committee": "党委", "general_branch": "党总支", "branch": "党支部"}
@@ -24,6 +25,10 @@ FORMATION_LABELS = {"standalone": "单独组建", "joint": "联合组建"}
 CHANGE_LABELS = {"none": "无变化", "established": "新建党组织", "dissolved": "撤销党组织"}
 REPORT_STATUS_LABELS = {"submitted": "已报送", "confirmed": "已确认", "returned": "已退回"}
 YES_NO = {True: "是", False: "否"}
+# The page shows a code by its catalog label (coverage.label.KEY.CODE), in the reader's language.
+LABELS_OF = {"kind": KIND_LABELS, "status": STATUS_LABELS, "party_org_type": PARTY_ORG_TYPE_LABELS,
+             "formation": FORMATION_LABELS, "change": CHANGE_LABELS,
+             "report_status": REPORT_STATUS_LABELS}
 
 USCC_ALPHABET = set("0123456789ABCDEFGHJKLMNPQRTUWXY")
 

@@ -167,10 +167,8 @@ async def describe(rows: list[OrganizationHistory], lang: str = i18n.DEFAULT
     def shown(key: str, value: Any) -> str:
         if value in (None, ""):
             return "—"
-        if key == "kind":
-            return codes.KIND_LABELS.get(value, str(value))
-        if key == "status":
-            return codes.STATUS_LABELS.get(value, str(value))
+        if key in ("kind", "status") and value in codes.LABELS_OF[key]:
+            return i18n.t(f"coverage.label.{key}.{value}", lang)
         if key == "community_id":
             return names.get(value, str(value))
         return str(value)

@@ -95,7 +95,7 @@ async def org_close(request: Request, uscc: Uscc,
                         form=form, codes=codes, current=current)
     await org_edit.close(org, clean)
     return _go(f"/coverage/org/{org.uscc}", i18n.t(
-        "coverage.org.closed", lang, name=org.name, status=codes.STATUS_LABELS[clean["status"]],
+        "coverage.org.closed", lang, name=org.name, status=i18n.t(f"coverage.label.status.{clean['status']}", lang),
         closed_on=clean["closed_on"].isoformat()))
 
 

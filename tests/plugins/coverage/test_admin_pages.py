@@ -172,3 +172,25 @@ async def test_denominator_history_page(client):
     assert page.status_code == 200
     assert 'data-period="2014Q4"' in page.text and "组织E2" in page.text and "正常 → 注销" in page.text
     assert (await client.get("/coverage/history?period=2099")).status_code == 404
+
+
+async def test_coded_values_read_in_the_readers_language(client):
+    """Kinds, states and history read as labels of the reader's language, never as codes and
+    never in Chinese on an English page (the workbooks keep the Chinese labels people type)."""
+    w, csrf = await _admin(client)
+    org = w["orgs"]["E4"]
+    await client.post(f"/coverage/org/{org.uscc}/edit", data={
+        "_csrf": csrf, "name": org.name, "kind": "social", "industry": "",
+        "community": "520102001", "employees": "", "formal_members": "3",
+        "probationary_members": "0", "valid_from": ""})
+    client.cookies.set("lang", "en")
+    page = (await client.get(f"/coverage/org/{org.uscc}")).text
+    assert "Social organization" in page and "Active" in page
+    assert "Non-public enterprise → Social organization" in page
+    for chinese in ("非公企业", "社会组织", "正常"):
+        assert chinese not in page, chinese
+    registry = (await client.get("/coverage/registry")).text
+    assert "Non-public enterprise" in registry and "非公企业" not in registry
+    client.cookies.set("lang", "zh")
+    page = (await client.get(f"/coverage/org/{org.uscc}")).text
+    assert "非公企业 → 社会组织" in page and "Social organization" not in page
