@@ -219,7 +219,7 @@ async def apply(text: str, host: PluginHost, applied_by: str = "") -> tuple[Asse
                 await period.save()
                 await audit.record("period.close" if status == "closed" else "period.reopen",
                                    "period", period.code, before={"status": before},
-                                   after={"status": status}, reason="assessment definition")
+                                   after={"status": status}, reason=audit.said("audit.said.assessment_definition"))
         version = 1
         if existing:
             version = existing.version + 1

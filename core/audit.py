@@ -197,6 +197,34 @@ def _entry(prev: str, at: dt.datetime, actor: str, action: str, object_type: str
                       prev_hash=prev, hash=digest)
 
 
+# A reason the platform writes itself is stored as its catalog key and parameters, so each
+# reader reads it in their own language; a person's reason is stored and shown as typed.
+SAID = "i18n:"
+
+
+def said(key: str, **params: Any) -> str:
+    """The stored form of a system-written reason: `audit.said("rectification.said.daily_scan")`
+    or with parameters (`user="zhang"`); `reason_text` reads it back."""
+    if not params:
+        return SAID + key
+    return f"{SAID}{key} {json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)}"
+
+
+def reason_text(stored: str, lang: str) -> str:
+    """A stored reason in the reader's words: a system-written one through the catalog, a
+    person's as they wrote it."""
+    if not stored.startswith(SAID):
+        return stored
+    key, _, raw = stored[len(SAID):].partition(" ")
+    try:
+        params = json.loads(raw) if raw else {}
+    except ValueError:
+        return stored
+    from core import i18n
+
+    return i18n.t(key, lang, **params) if isinstance(params, dict) else stored
+
+
 async def record(action: str, object_type: str, object_id: Any, *, before: Any = None,
                  after: Any = None, reason: str = "", actor: str | None = None) -> AuditEntry:
     """Append one entry inside the caller's transaction, if any."""

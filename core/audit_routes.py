@@ -86,7 +86,8 @@ async def audit_page(request: Request, page: PageNo = 1, size: PageSize = DEFAUL
         return web.page(request, "audit.html", status_code=422, error=exc.message,
                         error_field=exc.field, f=raw, rows=[], pager=None, size=size, qs="")
     pager = await paginate(qs, page, size, request)
-    rows = [{"e": e, "at": _local(e.at, tz), "changes": changes(e.before, e.after)}
+    rows = [{"e": e, "at": _local(e.at, tz), "changes": changes(e.before, e.after),
+             "reason": audit.reason_text(e.reason, lang), "said": e.reason.startswith(audit.SAID)}
             for e in pager.items]
     qs_text = urlencode({k: v for k, v in raw.items() if v})
     return web.page(request, "audit.html", error="", error_field="", f=raw, rows=rows,
@@ -150,7 +151,7 @@ async def build_workbook(filters: dict[str, Any], tz: str, lang: str) -> bytes:
                    "changes": changes_text(e.before, e.after),
                    "before": "" if e.before is None else json.dumps(e.before, ensure_ascii=False),
                    "after": "" if e.after is None else json.dumps(e.after, ensure_ascii=False),
-                   "reason": e.reason, "hash": e.hash}
+                   "reason": audit.reason_text(e.reason, lang), "hash": e.hash}
 
     described = [f"{t(k)} {v}" for k, v in filters.items() if v]
     subtitle = " · ".join([*described, f"{t('count')} {total}",

@@ -183,7 +183,7 @@ async def _close_period(code: str) -> None:
     period = await Period.get(code=code)
     await Period.filter(id=period.id).update(status="closed", closed_at=clock.now())
     await audit.record("period.close", "period", code, before={"status": period.status},
-                       after={"status": "closed"}, reason="results of the period are in")
+                       after={"status": "closed"}, reason=audit.said("audit.said.period_results_in"))
 
 
 def demo_password(role: str) -> str:

@@ -202,8 +202,9 @@ async def decide(appeal_id: int, decision: str, reason: str, new_points: Any = N
                           from_measure=record.measure, from_points=from_points,
                           note=f"appeal #{appeal.id}: {reason}", public=True)
         await audit.record("accountability.appeal_decide", OBJECT, record.id, before=before,
-                           after=audit.snapshot(record), reason=f"appeal #{appeal.id} "
-                           f"{DECISIONS[decision]}: {reason}")
+                           after=audit.snapshot(record), reason=audit.said(
+                               f"accountability.said.appeal_{DECISIONS[decision]}",
+                               appeal=appeal.id, reason=reason))
         await appeal.refresh_from_db()
     users = {u.id: u for u in await unit_officers(record.unit_id)}
     users.setdefault(appeal.submitted_by_id, await User.get(id=appeal.submitted_by_id))

@@ -119,7 +119,7 @@ async def end_all(user: User, reason: str) -> list[Notice]:
     await audit.record_many("coverage.unassign", "coverage_org", (
         (row["organization__uscc"], {"instructor": user.username, "end_on": None},
          {"instructor": user.username, "end_on": max(day, row["start_on"] or day)})
-        for row in rows), reason=f"user {reason}")
+        for row in rows), reason=audit.said(f"coverage.said.user_{reason}"))
     left = len(await orphans_of(user))
     return [Notice("coverage.assign.ended", {"n": len(rows), "left": left})]
 
@@ -178,7 +178,7 @@ async def reassign(user: User, org_ids: list[str], instructor_text: str,
                                  start_on=day) for o in chosen])
         await audit.record_many("coverage.assign", "coverage_org", (
             (o.uscc, None, {"instructor": instructor.username, "start_on": day})
-            for o in chosen), reason=f"reassigned from {user.username}")
+            for o in chosen), reason=audit.said("coverage.said.reassigned_from", user=user.username))
     return Reassigned(instructor, chosen)
 
 

@@ -399,7 +399,8 @@ async def save_registry(plan: RegistryPlan, actor: str, *, filename: str = "", s
                 for o in new_missing])
         result["import_id"] = record.id
         await audit.record_many("coverage.registry.import", "coverage_org", entries,
-                                reason=f"registry import {record.id} {filename}")
+                                reason=audit.said("coverage.said.registry_import", id=record.id,
+                                                file=filename))
         if new_missing:
             await audit.record("coverage.registry.missing", "coverage_registry_import", record.id,
                                after={"missing": [o.uscc for o in new_missing]})

@@ -58,7 +58,8 @@ async def apply_to_registry(report: CoverageReport) -> dict[str, object]:
     done = await _apply_party_change(org, report)
     await audit.record("coverage.org.from_report", "coverage_org", org.uscc, before=snap,
                        after={**audit.snapshot(org), **done},
-                       reason=f"report {report.uscc}@{report.period_code}")
+                       reason=audit.said("coverage.said.report", uscc=report.uscc,
+                                         period=report.period_code))
     return done
 
 

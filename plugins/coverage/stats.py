@@ -312,7 +312,7 @@ async def freeze_closed_periods() -> dict[str, list[str]]:
                     f"DELETE FROM coverage_period_party_org WHERE period_code = {lit(code)}")
                 await PeriodFreeze.filter(period_code=code).using_db(conn).delete()
                 await audit.record("coverage.period.unfreeze", "coverage_period_freeze", code,
-                                   reason="period reopened: its figures follow the registry again")
+                                   reason=audit.said("coverage.said.period_reopened"))
     newly = []
     for period in await Period.filter(code__in=sorted(closed - frozen)):
         if await freeze(period):

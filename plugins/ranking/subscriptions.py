@@ -233,7 +233,7 @@ async def sync_from_definition(items: list[dict[str, Any]]) -> None:
         if sub is None:
             sub = await models.Subscription.create(origin="definition", **data)
             await audit.record("ranking.subscription.create", "ranking_subscription", sub.id,
-                               after=audit.snapshot(sub), reason="assessment definition")
+                               after=audit.snapshot(sub), reason=audit.said("audit.said.assessment_definition"))
         else:
             before = audit.snapshot(sub)
             await models.Subscription.filter(id=sub.id).update(origin="definition", **data)
@@ -241,14 +241,14 @@ async def sync_from_definition(items: list[dict[str, Any]]) -> None:
             if audit.snapshot(sub) != before:
                 await audit.record("ranking.subscription.update", "ranking_subscription", sub.id,
                                    before=before, after=audit.snapshot(sub),
-                                   reason="assessment definition")
+                                   reason=audit.said("audit.said.assessment_definition"))
     gone = await models.Subscription.filter(origin="definition", active=True) \
         .exclude(key__in=list(keys) or [""])
     for sub in gone:
         await models.Subscription.filter(id=sub.id).update(active=False)
         await audit.record("ranking.subscription.deactivate", "ranking_subscription", sub.id,
                            before={"active": True}, after={"active": False},
-                           reason="no longer in the assessment definition")
+                           reason=audit.said("ranking.said.left_definition"))
 
 
 async def get(ident: int | str) -> models.Subscription:

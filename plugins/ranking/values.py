@@ -154,7 +154,7 @@ async def _write(period: str, parsed: dict[tuple[str, str], Decimal | None], ori
             await models.IndicatorValue.bulk_create(new_rows, batch_size=1000)
         if before or after:
             await audit.record("ranking.values.set", "ranking_values", period, before=before,
-                               after=after, reason=f"origin={origin}")
+                               after=after, reason=audit.said(f"ranking.said.values.{origin}"))
     return counts
 
 

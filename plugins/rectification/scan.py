@@ -227,7 +227,7 @@ async def remind(today: dt.date, cal: WorkCalendar, reminder_days: int,
         await audit.record_many(
             "rectification.overdue_remind", T,
             ((r["number"], {column: None}, {column: r["deadline"].isoformat()}) for r in rows),
-            reason="unit officers reminded of the deadline")
+            reason=audit.said("rectification.said.reminded"))
     return told, reminded
 
 
@@ -273,7 +273,7 @@ async def overdue_scan(today: dt.date | None = None, reminder_days: int = 3,
         event_ids = await announce_crossings(conn, fresh, today, cal)
         # One entry per changed task, under its type and number, in the same transaction.
         await audit.record_many("rectification.overdue_scan", T, changes.items_for_audit(),
-                                reason="daily overdue scan")
+                                reason=audit.said("rectification.said.daily_scan"))
     # After the commit, so listeners see the crossings stored; a failure is retried by the
     # core.events job and makes this job's run "failed".
     delivery = await events.deliver(event_ids)

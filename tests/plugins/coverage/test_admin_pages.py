@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from core import clock
+from core import audit, clock
 from core.accounts import User
 from core.audit import AuditEntry
 from plugins.coverage.models import InstructorAssignment, Organization, OrganizationHistory
@@ -126,7 +126,8 @@ async def test_disabling_an_instructor_ends_assignments_and_offers_reassignment(
     assert r.headers["location"].startswith(f"/users/{zhang.id}/edit")
     assert not (await User.get(id=zhang.id)).is_active
     assert not await InstructorAssignment.filter(instructor_id=zhang.id, end_on=None).exists()
-    ended = await AuditEntry.filter(action="coverage.unassign", reason="user disabled")
+    ended = await AuditEntry.filter(action="coverage.unassign",
+                                    reason=audit.said("coverage.said.user_disabled"))
     assert sorted(e.object_id for e in ended) == sorted([w["orgs"]["E4"].uscc,
                                                         w["orgs"]["E8"].uscc])
     after = (await unit_figures("2014Q4", [w["units"]["520100"].id]))[
@@ -146,7 +147,8 @@ async def test_disabling_an_instructor_ends_assignments_and_offers_reassignment(
     assert r.status_code in (302, 303)
     li = w["people"]["li"]
     assert await InstructorAssignment.filter(instructor_id=li.id, end_on=None).count() == 4
-    entries = await AuditEntry.filter(action="coverage.assign", reason="reassigned from zhang")
+    entries = await AuditEntry.filter(
+        action="coverage.assign", reason=audit.said("coverage.said.reassigned_from", user="zhang"))
     assert len(entries) == 2 and entries[0].after["instructor"] == "li"
     assert "没有待重新分配的组织" in (await client.get(r.headers["location"])).text
 
