@@ -19,7 +19,7 @@ from core import archive, clock, exports, i18n, web
 from core.contrib import EXPORT_KINDS, ExportRequest
 from core.errors import Invalid
 from core.paging import DEFAULT_SIZE, Paged, clamp
-from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCode
+from core.params import Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode
 from core.roles import ADMIN_OFFICER_INSTRUCTOR, ALL
 from core.security import current_user
 
@@ -102,12 +102,17 @@ async def export_archive(request: Request, name: FromPath[str]) -> Any:
 
 @get("/archive", opt={"roles": ANY_ROLE}, include_in_schema=False)
 async def archive_page(request: Request, exporter: Slug = "", period: PeriodCode = "",
-                       unit: UnitCode = "", page: PageNo = 1,
+                       unit: Search = "", page: PageNo = 1,
                        size: PageSize = DEFAULT_SIZE) -> Template:
+    from core import unit_picker
     from core.orgs import Period
 
     user = current_user(request)
-    exporter, period, unit = ((v or "").strip() for v in (exporter, period, unit))
+    exporter, period, typed = ((v or "").strip() for v in (exporter, period, unit))
+    lang = web.language(request)
+    unit, errors = await unit_picker.narrowing(
+        typed, field="unit", label=i18n.t("archive.unit", lang), lang=lang,
+        reach=await unit_picker.reach_for(user))
     page, size = clamp(page, size)
     total = (await archive.visible_page(user, exporter=exporter, period=period, unit=unit,
                                         limit=0))[1]
@@ -123,8 +128,9 @@ async def archive_page(request: Request, exporter: Slug = "", period: PeriodCode
     groups = {name: await exp.groups() for name, exp in buildable if exp.groups is not None}
     return web.page(request, "archive.html", rows=rows, pager=pager, buildable=buildable,
                     periods=periods, kinds=kinds, groups=groups,
-                    filters={"exporter": exporter, "period": period, "unit": unit},
-                    period=period, local=_local)
+                    filters={"exporter": exporter, "period": period, "unit": typed},
+                    errors=errors, period=period, local=_local,
+                    status_code=422 if errors else 200)
 
 
 def _local(moment: Any) -> str:

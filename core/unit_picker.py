@@ -142,3 +142,19 @@ async def resolve(text: str | None, *, field: str, label: str, reach: Reach = Re
         raise Invalid("unit_wrong_level", t("wrong_level", unit=unit.name, code=unit.code,
                                             levels=level_names(wanted, lang)), field=field)
     return unit
+
+
+async def narrowing(text: str | None, *, field: str, label: str, reach: Reach = Reach(),
+                    lang: str = i18n.DEFAULT) -> tuple[str, dict[str, str]]:
+    """The code a list filter narrows to, from a picked or typed unit (its code, "名称（代码）"
+    or a name only one unit carries); digits that name no unit stay as the start of codes.
+    A refusal comes back as {field: message} for the page to show beside the field (the list
+    is then not narrowed)."""
+    text = (text or "").strip()
+    if not text:
+        return "", {}
+    try:
+        unit = await resolve(text, field=field, label=label, reach=reach, lang=lang)
+    except Invalid as exc:
+        return (text, {}) if text.isdigit() else ("", {field: exc.message})
+    return unit.code, {}

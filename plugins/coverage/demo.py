@@ -11,6 +11,7 @@ some reports are confirmed, a few returned. Deterministic for a given seed.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 from stdnum.cn import uscc as stdnum_uscc
@@ -83,7 +84,15 @@ async def build(ctx: Any) -> dict[str, Any]:
     demo = rng.sample([r[0] for r in saved if r[0] in covered], DEMO_SITES)
     await Organization.filter(id__in=demo).update(demo_site=True)
     ctx.progress("coverage reports 2014Q3")
-    reports = await _reports(ctx, rng)
+    reports = await _reports(ctx, rng, REPORT_PERIOD, dt.datetime(2014, 9, 20, 10, tzinfo=dt.UTC),
+                             share=0.75, weights=(70, 25, 5))
+    # On the demo's last day 2014Q4 is still being reported: most are in, few reviewed yet.
+    ctx.progress("coverage reports 2014Q4")
+    # Its own generator, seeded from the shared one's state without drawing from it: what the
+    # other plugins' demo data draws next stays as it was.
+    q4 = random.Random(hash(rng.getstate()[1][:8]))
+    reports += await _reports(ctx, q4, "2014Q4", dt.datetime(2014, 12, 22, 9, tzinfo=dt.UTC),
+                              share=0.7, weights=(15, 83, 2))
     await stats.freeze_closed_periods()
     return {"organizations": len(saved), "party_orgs": ENTERPRISE_PARTY_ORGS + SOCIAL_PARTY_ORGS,
             "instructors": instructors, "demo_sites": DEMO_SITES, "reports": reports}
@@ -148,9 +157,10 @@ async def _instructors(ctx: Any, saved: list[tuple]) -> int:
     return len(staff)
 
 
-async def _reports(ctx: Any, rng: Any) -> int:
-    """About three in four organizations reported for 2014Q3; most confirmed, a few returned."""
-    now = dt.datetime(2014, 9, 20, 10, tzinfo=dt.UTC)
+async def _reports(ctx: Any, rng: Any, period: str, now: dt.datetime, *, share: float,
+                   weights: tuple[int, int, int]) -> int:
+    """About `share` of the organizations reported for `period`, confirmed, submitted and
+    returned by `weights`; the figures are the registry's, so confirming changes nothing."""
     rows = await InstructorAssignment.filter(end_on=None).values_list(
         "organization_id", "organization__uscc", "instructor_id", "organization__formal_members",
         "organization__probationary_members")
@@ -159,11 +169,11 @@ async def _reports(ctx: Any, rng: Any) -> int:
     for oid, code, iid, formal, prob in rows:
         if iid == demo_instructor and len([r for r in reports if r.submitted_by_id == iid]) >= 3:
             continue  # leave the demo instructor something to do
-        if rng.random() > 0.75:
+        if rng.random() > share:
             continue
-        status = rng.choices(["confirmed", "submitted", "returned"], [70, 25, 5])[0]
+        status = rng.choices(["confirmed", "submitted", "returned"], weights)[0]
         reports.append(CoverageReport(
-            organization_id=oid, uscc=code, period_code=REPORT_PERIOD,
+            organization_id=oid, uscc=code, period_code=period,
             party_members=formal + prob, formal_members=formal, probationary_members=prob,
             visits=rng.randint(1, 6), activities=rng.randint(0, 4), status=status,
             return_reason="党员人数与组织名册不符，请核实" if status == "returned" else "",

@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 
-from core import i18n, web
+from core import i18n, unit_picker, web
 from core.errors import Invalid
 from core.orgs import Period
 from core.paging import DEFAULT_SIZE, paginate
@@ -181,19 +181,28 @@ async def registry_missing(request: Request, mark_id: Id,
 
 
 # -- review --------------------------------------------------------------------------------
+async def _unit_filter(request: Request, text: str) -> tuple[str, dict[str, str]]:
+    lang = web.language(request)
+    return await unit_picker.narrowing(
+        text, field="unit", label=i18n.t("coverage.list.unit_code", lang), lang=lang,
+        reach=await unit_picker.reach_for(current_user(request)))
+
+
 @get("/review", opt={"roles": ADMIN_ONLY}, include_in_schema=False)
 async def review_page(request: Request, period: PeriodCode = None,
-                      status: ReportStatus = "submitted", q: Search = "", unit: UnitCode = "",
+                      status: ReportStatus = "submitted", q: Search = "", unit: Search = "",
                       page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     code = await period_or_default(period)
-    qs = review.matching(code, status or "", q or "", unit or "")
+    unit_code, errors = await _unit_filter(request, unit or "")
+    qs = review.matching(code, status or "", q or "", unit_code)
     pager = await paginate(qs.select_related("organization", "submitted_by").order_by("uscc"),
                            page, size, request)
     periods = await Period.filter(kind=(await definition()).report_period_kind
                                   ).order_by("-end")
     return web.page(request, "coverage/review.html", reports=pager.items, pager=pager,
                     period=code, status=status or "", q=q or "", unit=unit or "",
-                    periods=periods, codes=codes)
+                    unit_code=unit_code, errors=errors, periods=periods, codes=codes,
+                    status_code=422 if errors else 200)
 
 
 def _done(request: Request, path: str, **params: Any) -> Response | Redirect:
@@ -255,16 +264,18 @@ async def review_return(request: Request, report_id: Id,
 
 
 @get("/compliance", opt={"roles": ADMIN_LEADER}, include_in_schema=False)
-async def compliance_page(request: Request, period: PeriodCode = None, unit: UnitCode = "",
+async def compliance_page(request: Request, period: PeriodCode = None, unit: Search = "",
                           reporting: ComplianceState = "", q: Search = "", page: PageNo = 1,
                           size: PageSize = DEFAULT_SIZE) -> Template:
     code = await period_or_default(period)
-    pager = await listing.compliance_page(code, unit or "", reporting or "", q or "", page,
+    unit_code, errors = await _unit_filter(request, unit or "")
+    pager = await listing.compliance_page(code, unit_code, reporting or "", q or "", page,
                                           size, request)
     periods = await Period.all().order_by("-end")
     return web.page(request, "coverage/compliance.html", rows=pager.items, pager=pager,
-                    period=code, periods=periods, unit=unit or "", reporting=reporting or "", q=q or "",
-                    states=listing.COMPLIANCE_STATES)
+                    period=code, periods=periods, unit=unit or "", reporting=reporting or "",
+                    q=q or "", errors=errors, states=listing.COMPLIANCE_STATES,
+                    status_code=422 if errors else 200)
 
 
 PAGES = [mine, report_form, report_submit, stats_page,

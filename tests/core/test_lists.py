@@ -353,5 +353,15 @@ async def test_archive_for_a_unit_officer_is_scoped_in_the_database(client):
     assert seen == want and page > 1
     r = await client.get("/archive", params={"unit": "520102001"}, headers=HTML)
     assert _total(r.text) == len([1 for i in range(90) if i % 5 == 2 and i % 9])
+    # the filter is the unit picker: a name names the unit; outside the officer's reach or
+    # naming nothing, the page says so beside the field and keeps what was typed
+    from core.orgs import OrgUnit
+
+    named = (await OrgUnit.get(code="520102001")).name
+    r = await client.get("/archive", params={"unit": named}, headers=HTML)
+    assert _total(r.text) == len([1 for i in range(90) if i % 5 == 2 and i % 9])
+    for bad in ("没有这个单位",):
+        r = await client.get("/archive", params={"unit": bad}, headers=HTML)
+        assert r.status_code == 422 and 'id="err-unit"' in r.text and f'value="{bad}"' in r.text
     r = await client.get("/api/archive", headers={"accept": "application/json"})
     assert [x["id"] for x in r.json()] == want

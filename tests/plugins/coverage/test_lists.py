@@ -262,3 +262,27 @@ async def test_drilldown_pages_put_together_are_the_whole_list(db, figure):
         assert [r[key] for r in got] == [r[key] for r in expected], tab
         if tab not in ("party_orgs", "instructors"):
             assert [r["uscc"] for r in got] == [r["uscc"] for r in expected]
+
+
+async def test_review_and_compliance_take_the_unit_by_name_from_the_picker(client):
+    """The unit filter is the platform's unit picker: a name names the community, the start of
+    a code still narrows, and a name of no unit is said beside the field, the input kept."""
+    await _admin(client)
+    ql = await OrgUnit.get(code=QL)
+    by_name = await client.get("/coverage/review", params={
+        "period": "2014Q3", "status": "submitted", "unit": ql.name})
+    assert by_name.status_code == 200 and f"共 {EXTRA_QL} 条" in by_name.text
+    assert 'data-unit-picker' in by_name.text
+    # the confirm-all link carries the unit's code, not the typed name
+    assert f"confirm-all?period=2014Q3&q=&unit={QL}" in by_name.text
+    prefix = await client.get("/coverage/review?period=2014Q3&status=submitted&unit=520103")
+    assert f"共 {EXTRA_QL} 条" in prefix.text
+    unknown = await client.get("/coverage/review", params={
+        "period": "2014Q3", "status": "submitted", "unit": "没有这个社区"})
+    assert unknown.status_code == 422
+    assert 'id="err-unit"' in unknown.text and 'value="没有这个社区"' in unknown.text
+    compliance = await client.get("/coverage/compliance", params={
+        "period": "2014Q3", "unit": "没有这个社区"})
+    assert compliance.status_code == 422 and 'id="err-unit"' in compliance.text
+    named = await client.get("/coverage/compliance", params={"period": "2014Q3", "unit": ql.name})
+    assert named.status_code == 200 and "err-unit" not in named.text
