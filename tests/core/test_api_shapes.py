@@ -59,6 +59,27 @@ async def test_schema_describes_every_body(client):
     assert {"username", "role", "display_name", "unit", "csrf"} <= set(fields)
 
 
+async def test_json_lists_are_paged_not_cut(client):
+    """A list under /api takes page and size and declares the paging headers; none takes a
+    `limit`, which cut the list with no sign of the rows beyond it."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    limited, undeclared = [], []
+    for path, ops in spec["paths"].items():
+        op = ops.get("get")
+        if not path.startswith("/api/") or op is None:
+            continue
+        names = {p["name"] for p in op.get("parameters", [])}
+        if "limit" in names:
+            limited.append(path)
+        headers = set(op["responses"]["200"].get("headers", {}))
+        if {"page", "size"} <= names and not {"X-Total-Count", "X-Page", "X-Page-Size"} <= headers:
+            undeclared.append(path)
+    assert limited == [] and undeclared == [], (limited, undeclared)
+    assert {"/api/mail", "/api/jobs/{job_id}/runs", "/api/inbox"} <= {
+        path for path, ops in spec["paths"].items()
+        if {"page", "size"} <= {p["name"] for p in ops.get("get", {}).get("parameters", [])}}
+
+
 @pytest.mark.parametrize(("body", "field", "words"), [
     ({"username": "x" * 100, "password": "p"}, "username", "最多 64 个字符"),
     ({"username": 5, "password": "p"}, "username", "应为文本，收到的是整数"),
