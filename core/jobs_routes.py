@@ -4,17 +4,18 @@ run-now."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import FromPath, Parameter, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Response, Template
 
 from core import audit, events, events_admin, i18n, web
 from core.errors import Invalid, NotFound
-from core.params import Slug, choice
+from core.paging import API_SIZE, DEFAULT_SIZE, paged, paged_headers, paginate
+from core.params import PageNo, PageSize, Slug, choice
 from core.roles import ADMIN_ONLY
 from core.scheduler import PlatformScheduler, describe_trigger, next_fire_time
 from core.scheduler_models import JobRun
@@ -22,7 +23,6 @@ from core.scheduler_models import JobRun
 ADMIN = {"roles": ADMIN_ONLY}
 RUN_STATUSES = ("running", "ok", "failed")
 RunStatus = choice(RUN_STATUSES)
-RunLimit = Annotated[int, Parameter(ge=1, le=1000, description="最多返回的条数 (1 – 1000)")]
 
 
 def _scheduler(request: Request) -> PlatformScheduler:
@@ -83,14 +83,14 @@ async def jobs_overview(request: Request) -> list[JobOut]:
     return out
 
 
-async def _runs(job_id: str | None, status: str | None, limit: int) -> list[JobRun]:
-    # status and limit are bounded at the boundary (RunStatus, RunLimit)
+def _runs(job_id: str | None, status: str | None) -> Any:
+    """Recorded runs, newest first (status is bounded at the boundary: RunStatus)."""
     qs = JobRun.all()
     if job_id:
         qs = qs.filter(job_id=job_id)
     if status:
         qs = qs.filter(status=status)
-    return await qs.order_by("-started_at", "-id").limit(limit)
+    return qs.order_by("-started_at", "-id")
 
 
 async def _run_now(request: Request, job_id: str) -> JobRun:
@@ -108,16 +108,19 @@ async def api_jobs(request: Request) -> list[JobOut]:
     return await jobs_overview(request)
 
 
-@get("/api/jobs/{job_id:str}/runs", opt=ADMIN, tags=["platform"])
-async def api_job_runs(request: Request, job_id: FromPath[str],
-                       status: RunStatus = None,
-                       limit: RunLimit = 50) -> list[RunOut]:
-    """Recorded runs of one job, newest first (`status`: running, ok, failed)."""
-    runs = await _runs(job_id, status, limit)
-    if not runs and job_id not in _scheduler(request).jobs:
+@get("/api/jobs/{job_id:str}/runs", opt=ADMIN, tags=["platform"],
+     response_headers=paged_headers())
+async def api_job_runs(request: Request, job_id: FromPath[str], status: RunStatus = None,
+                       page: PageNo = 1, size: PageSize = API_SIZE) -> Response[list[RunOut]]:
+    """Recorded runs of one job, newest first, one page at a time (headers X-Total-Count,
+    X-Page, X-Page-Size); `status`: running, ok, failed."""
+    pager = await paginate(_runs(job_id, status), page, size)
+    # A job no longer scheduled still shows the runs it left.
+    if not pager.total and job_id not in _scheduler(request).jobs:
         raise NotFound("unknown_job", i18n.t("jobs.unknown", web.language(request), job=job_id),
                        field="job_id")
-    return [run_dict(r, request.app.state.settings.app.timezone) for r in runs]
+    tz = request.app.state.settings.app.timezone
+    return paged([run_dict(r, tz) for r in pager.items], pager)
 
 
 @post("/api/jobs/{job_id:str}/run", opt=ADMIN, tags=["platform"], status_code=200)
@@ -128,12 +131,13 @@ async def api_job_run(request: Request, job_id: FromPath[str]) -> RunOut:
 
 
 @get("/jobs", opt=ADMIN, include_in_schema=False)
-async def jobs_page(request: Request, job: Slug = None,
-                    status: RunStatus = None) -> Template:
-    runs = await _runs(job, status or None, 100)
+async def jobs_page(request: Request, job: Slug = None, status: RunStatus = None,
+                    page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
+    pager = await paginate(_runs(job, status or None), page, size, request)
     tz = ZoneInfo(request.app.state.settings.app.timezone)
     waiting = events.undelivered()
-    return web.page(request, "jobs.html", jobs=await jobs_overview(request), runs=runs, tz=tz,
+    return web.page(request, "jobs.html", jobs=await jobs_overview(request), pager=pager,
+                    runs=pager.items, size=pager.size, tz=tz,
                     selected=job or "", status=status or "", statuses=RUN_STATUSES,
                     scheduler_here=getattr(request.app.state, "scheduler", None) is not None,
                     deliveries=await waiting.order_by("-id").limit(EVENTS_SHOWN)

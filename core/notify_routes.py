@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from core import audit, clock, i18n, web
 from core.errors import Conflict, Invalid, NotFound
 from core.mailer import STATUSES, local
 from core.notify_models import MailMessage
-from core.paging import DEFAULT_SIZE, paginate
-from core.params import Id, Limit, PageNo, PageSize, Search, choice
+from core.paging import API_SIZE, DEFAULT_SIZE, paged, paged_headers, paginate
+from core.params import Id, PageNo, PageSize, Search, choice
 from core.roles import ADMIN_ONLY
 
 ADMIN = {"roles": ADMIN_ONLY}
@@ -37,8 +37,8 @@ class MailOut(msgspec.Struct):
 
 
 class MailList(msgspec.Struct):
-    counts: dict[str, int]  # by status
-    messages: list[MailOut]
+    counts: dict[str, int]  # by status, over all mail (the filters do not change them)
+    messages: list[MailOut]  # one page; the filtered total is in X-Total-Count
 
 
 def mail_dict(m: MailMessage, tz: str) -> MailOut:
@@ -65,12 +65,6 @@ def _filtered(status: str | None, to: str | None):
     return qs.order_by("-id")
 
 
-async def _mails(status: str | None, to: str | None, limit: int) -> list[MailMessage]:
-    if not 1 <= limit <= 1000:
-        raise Invalid("invalid_limit", "limit: must be between 1 and 1000", field="limit")
-    return await _filtered(status, to).limit(limit)
-
-
 async def _counts() -> dict[str, int]:
     return {s: await MailMessage.filter(status=s).count() for s in STATUSES}
 
@@ -94,15 +88,16 @@ async def _retry(request: Request, mail_id: Id) -> MailMessage:
     return mail
 
 
-@get("/api/mail", opt=ADMIN, tags=["platform"])
-async def api_mail(request: Request, status: MailStatus = None,
-                   to: Search = None,
-                   limit: Limit = 100) -> MailList:
-    """Outgoing mail with its delivery state, newest first; `status` filters
-    (queued, sent, failed, digest, digested), `to` matches part of the address."""
-    rows = await _mails(status, to, limit)
+@get("/api/mail", opt=ADMIN, tags=["platform"], response_headers=paged_headers())
+async def api_mail(request: Request, status: MailStatus = None, to: Search = None,
+                   page: PageNo = 1, size: PageSize = API_SIZE) -> Response[MailList]:
+    """Outgoing mail with its delivery state, newest first, one page at a time (headers
+    X-Total-Count, X-Page, X-Page-Size); `status` filters (queued, sent, failed, digest,
+    digested), `to` matches part of the address."""
+    pager = await paginate(_filtered(status, to), page, size)
     tz = request.app.state.settings.app.timezone
-    return MailList(counts=await _counts(), messages=[mail_dict(m, tz) for m in rows])
+    return paged(MailList(counts=await _counts(),
+                          messages=[mail_dict(m, tz) for m in pager.items]), pager)
 
 
 @post("/api/mail/{mail_id:int}/retry", opt=ADMIN, tags=["platform"], status_code=200)

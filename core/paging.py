@@ -86,10 +86,23 @@ async def paginate(qs: Any, page: int, size: int, request: Any = None) -> Paged:
     return Paged.of(items, total, page, size, request)
 
 
-def paged(items: list[Any], pager: Paged) -> Any:
+API_SIZE = max(SIZES)  # a JSON client gets the largest page unless it asks for less
+
+
+def paged(body: Any, pager: Paged) -> Any:
     """One page of a JSON list as a response: the whole count and the page in headers, so the
-    body stays the plain list."""
+    body stays the plain list (or the object holding the list)."""
     from litestar import Response  # here, so the pager itself stays free of the web framework
 
-    return Response(items, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
-                                    "X-Page-Size": str(pager.size)})
+    return Response(body, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
+                                   "X-Page-Size": str(pager.size)})
+
+
+def paged_headers() -> list[Any]:
+    """The headers `paged` sends, for a handler's `response_headers=` so /schema shows them."""
+    from litestar.datastructures import ResponseHeader
+
+    return [ResponseHeader(name="X-Total-Count", documentation_only=True,
+                           description="符合条件的总条数"),
+            ResponseHeader(name="X-Page", documentation_only=True, description="本页页码"),
+            ResponseHeader(name="X-Page-Size", documentation_only=True, description="每页条数")]

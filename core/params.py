@@ -19,7 +19,6 @@ MAX_ID = 2**53 - 1
 
 Id = Annotated[int, Parameter(ge=1, le=MAX_ID, description="编号 (1 – 2^53−1)")]
 PageNo = Annotated[int, Parameter(ge=1, le=1_000_000, description="页码，从 1 开始")]
-Limit = Annotated[int, Parameter(ge=1, le=10_000, description="最多返回的条数")]
 PageSize = Annotated[int, Parameter(ge=1, le=200, description="每页条数 (1 – 200)")]  # paging.SIZES
 
 

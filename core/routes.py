@@ -13,7 +13,7 @@ from litestar.response import Redirect, Response, Template
 from core import assessments, clock, i18n, login, web
 from core.api_shapes import ApplyIn, ApplyOut, DefinitionOut, InboxMessageOut, PluginOut
 from core.notify_models import InboxMessage
-from core.paging import DEFAULT_SIZE, paged, paginate
+from core.paging import DEFAULT_SIZE, paged, paged_headers, paginate
 from core.params import Id, PageNo, PageSize, Slug, choice
 from core.plugins import get_host
 from core.roles import ADMIN_LEADER, ADMIN_ONLY, ALL
@@ -74,7 +74,7 @@ async def inbox_read_all(request: Request) -> Redirect:
     return Redirect(path=target + ("&" if "?" in target else "?") + urlencode({"msg": msg}))
 
 
-@get("/api/inbox", opt={"roles": ANY_ROLE}, tags=["platform"])
+@get("/api/inbox", opt={"roles": ANY_ROLE}, tags=["platform"], response_headers=paged_headers())
 async def api_inbox(request: Request, unread: FromQuery[bool] = False, page: PageNo = 1,
                     size: PageSize = DEFAULT_SIZE) -> Response[list[InboxMessageOut]]:
     """The caller's inbox, newest first, one page at a time (headers X-Total-Count, X-Page,

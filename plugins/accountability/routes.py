@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from core import i18n, unit_picker, web
 from core.downloads import OCTET
 from core.errors import Conflict, Forbidden, Invalid, KaoheError, NotFound, field_errors
-from core.paging import DEFAULT_SIZE, paginate
+from core.paging import DEFAULT_SIZE, paged_headers, paginate
 from core.params import Code12, Id, PageNo, PageSize, PeriodCode, Search, UnitCode, choice
 from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_ONLY, OFFICER_ONLY
 from core.scope import scope_for
@@ -299,7 +299,7 @@ def _paged(items: list[Any], pager: Any) -> Response:
                                     "X-Page-Size": str(pager.size)})
 
 
-@get("/records", opt=READERS)
+@get("/records", opt=READERS, response_headers=paged_headers())
 async def api_records(request: Request, status: RecordStatus = "", period: PeriodCode = "",
                       unit: UnitCode = "", measure: Code12 = "", page: PageNo = 1,
                       size: PageSize = API_SIZE) -> Response[list[shapes.RecordOut]]:
@@ -383,7 +383,7 @@ async def api_appeal(request: Request, record_id: Id,
     return shapes.AppealOut.of(appeal)
 
 
-@get("/appeals", opt={"roles": ADMIN_LEADER})
+@get("/appeals", opt={"roles": ADMIN_LEADER}, response_headers=paged_headers())
 async def api_appeals(status: AppealStatus = "", page: PageNo = 1,
                       size: PageSize = API_SIZE) -> Response[list[shapes.AppealOut]]:
     """Appeals, newest first; `status=pending` for the ones to decide; one page at a time

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from litestar import Request, Response, get, post, put
-from litestar.datastructures import ResponseHeader
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody
 
 from core import clock, downloads, web
 from core.errors import Invalid, NotFound
+from core.paging import API_SIZE, paged, paged_headers, paginate
 from core.params import (
     Code12,
     Id,
@@ -43,14 +41,7 @@ DrillTab = choice(tuple(dict.fromkeys(t for tabs in listing.TABS.values() for t 
 ComplianceState = choice(listing.COMPLIANCE_STATES,
                          "silent、partial、complete、unassigned；空 = 不筛选")
 UsccInPath = path_text(18)  # 统一社会信用代码
-OrgLimit = Annotated[int, Parameter(ge=1, le=1000, description="最多返回的条数 (1 – 1000)")]
-API_SIZE = 200  # a JSON client gets the largest page unless it asks for less
-PAGED_HEADERS = [
-    ResponseHeader(name="X-Total-Count", documentation_only=True,
-                   description="符合条件的总条数"),
-    ResponseHeader(name="X-Page", documentation_only=True, description="本页页码"),
-    ResponseHeader(name="X-Page-Size", documentation_only=True, description="每页条数"),
-]
+PAGED_HEADERS = paged_headers()
 
 
 async def period_or_default(period: str | None) -> str:
@@ -58,12 +49,6 @@ async def period_or_default(period: str | None) -> str:
     if not code:
         raise NotFound("no_period", "period: no period is defined", field="period")
     return code
-
-
-def _paged(body: Any, pager: Any) -> Response:
-    """One page; the whole count and the page in headers."""
-    return Response(body, headers={"X-Total-Count": str(pager.total), "X-Page": str(pager.page),
-                                   "X-Page-Size": str(pager.size)})
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -96,7 +81,7 @@ async def api_drilldown(request: Request, figure: Slug, period: PeriodCode = Non
     root = await services.scoped_unit(current_user(request), unit)
     result = await listing.drilldown_page(code, root, kind, figure, tab, q or "", page, size,
                                           None)
-    return _paged(shapes.DrilldownOut.build(code, root, kind or "total", result),
+    return paged(shapes.DrilldownOut.build(code, root, kind or "total", result),
                   result["pager"])
 
 
@@ -111,14 +96,17 @@ async def api_compliance(request: Request, period: PeriodCode = None, unit: Unit
     code = await period_or_default(period)
     pager = await listing.compliance_page(code, unit or "", reporting or "", q or "", page,
                                           size, None)
-    return _paged([shapes.ComplianceOut.of(r) for r in pager.items], pager)
+    return paged([shapes.ComplianceOut.of(r) for r in pager.items], pager)
 
 
 # -- registry ------------------------------------------------------------------------------
-@get("/organizations", opt={"roles": ALL})
+@get("/organizations", opt={"roles": ALL}, response_headers=PAGED_HEADERS)
 async def api_organizations(request: Request, q: Search = "", unit: UnitCode = None,
-                            limit: OrgLimit = 200) -> list[shapes.OrganizationOut]:
-    """Registry entries the caller may see (an instructor: their assigned ones)."""
+                            page: PageNo = 1, size: PageSize = API_SIZE
+                            ) -> Response[list[shapes.OrganizationOut]]:
+    """Registry entries the caller may see (an instructor: their assigned ones) by credit code,
+    one page at a time; `q` searches names, or credit codes when it starts with a digit.
+    Headers X-Total-Count, X-Page, X-Page-Size."""
     user = current_user(request)
     qs = Organization.all()
     if user.role == "instructor":
@@ -128,8 +116,8 @@ async def api_organizations(request: Request, q: Search = "", unit: UnitCode = N
         qs = qs.filter(community__path__startswith=root.path)
     if q:
         qs = qs.filter(name__icontains=q) if not q[:1].isdigit() else qs.filter(uscc__startswith=q.upper())
-    rows = await qs.select_related("community").order_by("uscc").limit(limit)
-    return [shapes.OrganizationOut.of(o) for o in rows]
+    pager = await paginate(qs.select_related("community").order_by("uscc", "id"), page, size)
+    return paged([shapes.OrganizationOut.of(o) for o in pager.items], pager)
 
 
 @put("/organizations/{uscc:str}", opt={"roles": ADMIN_ONLY})
@@ -215,14 +203,16 @@ async def api_submit_report(request: Request, data: JSONBody[shapes.ReportIn]
     return shapes.SubmittedOut(action=action, report=shapes.ReportOut.of(report))
 
 
-@get("/reports", opt={"roles": ADMIN_LEADER})
-async def api_reports(period: PeriodCode = None, status: ReportStatus = None
-                      ) -> list[shapes.ReportOut]:
-    """Reports of a period, optionally of one status (submitted, confirmed, returned)."""
+@get("/reports", opt={"roles": ADMIN_LEADER}, response_headers=PAGED_HEADERS)
+async def api_reports(period: PeriodCode = None, status: ReportStatus = None, page: PageNo = 1,
+                      size: PageSize = API_SIZE) -> Response[list[shapes.ReportOut]]:
+    """Reports of a period by credit code, optionally of one status (submitted, confirmed,
+    returned), one page at a time (headers X-Total-Count, X-Page, X-Page-Size)."""
     qs = CoverageReport.filter(period_code=await period_or_default(period))
     if status:
         qs = qs.filter(status=status)
-    return [shapes.ReportOut.of(r) for r in await qs.order_by("uscc").limit(5000)]
+    pager = await paginate(qs.order_by("uscc", "id"), page, size)
+    return paged([shapes.ReportOut.of(r) for r in pager.items], pager)
 
 
 @post("/reports/{report_id:int}/confirm", opt={"roles": ADMIN_ONLY}, status_code=200)

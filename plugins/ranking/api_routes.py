@@ -11,7 +11,7 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromQuery, JSONBody
 
 from core.orgs import OrgUnit
-from core.paging import paginate
+from core.paging import paged_headers, paginate
 from core.params import Id, PageNo, PageSize, PeriodCode, Slug, UnitCodeInPath
 from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY
 from core.scope import scope_for
@@ -82,7 +82,7 @@ async def api_compute(request: Request, data: JSONBody[shapes.ComputeIn]) -> sha
     return shapes.RankingOut.of(ranking)
 
 
-@get("/rankings", opt=READERS, tags=["ranking"])
+@get("/rankings", opt=READERS, tags=["ranking"], response_headers=paged_headers())
 async def api_rankings(request: Request, period: PeriodCode = "", group: Slug = "",
                        status: RankingStatus = "", page: PageNo = 1,
                        size: PageSize = API_SIZE) -> Response[list[shapes.RankingOut]]:
@@ -209,7 +209,8 @@ async def api_subscription_dry_run(sub_id: Id) -> shapes.DryRunOut:
                            shapes.DryRunOut)
 
 
-@get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"])
+@get("/subscriptions/{sub_id:int}/deliveries", opt=ADMIN, tags=["ranking"],
+     response_headers=paged_headers())
 async def api_deliveries(sub_id: Id, page: PageNo = 1,
                          size: PageSize = API_SIZE) -> Response[list[shapes.FiringOut]]:
     """Firings of a subscription, newest first, with each recipient's delivery state; one

@@ -16,7 +16,7 @@ from core import i18n, unit_picker, web
 from core.contrib import ExportRequest
 from core.errors import KaoheError, NotFound, field_errors
 from core.orgs import OrgUnit, Period, PeriodClosedError
-from core.paging import DEFAULT_SIZE, paginate
+from core.paging import DEFAULT_SIZE, paged_headers, paginate
 from core.params import Id, PageNo, PageSize, PeriodCode, Search, Slug, UnitCode, choice
 from core.roles import ADMIN_LEADER, ADMIN_LEADER_OFFICER, ADMIN_OFFICER, ADMIN_ONLY, OFFICER_ONLY
 from core.security import current_user
@@ -87,7 +87,7 @@ def _paged(items: list[Any], pager: Any) -> Response:
                                     "X-Page-Size": str(pager.size)})
 
 
-@get("/tasks", opt={"roles": READ})
+@get("/tasks", opt={"roles": READ}, response_headers=paged_headers())
 async def api_list(request: Request, period: PeriodCode = None,
                    status: TaskStatus = None, unit: UnitCode = None,
                    overdue: FromQuery[bool | None] = None, page: PageNo = 1,

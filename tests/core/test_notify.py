@@ -314,3 +314,32 @@ async def test_mail_api_and_page(client, settings):
     await login(client, "lead")
     assert (await client.get("/api/mail")).status_code == 403
     assert (await client.get("/mail")).status_code == 403
+
+
+async def test_mail_api_is_paged_in_the_database(client):
+    await make_user("adm", "admin")
+    ids = [(await notify.queue_mail(f"u{n}@example.org", f"第 {n} 封", "正文")).id
+           for n in range(5)]
+    await MailMessage.filter(id__in=ids[:2]).update(status="failed")
+    await notify.queue_mail("other@example.net", "别处", "正文")
+    await login(client, "adm")
+    params = {"to": "example.org", "size": 2}
+    seen = []
+    for page in (1, 2, 3):
+        r = await client.get("/api/mail", params={**params, "page": page})
+        assert r.status_code == 200, r.text
+        assert (r.headers["X-Total-Count"], r.headers["X-Page"], r.headers["X-Page-Size"]) == (
+            "5", str(page), "2")
+        seen += [m["id"] for m in r.json()["messages"]]
+    assert seen == ids[::-1]  # newest first, each once, the other address left out
+    # The counts by status stay those of all mail, whatever page or filter.
+    assert r.json()["counts"]["failed"] == 2 and r.json()["counts"]["queued"] == 4
+    r = await client.get("/api/mail", params={**params, "page": 50})
+    assert r.headers["X-Page"] == "3" and [m["id"] for m in r.json()["messages"]] == [ids[0]]
+    r = await client.get("/api/mail", params={"status": "failed", "size": 1})
+    assert r.headers["X-Total-Count"] == "2" and r.json()["messages"][0]["id"] == ids[1]
+    r = await client.get("/api/mail")
+    assert r.headers["X-Page-Size"] == "200" and len(r.json()["messages"]) == 6
+    r = await client.get("/api/mail", params={"size": 0})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "size"
+    assert r.json()["error"]["message"] == "参数 size 无效：不能小于 1"

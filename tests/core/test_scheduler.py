@@ -403,6 +403,52 @@ async def test_jobs_api_lists_runs_and_runs_now(client):
     assert (await client.get("/api/jobs")).status_code == 403
 
 
+async def test_job_runs_are_paged_in_the_database(client):
+    from tests.conftest import login, make_user
+
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    start = dt.datetime(2026, 3, 1, 8, tzinfo=UTC)
+    for n in range(7):
+        at = start + dt.timedelta(minutes=n)
+        await JobRun.create(job_id="core.mail", scheduled_for=at, started_at=at, finished_at=at,
+                            status="failed" if n % 3 == 0 else "ok")
+    await JobRun.create(job_id="core.digest", scheduled_for=start, started_at=start, status="ok")
+    newest_first = [r.id for r in await JobRun.filter(job_id="core.mail").order_by("-started_at")]
+    seen = []
+    for page in (1, 2, 3):
+        r = await client.get("/api/jobs/core.mail/runs", params={"size": 3, "page": page})
+        assert r.status_code == 200, r.text
+        assert (r.headers["X-Total-Count"], r.headers["X-Page"], r.headers["X-Page-Size"]) == (
+            "7", str(page), "3")
+        seen += [x["id"] for x in r.json()]
+    assert seen == newest_first  # every run once, in order, and only this job's
+    # Past the end: the last page, as the pages do.
+    r = await client.get("/api/jobs/core.mail/runs", params={"size": 3, "page": 9})
+    assert r.headers["X-Page"] == "3" and [x["id"] for x in r.json()] == newest_first[6:]
+    # The status filter is counted too.
+    r = await client.get("/api/jobs/core.mail/runs", params={"status": "failed", "size": 2})
+    assert r.headers["X-Total-Count"] == "3" and len(r.json()) == 2
+    assert {x["status"] for x in r.json()} == {"failed"}
+    r = await client.get("/api/jobs/core.mail/runs", params={"size": 201})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "size"
+    assert r.json()["error"]["message"] == "参数 size 无效：不能大于 200"
+    # The page shows the whole count and pages the history with the filter kept.
+    page = await client.get("/jobs", params={"job": "core.mail", "size": 20},
+                            headers={"accept": "text/html"})
+    assert page.status_code == 200 and "共 7 条" in page.text
+    page = await client.get("/jobs", params={"size": 20}, headers={"accept": "text/html"})
+    assert "共 8 条" in page.text
+    await JobRun.bulk_create([
+        JobRun(job_id="core.mail", scheduled_for=start + dt.timedelta(hours=1, minutes=n),
+               started_at=start + dt.timedelta(hours=1, minutes=n), status="ok")
+        for n in range(20)])
+    page = await client.get("/jobs", params={"job": "core.mail", "size": 20, "page": 2},
+                            headers={"accept": "text/html"})
+    assert "共 27 条" in page.text and "第 2 / 2 页" in page.text
+    assert "job=core.mail" in page.text.split('rel="prev"', 1)[1].split(">", 1)[0]
+
+
 async def test_jobs_page_runs_a_job_with_csrf(client):
     from tests.conftest import login, make_user
 

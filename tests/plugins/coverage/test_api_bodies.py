@@ -152,13 +152,68 @@ async def test_compliance_is_paged_and_filtered(client):
     assert r.status_code == 200 and "new0" in r.text and "zhang" not in r.text
 
 
+async def test_organizations_are_paged_and_filtered(client):
+    w = await _admin(client)
+    everyone = sorted(o.uscc for o in w["orgs"].values())
+    items, totals = await _pages(client, "/api/coverage/organizations", {"size": 5}, None)
+    assert totals == {"13"} and [o["uscc"] for o in items] == everyone
+    r = await client.get("/api/coverage/organizations", params={"size": 5, "page": 7})
+    assert r.headers["X-Page"] == "3" and [o["uscc"] for o in r.json()] == everyone[10:]
+    # The unit and the search are counted, not only the page cut.
+    r = await client.get("/api/coverage/organizations", params={"unit": "520103", "size": 1})
+    assert r.headers["X-Total-Count"] == "4" and len(r.json()) == 1
+    r = await client.get("/api/coverage/organizations", params={"q": "组织E"})
+    assert r.headers["X-Total-Count"] == "9" and r.headers["X-Page-Size"] == "200"
+    r = await client.get("/api/coverage/organizations", params={"q": w["orgs"]["S2"].uscc})
+    assert [o["uscc"] for o in r.json()] == [w["orgs"]["S2"].uscc]
+    r = await client.get("/api/coverage/organizations", params={"size": 201})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "size"
+    assert r.json()["error"]["message"] == "参数 size 无效：不能大于 200"
+    # An instructor counts their assigned organizations only.
+    client.cookies.clear()
+    await login(client, "zhang")
+    r = await client.get("/api/coverage/organizations", params={"size": 1, "page": 2})
+    assert r.headers["X-Total-Count"] == "2" and r.headers["X-Page"] == "2"
+    assert [o["uscc"] for o in r.json()] == [max(w["orgs"]["E4"].uscc, w["orgs"]["E8"].uscc)]
+
+
+async def test_reports_are_paged_and_filtered(client):
+    from core import clock
+
+    w = await _admin(client)
+    keys = ("E1", "E2", "E3", "E4", "S1", "S2", "E7")
+    for n, key in enumerate(keys):
+        await CoverageReport.create(
+            organization=w["orgs"][key], uscc=w["orgs"][key].uscc, period_code="2014Q3",
+            party_members=1, formal_members=1, probationary_members=0,
+            status="returned" if n % 3 == 0 else "submitted", submitted_at=clock.now())
+    org = w["orgs"]["E5"]
+    await CoverageReport.create(organization=org, uscc=org.uscc, period_code="2014Q4",
+                                party_members=1, formal_members=1, probationary_members=0,
+                                submitted_at=clock.now())
+    params = {"period": "2014Q3", "size": 3}
+    items, totals = await _pages(client, "/api/coverage/reports", params, None)
+    assert totals == {"7"} and [x["uscc"] for x in items] == sorted(
+        w["orgs"][k].uscc for k in keys)
+    r = await client.get("/api/coverage/reports", params={**params, "page": 4})
+    assert r.headers["X-Page"] == "3" and len(r.json()) == 1
+    r = await client.get("/api/coverage/reports", params={**params, "status": "returned"})
+    assert r.headers["X-Total-Count"] == "3" and {x["status"] for x in r.json()} == {"returned"}
+    r = await client.get("/api/coverage/reports", params={"period": "2014Q4"})
+    assert r.headers["X-Total-Count"] == "1" and r.json()[0]["uscc"] == org.uscc
+    r = await client.get("/api/coverage/reports", params={**params, "size": 0})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "size"
+    assert r.json()["error"]["message"] == "参数 size 无效：不能小于 1"
+
+
 async def test_schema_declares_the_paging_headers(client):
     spec = (await client.get("/schema/openapi.json")).json()
-    for path in ("/api/coverage/drilldown", "/api/coverage/compliance"):
+    for path in ("/api/coverage/drilldown", "/api/coverage/compliance",
+                 "/api/coverage/organizations", "/api/coverage/reports"):
         op = spec["paths"][path]["get"]
         assert {"X-Total-Count", "X-Page", "X-Page-Size"} <= set(op["responses"]["200"]["headers"])
         names = {p["name"] for p in op["parameters"]}
-        assert {"page", "size"} <= names and "state" not in names
+        assert {"page", "size"} <= names and not names & {"state", "limit"}
     put = spec["paths"]["/api/coverage/organizations/{uscc}"]["put"]
     uscc_param = next(p for p in put["parameters"] if p["name"] == "uscc")
     assert uscc_param["schema"]["maxLength"] == 18
