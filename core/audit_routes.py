@@ -60,8 +60,14 @@ def changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     return [("", _short(before), _short(after))]
 
 
-def changes_text(before: Any, after: Any) -> str:
-    return "; ".join(f"{k}: {old} → {new}" if k else f"{old} → {new}"
+def field_label(key: str, lang: str) -> str:
+    """A changed field as the audit page names it: its catalog label, else the stored key."""
+    label = i18n.t(f"audit.field.{key}", lang)
+    return key if label == f"audit.field.{key}" else label
+
+
+def changes_text(before: Any, after: Any, lang: str = i18n.DEFAULT) -> str:
+    return "; ".join(f"{field_label(k, lang)}: {old} → {new}" if k else f"{old} → {new}"
                      for k, old, new in changes(before, after))
 
 
@@ -148,7 +154,7 @@ async def build_workbook(filters: dict[str, Any], tz: str, lang: str) -> bytes:
         for e in entries:
             yield {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                    "object_type": e.object_type, "object_id": e.object_id,
-                   "changes": changes_text(e.before, e.after),
+                   "changes": changes_text(e.before, e.after, lang),
                    "before": "" if e.before is None else json.dumps(e.before, ensure_ascii=False),
                    "after": "" if e.after is None else json.dumps(e.after, ensure_ascii=False),
                    "reason": audit.reason_text(e.reason, lang), "hash": e.hash}

@@ -383,7 +383,7 @@ async def test_audit_export_reads_back_cell_by_cell(client):
         assert row[2:6] == [e.actor, e.action, e.object_type, e.object_id]
         assert row[10] == e.hash
     unit_row = data[3]
-    assert unit_row[6] == 'name: 南明 → 南明区'
+    assert unit_row[6] == '名称: 南明 → 南明区'  # the field by its label, as on the page
     assert unit_row[9] == '=HYPERLINK("x")'  # user text stays text, never a formula
     from openpyxl import load_workbook
 

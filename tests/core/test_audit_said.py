@@ -62,7 +62,8 @@ async def test_the_audit_page_and_workbook_show_it_in_the_readers_words(client, 
 
     from python_calamine import CalamineWorkbook
 
-    await audit.record("test.scan", "thing", "1", after={"n": 1},
+    await audit.record("test.scan", "thing", "1", before={"overdue_level": 0},
+                       after={"overdue_level": 15, "n": 1},
                        reason=audit.said("rectification.said.daily_scan"))
     await make_user("boss", "admin")
     await login(client, "boss")
@@ -73,3 +74,8 @@ async def test_the_audit_page_and_workbook_show_it_in_the_readers_words(client, 
     book = await client.get("/audit/export.xlsx")
     rows = CalamineWorkbook.from_filelike(io.BytesIO(book.content)).get_sheet_by_index(0).to_python()
     assert any(want in str(c) for r in rows for c in r)
+    # The changes column names a field as the page does, by its label, not its stored key.
+    label = i18n.t("audit.field.overdue_level", lang)
+    assert label != "audit.field.overdue_level"
+    changes = [str(c) for r in rows for c in r if "→" in str(c)]
+    assert changes and all(f"{label}: 0 → 15" in c and "overdue_level" not in c for c in changes)
