@@ -37,6 +37,7 @@ from core.sql import Sql
 log = logging.getLogger("kaohe.events")
 
 RETRY_TRIGGER = "* * * * *"
+DELIVERY_FAILED = "event delivery failed "  # how a job's run says it (core.jobs_routes reads it)
 # The announcer delivers its own events at once; the retry job takes a pending row only
 # after this, so the two rarely meet (when they do, the claim lets one of them through).
 PENDING_GRACE = dt.timedelta(seconds=60)
@@ -205,7 +206,7 @@ class DeliveryReport:
     def failure_text(self, limit: int = 5) -> str:
         shown = "; ".join(f"{o.listener} ← {o.key}: {o.error[:200]}" for o in self.failed[:limit])
         more = f"; … {len(self.failed) - limit} more" if len(self.failed) > limit else ""
-        return (f"event delivery failed for {len(self.failed)} of {len(self.outcomes)} "
+        return (f"{DELIVERY_FAILED}for {len(self.failed)} of {len(self.outcomes)} "
                 f"(retried by the core.events job): {shown}{more}")
 
 

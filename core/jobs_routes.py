@@ -130,13 +130,31 @@ async def api_job_run(request: Request, job_id: FromPath[str]) -> RunOut:
     return run_dict(run, request.app.state.settings.app.timezone)
 
 
+def failure_words(stored: str | None, lang: str) -> tuple[str, str]:
+    """A failed run's error as (words in the user's language, technical detail or "")."""
+    from core import scheduler as sched
+
+    if not stored:
+        return "", ""
+    for prefix, key, detail in (
+            (sched.INTERRUPTED_PROCESS, "interrupted_process", False),
+            (sched.INTERRUPTED_STOP, "interrupted_stop", False),
+            (sched.DATABASE_UNAVAILABLE, "database", True),
+            (events.DELIVERY_FAILED, "deliveries", True)):
+        if stored.startswith(prefix):
+            return i18n.t(f"jobs.failure.{key}", lang), stored if detail else ""
+    return i18n.t("jobs.failure.crashed", lang), stored
+
+
 @get("/jobs", opt=ADMIN, include_in_schema=False)
 async def jobs_page(request: Request, job: Slug = None, status: RunStatus = None,
                     page: PageNo = 1, size: PageSize = DEFAULT_SIZE) -> Template:
     pager = await paginate(_runs(job, status or None), page, size, request)
     tz = ZoneInfo(request.app.state.settings.app.timezone)
     waiting = events.undelivered()
+    lang = web.language(request)
     return web.page(request, "jobs.html", jobs=await jobs_overview(request), pager=pager,
+                    failure=lambda stored: failure_words(stored, lang),
                     runs=pager.items, size=pager.size, tz=tz,
                     selected=job or "", status=status or "", statuses=RUN_STATUSES,
                     scheduler_here=getattr(request.app.state, "scheduler", None) is not None,
@@ -155,7 +173,8 @@ async def jobs_run_form(request: Request, job_id: FromPath[str]) -> Redirect:
     status = i18n.t(f"jobs.status_{run.status}", lang)
     msg = i18n.t("jobs.ran", lang, job=job_id, status=status)
     if run.error:
-        msg = f"{msg} ({run.error[:200]})"
+        words, detail = failure_words(run.error, lang)
+        msg = f"{msg} ({words}{': ' + detail[:200] if detail else ''})"
     return Redirect(path=f"/jobs?job={quote(job_id)}&msg={quote(msg)}")
 
 

@@ -43,6 +43,11 @@ UTC = dt.UTC
 INTERVAL_ANCHOR = dt.datetime(2000, 1, 1, tzinfo=UTC)
 MAX_UNRECORDED = 1000
 SHUTDOWN_WAIT_SECONDS = 30.0
+# A failed run's stored words (kept in English for the API and logs; the jobs page reads them
+# in the user's language through core.jobs_routes.failure_words).
+INTERRUPTED_PROCESS = "interrupted: the process ended while the job ran"
+INTERRUPTED_STOP = "interrupted: the scheduler was stopped"
+DATABASE_UNAVAILABLE = "database unavailable: "
 
 
 @dataclass
@@ -275,7 +280,7 @@ class PlatformScheduler:
                 if not pid.isdigit() or _alive(int(pid)):
                     continue
                 reaped += await JobRun.filter(id=run.id, status="running").update(
-                    status="failed", error="interrupted: the process ended while the job ran")
+                    status="failed", error=INTERRUPTED_PROCESS)
         except Exception as exc:
             log.error("cannot check for interrupted runs: %s", exc)
         return reaped
@@ -316,7 +321,7 @@ class PlatformScheduler:
         except Exception as exc:
             # The database is gone: the firing cannot be claimed, so it must not run here.
             self.db_failures += 1
-            error = f"database unavailable: {type(exc).__name__}: {exc}"
+            error = f"{DATABASE_UNAVAILABLE}{type(exc).__name__}: {exc}"
             log.error("job %s at %s not run: %s", job_id, scheduled_for.isoformat(), error)
             return self._remember(job_id, scheduled_for, manual, started, error)
         if run is None:
@@ -330,7 +335,7 @@ class PlatformScheduler:
             if deliveries.failed:  # the job's work stands; a listener did not take its events
                 run.status, run.error = "failed", deliveries.failure_text()
         except asyncio.CancelledError:
-            run.status, run.error = "failed", "interrupted: the scheduler was stopped"
+            run.status, run.error = "failed", INTERRUPTED_STOP
             run.finished_at = clock.machine_now()
             await self._save(run)
             raise

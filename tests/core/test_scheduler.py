@@ -583,3 +583,33 @@ async def test_a_refused_claim_does_not_abort_the_callers_transaction(db, settin
         await OrgUnit.create(code="T1", name="同一事务", level="city", path="/T1/")
     assert await OrgUnit.filter(code="T1").exists()
     assert ran.total() == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_failed_runs_read_in_the_users_language(client, lang):
+    """The stored error stays as the scheduler wrote it (the API and logs); the page says what
+    happened in the reader's words and shows the technical detail as such."""
+    from core import i18n
+    from core.scheduler import DATABASE_UNAVAILABLE, INTERRUPTED_PROCESS
+    from tests.conftest import login, make_user
+    from tests.core.test_page_words import problems, visible_text
+
+    start = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC)
+    stored = [INTERRUPTED_PROCESS, f"{DATABASE_UNAVAILABLE}OperationalError: gone",
+              "RuntimeError: boom"]
+    await JobRun.bulk_create([
+        JobRun(job_id="core.mail", scheduled_for=start + dt.timedelta(minutes=n),
+               started_at=start + dt.timedelta(minutes=n), status="failed", error=error)
+        for n, error in enumerate(stored)])
+    await make_user("adm", "admin")
+    await login(client, "adm")
+    client.cookies.set("lang", lang)
+    page = (await client.get("/jobs", headers={"accept": "text/html"})).text
+    for key in ("interrupted_process", "database", "crashed"):
+        assert i18n.t(f"jobs.failure.{key}", lang) in page
+    assert "<code>OperationalError: gone</code>" not in page  # the detail is kept whole
+    assert f"<code>{DATABASE_UNAVAILABLE}OperationalError: gone</code>" in page
+    assert "<code>RuntimeError: boom</code>" in page
+    assert problems(visible_text(page), lang) == []
+    api = (await client.get("/api/jobs/core.mail/runs")).json()
+    assert sorted(r["error"] for r in api) == sorted(stored)
