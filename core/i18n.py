@@ -38,6 +38,28 @@ def t(key: str, lang: str = DEFAULT, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+def job_about(job_id: str, lang: str = DEFAULT) -> str:
+    """What a scheduled job does, in words: `jobs.about.NAME` (core) or `PLUGIN.job.NAME`."""
+    plugin, _, name = job_id.partition(".")
+    key = f"jobs.about.{name}" if plugin == "core" else f"{plugin}.job.{name}"
+    return t(key, lang) if key in _catalog[DEFAULT] else job_id
+
+
+def actor(name: str | None, lang: str = DEFAULT) -> str:
+    """Who did something, as a reader says it: a scheduled job ("job:ID", how the scheduler
+    acts) by what it does; people and the system by their name."""
+    if name and name.startswith("job:"):
+        return t("common.by_job", lang, job=job_about(name[4:], lang))
+    return name or ""
+
+
+def exporter_title(exporter, lang: str = DEFAULT) -> str:
+    """A workbook's or document's title in the reader's language: the plugin's
+    `PLUGIN.exporter_title.NAME` where it has one, else the title the exporter declares."""
+    key = f"{exporter.name.split('-', 1)[0]}.exporter_title.{exporter.name}"
+    return t(key, lang) if key in _catalog.get(lang, {}) else exporter.title
+
+
 def missing(lang: str) -> list[str]:
     return sorted(set(_catalog[DEFAULT]) - set(_catalog.get(lang, {})))
 

@@ -67,7 +67,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     session = request.scope.get("kaohe_session")
     ctx = {
         "user": user, "nav": nav_for(user), "lang": lang, "_": partial(i18n.t, lang=lang),
-        "filesize": partial(filesize, lang=lang),
+        "filesize": partial(filesize, lang=lang), "actor": partial(i18n.actor, lang=lang),
+        "exporter_title": partial(i18n.exporter_title, lang=lang),
         "csrf": session.csrf_token if session else "", "path": request.url.path,
         "flash": request.query_params.get("msg", ""),
         # A demo or training instance says on every page which day it lives on.
