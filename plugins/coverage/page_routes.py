@@ -108,8 +108,8 @@ async def report_submit(request: Request, uscc: FromPath[str],
         report = await CoverageReport.get_or_none(uscc=org.uscc, period_code=period.code)
         return web.page(request, "coverage/report_form.html", status_code=422, org=org,
                         period=period, report=report, values=values, errors=errors, codes=codes)
-    return _back("/coverage/", period=period.code, msg=_t(request)("coverage.page.saved")
-                 + f"：{org.name}")
+    return _back("/coverage/", period=period.code,
+                 msg=_t(request)("coverage.page.saved_org", name=org.name))
 
 
 # -- statistics ----------------------------------------------------------------------------
@@ -260,7 +260,7 @@ async def review_return(request: Request, report_id: Id,
                         data: URLEncodedBody[dict[str, str]]) -> Redirect:
     report = await review.return_report(report_id, current_user(request), data.get("reason", ""))
     return _back("/coverage/review", period=report.period_code,
-                 msg=f"{_t(request)('coverage.page.returned')}：{report.uscc}")
+                 msg=_t(request)("coverage.page.returned_org", uscc=report.uscc))
 
 
 @get("/compliance", opt={"roles": ADMIN_LEADER}, include_in_schema=False)

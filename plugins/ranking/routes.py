@@ -273,7 +273,8 @@ async def values_save(request: Request, data: URLEncodedBody[dict[str, str]]) ->
         entries.append(values.Entry(unit, key, raw, where=f"{unit}/{key}"))
     try:
         counts = await values.set_values(period, group, entries, origin="grid",
-                                         actor=current_user(request).username)
+                                         actor=current_user(request).username,
+                                         lang=language(request))
     except Invalid as exc:
         _, scheme = await current_scheme()
         g = get_group(scheme, group)

@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from core import audit, cells
+from core import audit, cells, i18n
 from core.errors import Conflict, Invalid, KaoheError, NotFound
 from core.orgs import OrgUnit, Period, get_open_period
 from core.sql import Sql
@@ -65,8 +65,9 @@ async def published_units(period: str, codes: Iterable[str]) -> dict[str, int]:
 
 
 async def set_values(period: str, group_key: str, entries: Sequence[Entry], *, origin: str,
-                     actor: str | None = None) -> dict[str, int]:
-    """Check every entry, then write all of them or none. Returns counts of what changed."""
+                     actor: str | None = None, lang: str = i18n.DEFAULT) -> dict[str, int]:
+    """Check every entry, then write all of them or none. Returns counts of what changed;
+    a value's problem is said in `lang` (the grid shows it beside the cell)."""
     _, scheme = await current_scheme()
     group = get_group(scheme, group_key)
     if not await Period.exists(code=period):
@@ -92,7 +93,7 @@ async def set_values(period: str, group_key: str, entries: Sequence[Entry], *, o
                            "message": f"{where}: unit '{e.unit}' is not in the peer group "
                                       f"'{group.key}' ({group.name})"})
             continue
-        value, problem = parse_value(ind, e.raw)
+        value, problem = parse_value(ind, e.raw, lang)
         if problem:
             errors.append({"where": where, "field": "value", "unit": e.unit,
                            "indicator": ind.key, "message": f"{where}: {ind.name}: {problem}",
@@ -221,7 +222,6 @@ async def missing_values(period: str, group_key: str, lang: str = "en") -> dict[
     """What is missing before computing: per unit, the indicators without a value. An unknown
     period is refused first, in `lang`: the plugin sources would otherwise be asked for it
     and fail."""
-    from core import i18n
 
     _, scheme = await current_scheme()
     group = get_group(scheme, group_key)
