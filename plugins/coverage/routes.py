@@ -153,12 +153,15 @@ async def api_close_organization(uscc: UsccInPath, data: JSONBody[shapes.CloseIn
                             closed_on=org.closed_on.isoformat())
 
 
-@get("/missing", opt={"roles": ADMIN_ONLY})
-async def api_missing() -> list[shapes.MissingOut]:
-    """Organizations a full registry import did not list, waiting for close or keep."""
-    marks = await MissingOrganization.filter(decision="").select_related("organization",
-                                                                        "registry_import")
-    return [shapes.MissingOut.of(m) for m in marks]
+@get("/missing", opt={"roles": ADMIN_ONLY}, response_headers=PAGED_HEADERS)
+async def api_missing(page: PageNo = 1, size: PageSize = API_SIZE
+                      ) -> Response[list[shapes.MissingOut]]:
+    """Organizations a full registry import did not list, waiting for close or keep, one
+    page at a time (oldest mark first). Headers X-Total-Count, X-Page, X-Page-Size."""
+    qs = MissingOrganization.filter(decision="").select_related("organization",
+                                                               "registry_import")
+    pager = await paginate(qs.order_by("id"), page, size)
+    return paged([shapes.MissingOut.of(m) for m in pager.items], pager)
 
 
 @post("/missing/{mark_id:int}", opt={"roles": ADMIN_ONLY}, status_code=200)

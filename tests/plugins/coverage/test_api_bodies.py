@@ -217,3 +217,21 @@ async def test_schema_declares_the_paging_headers(client):
     put = spec["paths"]["/api/coverage/organizations/{uscc}"]["put"]
     uscc_param = next(p for p in put["parameters"] if p["name"] == "uscc")
     assert uscc_param["schema"]["maxLength"] == 18
+
+
+async def test_missing_organizations_are_paged(client):
+    from plugins.coverage.models import MissingOrganization, RegistryImport
+
+    w = await _admin(client)
+    done = await RegistryImport.create(filename="名册.xlsx", sha256="0" * 64, full=True)
+    orgs = sorted(w["orgs"].values(), key=lambda o: o.id)[:5]
+    for org in orgs:
+        await MissingOrganization.create(registry_import=done, organization=org)
+    decided = await MissingOrganization.create(registry_import=done, organization=orgs[0],
+                                               decision="keep")
+    items, totals = await _pages(client, "/api/coverage/missing", {"size": 2}, None)
+    assert totals == {"5"}  # the decided mark is not waiting
+    assert [i["id"] for i in items] == sorted(i["id"] for i in items)
+    assert decided.id not in {i["id"] for i in items} and len(items) == 5
+    r = await client.get("/api/coverage/missing", params={"size": 201})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "size"
