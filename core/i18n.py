@@ -47,9 +47,11 @@ def job_about(job_id: str, lang: str = DEFAULT) -> str:
 
 def actor(name: str | None, lang: str = DEFAULT) -> str:
     """Who did something, as a reader says it: a scheduled job ("job:ID", how the scheduler
-    acts) by what it does; people and the system by their name."""
+    acts) by what it does, a person at the command line ("cli:NAME") as such; people by their name."""
     if name and name.startswith("job:"):
         return t("common.by_job", lang, job=job_about(name[4:], lang))
+    if name and name.startswith("cli:"):
+        return t("common.by_cli", lang, name=name[4:])
     return name or ""
 
 

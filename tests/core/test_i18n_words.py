@@ -13,6 +13,7 @@ def test_a_scheduled_job_acts_by_what_it_does(host):
     assert en.startswith("Scheduled job (Close carried-out")
     assert i18n.actor("job:core.mail", "zh") == f"定时任务（{i18n.t('jobs.about.mail', 'zh')}）"
     assert i18n.actor("job:nobody.knows", "en") == "Scheduled job (nobody.knows)"
+    assert i18n.actor("cli:zhang", "zh") == "zhang（命令行）"
     assert i18n.actor("zhang", "en") == "zhang" and i18n.actor(None, "zh") == ""
 
 
