@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 import types
 
+import pytest
+
 from core import i18n
 from core.web import nav_for
 from tests.browser import ARGS, CHROMIUM, MARKS, serving
@@ -25,6 +27,7 @@ def _expected(role: str) -> list[tuple[str, str, str]]:
     return [(item.key, item.path, i18n.t(item.key, "zh")) for item in nav_for(fake)]
 
 
+@pytest.mark.once
 def test_each_role_sees_its_navigation(settings, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -83,6 +86,7 @@ def test_expectations_differ_by_role(host):
     assert all(("nav.audit", "/audit", "审计日志") not in navs[r] for r in ROLES if r != "admin")
 
 
+@pytest.mark.once
 def test_on_a_phone_the_menu_folds_and_opens_without_javascript(settings, tmp_path):
     """At 390 px the admin's many links fold behind 菜单, so the page starts near the top; the
     button is a checkbox and label, so it opens with JavaScript off too."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from tests.browser import ARGS, CHROMIUM, MARKS, serving
 from tests.conftest import make_user, with_db
 
@@ -13,6 +15,7 @@ PASSWORD = "browser-pass-1"
 pytestmark = MARKS
 
 
+@pytest.mark.once
 def test_static_behaviours_and_tokens_page_under_the_csp(settings, tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from core import clock, demo
 from tests.conftest import login
 
@@ -253,6 +255,7 @@ async def form_pages(client, role: str, lang: str, csrf: str, names: set[str]
     return out
 
 
+@pytest.mark.once
 async def test_every_page_reads_in_the_users_language(client, settings, host):
     rendered: set[str] = set()
     env = client.app.template_engine.engine

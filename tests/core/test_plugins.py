@@ -98,6 +98,7 @@ def pip(python: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.once
 def test_example_plugin_installs_works_and_uninstalls(venv, settings, tmp_path):
     """Installed with pip: model migrates, API answers, page renders with its nav item, job runs,
     exporter writes a workbook. Uninstalled: the platform still starts on the same database."""

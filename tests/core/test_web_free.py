@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # The web shell and the route modules: the only places that may import litestar.
 WEB_NAMES = {"app.py", "web.py", "security.py", "login.py", "params.py", "api_docs.py",
@@ -58,6 +60,7 @@ def test_only_route_and_web_modules_import_litestar():
     assert [n[1:] for n in domain if n.startswith("!")] == []
 
 
+@pytest.mark.once
 def test_every_domain_module_imports_with_litestar_blocked():
     domain, web = _modules()
     assert len(domain) > 80 and len(web) > 10  # the walk found the tree
