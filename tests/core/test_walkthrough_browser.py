@@ -7,7 +7,10 @@ and evaluates; the admin approves an accountability proposal, the unit appeals i
 decides; the admin saves a bad value, computes and publishes a ranking, sets up a report
 subscription (a bad time rule first) and a user (a bad unit first), changes and disables the
 user; the instructor reports an organization (a contradictory count first) and the admin
-confirms it; the leader reads the results. Every page met on the way is read as shown: no raw
+confirms it; the leader reads the results; the admin closes and reopens a period, adds a
+community (a taken code first), edits an organization (a bad head count first), assigns and
+unassigns an instructor, closes the organization, disables an instructor (told which
+assignments end) and reads the jobs, events, audit, ladder and history pages. Every page met on the way is read as shown: no raw
 HTML, no code word, no untranslated message, and in zh no English sentence.
 """
 
@@ -41,7 +44,8 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 HAN_RUN = re.compile(r"[0-9\u4e00-\u9fff（）、“”《》]*[\u4e00-\u9fff][0-9\u4e00-\u9fff（）、“”《》]*")
 # What the walk types: data, shown back as typed.
 TYPED = ("小区路灯不亮（走查）", "李四", "王五", "已更换路灯", "需协调供电部门", "已按期整改，系统登记滞后",
-         "情节较轻", "每月排位（走查）", "走查联络员", "没有这个单位", "路灯照片.pdf", "整改证明.pdf")
+         "情节较轻", "每月排位（走查）", "走查联络员", "没有这个单位", "路灯照片.pdf", "整改证明.pdf", "南明区走查社区", "六百",
+         "企业注销")
 RAW_HTML = ("<!DOCTYPE", "<html", "</div>", "</form>", '{"status_code"', '{"detail"')
 
 
@@ -335,6 +339,61 @@ def data_of(db_path: Path) -> tuple[set[str], set[str], list[str]]:
     return users | {"walk_officer"}, named, [*sources, *TYPED]
 
 
+async def admin_tasks(w: Walk) -> None:
+    """The admin's own pages: periods, units, one organization and its instructors, the
+    denominator history, events, jobs, audit and the ladder; an instructor disabled."""
+    admin = await w.as_user("admin")
+    await w.go(admin, "/periods", "admin: periods")
+    await admin.click("tr[data-period='2014Q3'] a.button")
+    await w.read(admin, "admin: closing a period asks first")
+    await w.submit(admin, "#period-confirm-form", "admin: period closed", "#period-confirm-submit")
+    assert await admin.locator("tr[data-period='2014Q3'] a[href$='/reopen']").count()
+    await admin.click("tr[data-period='2014Q3'] a[href$='/reopen']")
+    await w.submit(admin, "#period-confirm-form", "admin: period reopened", "#period-confirm-submit")
+
+    await w.go(admin, "/units?unit=520102", "admin: units of a district")
+    await admin.select_option("#unit-add select[name=level]", "community")
+    await admin.fill("#unit-add input[name=name]", "南明区走查社区")
+    await admin.fill("#unit-add input[name=code]", "520102001")  # taken: said beside the code
+    await w.submit(admin, "#unit-add", "admin: a unit code taken", "#unit-add-submit",
+                   refused=True)
+    await w.error_beside(admin, "code", "admin: a unit code taken")
+    await admin.fill("#unit-add input[name=code]", "520102099")
+    await w.submit(admin, "#unit-add", "admin: community added", "#unit-add-submit")
+
+    org = "/coverage/org/915201810000000010"
+    await w.go(admin, org, "admin: one organization")
+    await admin.fill("#org-edit input[name=employees]", "六百")
+    await w.submit(admin, "#org-edit", "admin: a bad head count", "#org-edit-submit",
+                   refused=True)
+    await w.error_beside(admin, "employees", "admin: a bad head count")
+    await admin.fill("#org-edit input[name=employees]", "640")
+    await w.submit(admin, "#org-edit", "admin: organization saved", "#org-edit-submit")
+    await admin.fill("#org-assign input[name=instructor]", "zdy0001")
+    await w.submit(admin, "#org-assign", "admin: instructor assigned", "#org-assign-submit")
+    row = admin.locator("#org-assignments tr[data-instructor='zdy0001'] button.unassign")
+    await row.click()
+    await w.read(admin, "admin: assignment ended")
+    await admin.select_option("#org-close select[name=status]", "closed")
+    await admin.fill("#org-close input[name=closed_on]", "2014-12-30")
+    await admin.fill("#org-close input[name=reason]", "企业注销")
+    await w.submit(admin, "#org-close", "admin: closing asks first", "#org-close-submit")
+    await admin.click("form[action$='/close'] button[type=submit]")
+    await w.read(admin, "admin: organization closed")
+    await w.go(admin, "/coverage/history", "admin: denominator history")
+
+    await w.go(admin, "/users/2939/disable", "admin: disabling an instructor says what ends")
+    assert await admin.locator("#coverage-current").count()
+    await w.submit(admin, "#user-disable-form", "admin: instructor disabled",
+                   "#user-disable-submit")
+    for path, label in (("/jobs", "admin: jobs"), ("/jobs/events", "admin: events"),
+                        ("/audit", "admin: audit trail"), ("/audit/verify", "admin: audit check"),
+                        ("/accountability/ladder", "admin: ladder"), ("/mail", "admin: mail"),
+                        ("/calendar", "admin: calendar"), ("/assessments", "admin: assessments")):
+        await w.go(admin, path, label)
+    await admin.context.close()
+
+
 async def walk(base: str, lang: str, db_path: Path) -> Walk:
     from playwright.async_api import async_playwright
 
@@ -343,7 +402,7 @@ async def walk(base: str, lang: str, db_path: Path) -> Walk:
         try:
             people, named, texts = data_of(db_path)
             w = Walk(browser, base, lang, people, (named, texts))
-            for part in (rectification, accountability, ranking, coverage, users):
+            for part in (rectification, accountability, ranking, coverage, users, admin_tasks):
                 try:
                     await part(w)
                 except Exception as error:  # say where the walk stopped and what it had seen
