@@ -10,8 +10,9 @@ user; the instructor reports an organization (a contradictory count first) and t
 confirms it; the leader reads the results; the admin closes and reopens a period, adds a
 community (a taken code first), edits an organization (a bad head count first), assigns and
 unassigns an instructor, closes the organization, disables an instructor (told which
-assignments end) and reads the jobs, events, audit, ladder and history pages. Every page met on the way is read as shown: no raw
-HTML, no code word, no untranslated message, and in zh no English sentence.
+assignments end) and reads the jobs, events, audit, ladder and history pages. Every page met
+on the way is read as shown: no raw HTML, no code word, no untranslated message, in zh no
+English sentence, and in en no Chinese in the interface's own words.
 """
 
 from __future__ import annotations
