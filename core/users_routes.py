@@ -19,7 +19,7 @@ from core.accounts import User
 from core.errors import Conflict, Invalid, NotFound
 from core.orgs import OrgUnit
 from core.paging import DEFAULT_SIZE, paginate
-from core.params import Id, PageNo, PageSize, Search, UnitCode, choice
+from core.params import Id, PageNo, PageSize, Search, choice
 from core.roles import ADMIN_ONLY
 from core.security import current_user
 
@@ -37,7 +37,7 @@ LIST_KEYS = ("q", "role", "unit", "status", "page", "size")
 async def _listing(request: Request, filters: dict[str, str], page: int, size: int
                    ) -> tuple[object, str, str]:
     """One page of users matching the filters, counted and sliced in the database; a unit
-    code nobody has is an error naming the field (and an empty list)."""
+    that names no unit is an error naming the field (and an empty list)."""
     qs = User.all()
     if filters["q"]:
         q = filters["q"]
@@ -48,10 +48,13 @@ async def _listing(request: Request, filters: dict[str, str], page: int, size: i
     if filters["status"]:
         qs = qs.filter(is_active=filters["status"] == "active")
     error = ""
-    if filters["unit"]:
-        unit = await OrgUnit.get_or_none(code=filters["unit"])
-        if unit is None:
-            error = i18n.t("users.unknown_unit", web.language(request), code=filters["unit"])
+    if filters["unit"]:  # picked or typed: a code, "名称（代码）" or a name one unit carries
+        lang = web.language(request)
+        try:
+            unit = await unit_picker.resolve(filters["unit"], field="unit",
+                                             label=i18n.t("users.unit", lang), lang=lang)
+        except Invalid as exc:
+            error = exc.message
             qs = qs.filter(id=0)
         else:  # the unit and every unit below it
             qs = qs.filter(unit__path__startswith=unit.path)
@@ -81,7 +84,7 @@ def _done(key: str, lang: str, back: str = "", **params: str) -> Redirect:
 
 @get("/users", opt={"roles": ADMIN}, include_in_schema=False)
 async def users_page(request: Request, q: Search = None, role: RoleFilter = None,
-                     unit: UnitCode = None, status: StateFilter = None, page: PageNo = 1,
+                     unit: Search = None, status: StateFilter = None, page: PageNo = 1,
                      size: PageSize = DEFAULT_SIZE) -> Template:
     """Users by name, display name or mail address (`q`), role, unit (its subtree) and state,
     one page at a time."""

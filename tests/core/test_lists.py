@@ -250,9 +250,16 @@ async def test_users_search_matches_name_display_name_and_mail(client, lists):
     disabled = await User.filter(is_active=False).order_by("username").values_list(
         "username", flat=True)
     assert await names(status="disabled") == list(disabled) and disabled
+    # The unit picker's words too: a name one unit carries, or "名称（代码）".
+    from core.orgs import OrgUnit
+
+    name = (await OrgUnit.get(code="520103")).name
+    assert await names(unit=name) == list(in_520103)
+    assert await names(unit=f"{name}（520103）") == list(in_520103)
     r = await client.get("/users", params={"unit": "999"}, headers=HTML)
-    assert r.status_code == 422 and "没有编码为“999”的组织单位" in r.text
+    assert r.status_code == 422 and "999" in r.text and "所属单位" in r.text
     assert 'data-field="unit"' in r.text and _rows("users", r.text) == []
+    assert 'value="999"' in r.text  # what was typed stays in the field
     r = await client.get("/users", params={"role": "king"}, headers=HTML)
     assert r.status_code == 400 and "参数 role 无效" in r.text
 
