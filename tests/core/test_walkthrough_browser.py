@@ -138,6 +138,14 @@ class Walk:
         await choice.wait_for()
         await choice.click()
 
+    async def narrowed(self, page, query: str, label: str, before: str | None) -> None:
+        """A filter replaced the list in place: the address says so and the count changed
+        from `before` (read before the filter was touched)."""
+        await page.wait_for_url(f"**{query}**")
+        await page.wait_for_function(
+            "was => document.querySelector('#results .pager').dataset.total !== was", arg=before)
+        await self.read(page, label)
+
     async def error_beside(self, page, field: str, label: str) -> str:
         """The refusal is shown beside the named field, in the page, not as a raw body."""
         error = page.locator(f".field-error[data-field='{field}']")
@@ -340,6 +348,32 @@ def data_of(db_path: Path) -> tuple[set[str], set[str], list[str]]:
     return users | {"walk_officer"}, named, [*sources, *TYPED]
 
 
+async def lists(w: Walk) -> None:
+    """City-scale lists as the admin meets them: paged, filtered and narrowed by a unit picked
+    by name, the part that changes replaced in place (htmx) with the address kept in step."""
+    admin = await w.as_user("admin")
+    await w.go(admin, "/users", "admin: users")
+    assert int(await admin.get_attribute("#results .pager", "data-total")) > 5000
+    await admin.click("#results .pager-next")
+    await admin.wait_for_url("**page=2**")
+    await w.read(admin, "admin: users, page 2")
+    await admin.select_option("#users-filter select[name=role]", "unit_officer")
+    await admin.wait_for_url("**role=unit_officer**")
+    before = await admin.get_attribute("#results .pager", "data-total")
+    await w.pick_unit(admin, "#users-filter input[name=unit]", "南明区", "520102")
+    await w.narrowed(admin, "unit=520102", "admin: unit officers of a district", before)
+    shown = await admin.locator("#users tr[data-user]").evaluate_all(
+        "rows => rows.map(r => r.dataset.user)")
+    assert "officer" in shown and len(shown) < 50, shown
+    await w.go(admin, "/coverage/compliance?period=2014Q4", "admin: compliance")
+    before = await admin.get_attribute("#results .pager", "data-total")
+    await w.pick_unit(admin, "#compliance-filters input[name=unit]", "南明区第03社区", "520102003")
+    await w.narrowed(admin, "unit=520102003", "admin: compliance of a community", before)
+    total = int(await admin.get_attribute("#results .pager", "data-total"))
+    assert 0 < total < 200, total
+    await admin.context.close()
+
+
 async def admin_tasks(w: Walk) -> None:
     """The admin's own pages: periods, units, one organization and its instructors, the
     denominator history, events, jobs, audit and the ladder; an instructor disabled."""
@@ -403,7 +437,8 @@ async def walk(base: str, lang: str, db_path: Path) -> Walk:
         try:
             people, named, texts = data_of(db_path)
             w = Walk(browser, base, lang, people, (named, texts))
-            for part in (rectification, accountability, ranking, coverage, users, admin_tasks):
+            for part in (rectification, accountability, ranking, coverage, users, lists,
+                         admin_tasks):
                 try:
                     await part(w)
                 except Exception as error:  # say where the walk stopped and what it had seen
