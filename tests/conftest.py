@@ -153,16 +153,46 @@ async def db(settings, host):
         await core_db.close_db()
 
 
+_APPS: dict[tuple, tuple[object, set[str]]] = {}
+
+
+def _app_for(settings, host):
+    """The app of this test's settings and plugins. Building one registers ~480 handlers (about
+    a second); an app already built for the same plugins' handlers and the same app-level
+    settings is taken again, with this test's settings, host and rate limiter in its state and
+    whatever an earlier test put there removed."""
+    from core.app import create_app
+    from core.login_limits import limiter_for
+
+    shape = tuple((hook, name, tuple(map(id, found or [])))
+                  for hook in ("kaohe_pages", "kaohe_api_routes")
+                  for name, found in sorted(host.per_plugin(hook).items()))
+    shape += tuple(str(d) for dirs in host.per_plugin("kaohe_template_dirs").values()
+                   for d in dirs or [])
+    key = (shape, settings.security.secure_cookies, settings.storage.max_upload_mb,
+           settings.app.debug)
+    if key not in _APPS:
+        app = create_app(settings, host, run_scheduler=False)
+        _APPS[key] = (app, set(app.state.keys()))
+        return app
+    app, keys = _APPS[key]
+    for name in set(app.state.keys()) - keys:
+        del app.state[name]
+    app.state.settings, app.state.host = settings, host
+    app.state.run_scheduler, app.state.limiter = False, limiter_for(settings)
+    return app
+
+
 @pytest.fixture
 async def client(settings, host):
     """A test client of the whole app; the app's lifespan opens the database."""
     import httpx
 
-    from core.app import create_app, platform_lifespan
+    from core.app import platform_lifespan
 
     # The app runs in the test's own event loop (Litestar's AsyncTestClient would run it in
     # a portal thread, and Tortoise connections must stay on one loop).
-    app = create_app(settings, host, run_scheduler=False)
+    app = _app_for(settings, host)
     async with platform_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
