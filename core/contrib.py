@@ -4,6 +4,7 @@ navigation items and dashboard panels. No web imports: domain code may use them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,15 @@ def plugin_messages(plugin_file: str, namespace: str) -> dict[str, dict[str, Any
     """A plugin's `messages.toml` ([zh] and [en] tables of its own keys) filed under its
     namespace, for `kaohe_messages`: `plugin_messages(__file__, "coverage")`."""
     path = Path(plugin_file).with_name("messages.toml")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = _read_messages(path, path.stat().st_mtime_ns)
     return {lang: {namespace: entries} for lang, entries in data.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _read_messages(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """Parsed once per file version: boot runs per command, per worker and per test, and the
+    catalogs are most of its time."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

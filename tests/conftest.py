@@ -153,6 +153,21 @@ async def db(settings, host):
         await core_db.close_db()
 
 
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """`kaohe demo --no-serve` as a newcomer runs it, in an empty folder, once per session:
+    (the folder, what the command printed). A test that changes the demo changes a copy."""
+    import subprocess
+    import sys
+
+    where = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+    done = subprocess.run([sys.executable, "-m", "core", "demo", "--no-serve"], cwd=where,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return where, done
+
+
 _APPS: dict[tuple, tuple[object, set[str]]] = {}
 
 

@@ -117,10 +117,9 @@ async def _add_admin():
     await accounts.create_user("fresh_admin", "Kaohe-fresh-2014", "admin")
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="the demo is built on SQLite (checked in the SQLite run)")
-def test_demo_prints_commands_that_work_on_its_data(tmp_path):
-    r = kaohe(tmp_path, "demo", "--no-serve", timeout=600)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+@pytest.mark.once("postgres")  # beside the walkthrough, which reads the same build
+def test_demo_prints_commands_that_work_on_its_data(demo_build):
+    tmp_path, r = demo_build
     out = r.stdout.splitlines()
     steps = out[out.index("try these on the demo's data:") + 1:]
     assert len(steps) == 3 and all(s.startswith("  python3 -m core --settings data/demo-settings.toml ")

@@ -21,7 +21,6 @@ import asyncio
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -50,14 +49,10 @@ TYPED = ("小区路灯不亮（走查）", "李四", "王五", "已更换路灯"
 RAW_HTML = ("<!DOCTYPE", "<html", "</div>", "</form>", '{"status_code"', '{"detail"')
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    """The demo as `kaohe demo` builds it for a newcomer (once for both languages)."""
-    where = tmp_path_factory.mktemp("demo")
-    done = subprocess.run([sys.executable, "-m", "core", "demo", "--no-serve"], cwd=where,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return where / "data"
+@pytest.fixture
+def demo_dir(demo_build) -> Path:
+    """The demo as `kaohe demo` builds it for a newcomer (once per session)."""
+    return demo_build[0] / "data"
 
 
 def copy_of(data: Path, to: Path) -> Path:
