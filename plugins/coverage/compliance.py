@@ -63,6 +63,23 @@ ORDER BY usr.username"""
     return out
 
 
+async def silent_count(period_code: str) -> int:
+    """How many active instructors have organizations in the period and reported none: the
+    dashboard's 未报送, counted in the database (the per-instructor list is twice the work)."""
+    src = await source_for(period_code)
+    codes = await report_codes(period_code)
+    sql = f"""
+WITH f AS ({src.facts}), a AS ({src.assignments}), r AS ({_reports_sql(codes)}),
+mine AS (SELECT a.instructor_id AS uid,
+                MAX(CASE WHEN r.organization_id IS NULL THEN 0 ELSE 1 END) AS any_reported
+         FROM a JOIN f ON f.org_id = a.organization_id
+         LEFT JOIN r ON r.organization_id = f.org_id
+         GROUP BY a.instructor_id)
+SELECT COUNT(*) AS n FROM mine JOIN core_user usr ON usr.id = mine.uid
+WHERE usr.role = 'instructor' AND usr.is_active = {_true()} AND mine.any_reported = 0"""
+    return int((await _rows(sql))[0]["n"] or 0)
+
+
 def _true() -> str:
     return Sql().true
 

@@ -35,8 +35,7 @@ async def _overview_panel(user: Any) -> list[Panel]:
     children = [item for item in table if item["depth"] == 1]
     silent = None
     if user.role in ADMIN_LEADER:
-        silent = sum(1 for r in await compliance.by_instructor(code)
-                     if r["assigned"] and not r["reported"])
+        silent = await compliance.silent_count(code)
     return [Panel("coverage/panel.html", {
         "cov_period": code, "cov_root": root, "cov_total": table[0]["figures"]["total"],
         "cov_labels": [c["unit"].name for c in children],

@@ -251,3 +251,9 @@ async def test_returned_report_reaches_the_instructor_inbox(db):
     assert rows["li"]["reported"] == 0 and str(rows["li"]["rate"]) == "0.00"
     assert rows["wang"]["assigned"] == 0 and rows["wang"]["rate"] is None  # ended in July
     assert rows["zhang"]["last_report_at"] is not None
+    # The dashboard's count of silent instructors is the list's, counted in the database.
+    for code in ("2014Q3", "2014Q4", "2014"):
+        listed = await compliance.by_instructor(code)
+        silent = sum(1 for r in listed if r["assigned"] and not r["reported"])
+        assert await compliance.silent_count(code) == silent, code
+    assert await compliance.silent_count("2014Q3") == 1  # li; zhang reported again, wang ended
