@@ -416,7 +416,10 @@ async def admin_tasks(w: Walk) -> None:
     assert await admin.locator("#coverage-current").count()
     await w.submit(admin, "#user-disable-form", "admin: instructor disabled",
                    "#user-disable-submit")
-    for path, label in (("/jobs", "admin: jobs"), ("/jobs/events", "admin: events"),
+    await w.go(admin, "/jobs", "admin: jobs")
+    # Next runs are real dates beside the pinned demo day: the page says why.
+    assert "2014-12-31" in await admin.inner_text("#jobs-pinned")
+    for path, label in (("/jobs/events", "admin: events"),
                         ("/audit", "admin: audit trail"), ("/audit/verify", "admin: audit check"),
                         ("/accountability/ladder", "admin: ladder"), ("/mail", "admin: mail"),
                         ("/calendar", "admin: calendar"), ("/assessments", "admin: assessments")):
