@@ -38,11 +38,12 @@ def t(key: str, lang: str = DEFAULT, **params: object) -> str:
     return text.format(**params) if params else text
 
 
-def job_about(job_id: str, lang: str = DEFAULT) -> str:
-    """What a scheduled job does, in words: `jobs.about.NAME` (core) or `PLUGIN.job.NAME`."""
+def job_about(job_id: str, lang: str = DEFAULT, default: str | None = None) -> str:
+    """What a scheduled job does, in words: `jobs.about.NAME` (core) or `PLUGIN.job.NAME`;
+    without one, `default` (the job's own description) or its id."""
     plugin, _, name = job_id.partition(".")
     key = f"jobs.about.{name}" if plugin == "core" else f"{plugin}.job.{name}"
-    return t(key, lang) if key in _catalog[DEFAULT] else job_id
+    return t(key, lang) if key in _catalog[DEFAULT] else (default or job_id)
 
 
 def actor(name: str | None, lang: str = DEFAULT) -> str:

@@ -154,7 +154,7 @@ async def jobs_page(request: Request, job: Slug = None, status: RunStatus = None
     waiting = events.undelivered()
     lang = web.language(request)
     return web.page(request, "jobs.html", jobs=await jobs_overview(request), pager=pager,
-                    failure=lambda stored: failure_words(stored, lang),
+                    failure=lambda stored: failure_words(stored, lang), job_words=i18n.job_about,
                     runs=pager.items, size=pager.size, tz=tz,
                     selected=job or "", status=status or "", statuses=RUN_STATUSES,
                     scheduler_here=getattr(request.app.state, "scheduler", None) is not None,

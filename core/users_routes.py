@@ -52,7 +52,7 @@ async def _listing(request: Request, filters: dict[str, str], page: int, size: i
         lang = web.language(request)
         try:
             unit = await unit_picker.resolve(filters["unit"], field="unit",
-                                             label=i18n.t("users.unit", lang), lang=lang)
+                                             label=i18n.t("users.unit_filter", lang), lang=lang)
         except Invalid as exc:
             error = exc.message
             qs = qs.filter(id=0)

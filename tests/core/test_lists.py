@@ -260,6 +260,9 @@ async def test_users_search_matches_name_display_name_and_mail(client, lists):
     assert r.status_code == 422 and "999" in r.text and "所属单位" in r.text
     assert 'data-field="unit"' in r.text and _rows("users", r.text) == []
     assert 'value="999"' in r.text  # what was typed stays in the field
+    assert 'role="alert"' not in r.text  # said once, beside the field
+    part = await client.get("/users", params={"unit": "999"}, headers=HX)
+    assert part.status_code == 422 and 'role="alert"' in part.text  # the part htmx replaces
     r = await client.get("/users", params={"role": "king"}, headers=HTML)
     assert r.status_code == 400 and "参数 role 无效" in r.text
 
